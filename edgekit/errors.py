@@ -1,0 +1,93 @@
+"""Exception hierarchy shared by every part of edgekit.
+
+Every error edgekit raises on purpose is an :class:`EdgekitError`, so an app can catch one type.
+Messages name the problem *and* the fix. This module imports nothing heavy: the runtime uses it on
+devices that have only numpy and one interpreter installed.
+"""
+
+from __future__ import annotations
+
+
+class EdgekitError(Exception):
+    """Base class of every error raised by edgekit on purpose."""
+
+
+# --- files -------------------------------------------------------------------------------------------
+class ModelFileError(EdgekitError):
+    """A model file is missing, unreadable, truncated, or not the format its suffix claims."""
+
+
+class OutputPathError(EdgekitError):
+    """An output path cannot be written (missing permission, a folder in the way, ...)."""
+
+
+# --- runtime -----------------------------------------------------------------------------------------
+class RuntimeUnavailableError(EdgekitError):
+    """No interpreter / runtime that can run this model is installed."""
+
+
+class DelegateUnavailableError(EdgekitError):
+    """The requested delegate / execution provider is not available here.
+
+    ``available`` lists the ones that are.
+    """
+
+    def __init__(self, message: str, available: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.available = tuple(available)
+
+
+class InputSpecError(EdgekitError, ValueError):
+    """Inputs do not match the model (count, shape, dtype, or non-finite values for an int8 model)."""
+
+
+# --- export / convert --------------------------------------------------------------------------------
+class ExportError(EdgekitError):
+    """PyTorch -> ONNX export failed (tracing, checking, or parity against PyTorch)."""
+
+
+class ConversionError(EdgekitError):
+    """ONNX -> TFLite conversion failed."""
+
+
+class UnsupportedOpError(ConversionError):
+    """The ONNX graph has an op (or an op attribute) the translator does not support."""
+
+
+class ParityError(EdgekitError):
+    """A converted model's outputs differ from the reference beyond tolerance."""
+
+
+# --- compression -------------------------------------------------------------------------------------
+class QuantizationError(EdgekitError):
+    """Quantization was configured or used incorrectly (bad calibration data, wrong state, ...)."""
+
+
+class PruningError(EdgekitError):
+    """Pruning was configured incorrectly or the model's graph cannot be pruned consistently."""
+
+
+# --- devices -----------------------------------------------------------------------------------------
+class DeviceError(EdgekitError):
+    """A device could not be reached, or a command on it failed."""
+
+
+class DeviceConnectionError(DeviceError):
+    """Connecting to a device failed or timed out."""
+
+
+class HostKeyError(DeviceConnectionError):
+    """The SSH host key is unknown or does not match known_hosts."""
+
+
+class RemoteDependencyError(DeviceError):
+    """The device lacks something the agent needs (python3, numpy, a runtime)."""
+
+
+# --- pipeline ----------------------------------------------------------------------------------------
+class RecipeError(EdgekitError):
+    """A recipe file is invalid; the message names the file, line and key."""
+
+
+class StepError(EdgekitError):
+    """A pipeline step failed; the message names the step."""

@@ -1,0 +1,1 @@
+"""Run ONNX / TFLite models with numpy (no torch, no tensorflow)."""

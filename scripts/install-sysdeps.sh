@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the system programs edgekit's tests start for real (no mocks): OpenSSH server and client, adb.
+# Idempotent; needs root (or sudo) and Debian's apt. Does nothing when everything is present.
+set -euo pipefail
+need=()
+command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+command -v adb >/dev/null 2>&1 || need+=(adb)
+[ ${#need[@]} -eq 0 ] && exit 0
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "installing system packages: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
