@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
+import tomllib
+
 ROOT = Path(__file__).resolve().parents[1]
-MAPPING = {"edgekit": "edgekit", "runtime": "edgekit.runtime", "converters": "edgekit.converters", "devices": "edgekit.devices"}
+MAPPING = {
+    "edgekit": "edgekit",
+    "runtime": "edgekit.runtime",
+    "converters": "edgekit.converters",
+    "devices": "edgekit.devices",
+}
 
 
 def test_every_package_folder_is_listed() -> None:
@@ -16,17 +22,76 @@ def test_every_package_folder_is_listed() -> None:
         for init in (ROOT / folder).rglob("__init__.py"):
             rel = init.parent.relative_to(ROOT / folder)
             found.add(".".join([namespace, *rel.parts]))
-    assert found - listed == set(), f"add these to pyproject.toml [tool.setuptools] packages: {sorted(found - listed)}"
+    assert found - listed == set(), (
+        f"add these to pyproject.toml [tool.setuptools] packages: {sorted(found - listed)}"
+    )
     assert listed - found == set(), f"listed but missing on disk: {sorted(listed - found)}"
 
 
 def test_editable_install_maps_all_four_namespaces() -> None:
-    import edgekit
     import edgekit.converters
     import edgekit.devices
     import edgekit.runtime
+
+    import edgekit
 
     assert Path(edgekit.runtime.__file__).parent == ROOT / "runtime"
     assert Path(edgekit.converters.__file__).parent == ROOT / "converters"
     assert Path(edgekit.devices.__file__).parent == ROOT / "devices"
     assert Path(edgekit.__file__).parent == ROOT / "edgekit"
+
+
+def test_built_wheel_imports_all_four_namespaces(tmp_path: Path) -> None:
+    """`pip wheel .` puts runtime/, converters/, devices/ under edgekit/ and they import from the wheel."""
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(ROOT),
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("edgekit-*.whl")
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+        zf.extractall(site)
+    for module in (
+        "edgekit/__init__.py",
+        "edgekit/runtime/__init__.py",
+        "edgekit/converters/__init__.py",
+        "edgekit/devices/__init__.py",
+    ):
+        assert module in names, f"{module} missing from the wheel"
+    assert any(n.startswith("edgekit/devices/specs/") and n.endswith(".json") for n in names), (
+        "device specs not packaged"
+    )
+    code = (
+        "import edgekit, edgekit.runtime, edgekit.converters, edgekit.devices, pathlib, sys;"
+        "print(*(pathlib.Path(m.__file__).parent for m in (edgekit, edgekit.runtime, edgekit.converters, edgekit.devices)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert out == [
+        str(site / "edgekit"),
+        str(site / "edgekit/runtime"),
+        str(site / "edgekit/converters"),
+        str(site / "edgekit/devices"),
+    ]
