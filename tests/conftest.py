@@ -9,6 +9,11 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+try:  # torch._dynamo (triton) must be imported before tensorflow: see converters/tflite/tf_import.py
+    import torch._dynamo  # noqa: F401
+except ImportError:
+    pass
+
 
 @pytest.fixture(autouse=True)
 def _deterministic() -> None:

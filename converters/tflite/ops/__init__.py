@@ -1,1 +1,14 @@
-"""TODO"""
+"""ONNX op handlers, one module per op family. Importing this package registers them all."""
+
+from edgekit.converters.tflite.ops import (  # noqa: F401
+    activation,
+    conv,
+    elementwise,
+    gemm,
+    normalization,
+    pool,
+    qdq,
+    reduce,
+    resize,
+    shape,
+)

@@ -1,0 +1,192 @@
+"""``export`` and ``convert``: one verb each; the output suffix chooses the format.
+
+>>> import edgekit as ek                                                  # doctest: +SKIP
+>>> ek.export(model, torch.randn(1, 3, 224, 224), "mobilenet_v2.tflite")  # doctest: +SKIP
+ExportResult(path=PosixPath('mobilenet_v2.tflite'), format='tflite', ...)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit.converters.parity import ParityReport, compare
+from edgekit.errors import ConversionError, ExportError, ModelFileError, ParityError
+from edgekit.fileio import atomic_path, prepare_output
+
+log = logging.getLogger(__name__)
+
+FORMATS = {".onnx": "onnx", ".tflite": "tflite"}
+#: fp32 parity bars (PyTorch vs file): cosine and max abs relative to the output range
+FLOAT_COSINE, FLOAT_REL_MAX_ABS = 0.9999, 1e-3
+#: int8 files are compared with the quantized PyTorch model: same decisions, nearly the same logits
+INT8_COSINE = 0.99
+
+
+@dataclass
+class ExportResult:
+    """What ``export``/``convert`` wrote."""
+
+    path: Path
+    format: str
+    size_bytes: int
+    quantized: bool
+    ops: dict[str, int]
+    parity: ParityReport | None = None
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "format": self.format,
+            "size_bytes": self.size_bytes,
+            "quantized": self.quantized,
+            "ops": self.ops,
+            "parity": self.parity.to_dict() if self.parity else None,
+            "seconds": self.seconds,
+            "notes": self.notes,
+        }
+
+
+def _format(path: Path) -> str:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ExportError(f"cannot tell the format of {path.name}: use one of the suffixes {', '.join(FORMATS)}")
+    return fmt
+
+
+def _ops_of_file(path: Path) -> dict[str, int]:
+    from edgekit.runtime import Model
+
+    return Model.load(path).op_histogram()
+
+
+def _check_parity(report: ParityReport, quantized: bool, what: str) -> None:
+    if quantized:
+        if report.cosine_min < INT8_COSINE:
+            raise ParityError(
+                f"{what} disagrees with the quantized PyTorch model: cosine {report.cosine_min:.4f} < {INT8_COSINE} "
+                f"({report.summary()})"
+            )
+        return
+    if not report.within(cosine=FLOAT_COSINE, rel_max_abs=FLOAT_REL_MAX_ABS):
+        raise ParityError(
+            f"{what} differs from PyTorch: max abs {report.max_abs:.3g} vs allowed "
+            f"{FLOAT_REL_MAX_ABS * report.output_range:.3g}, cosine {report.cosine_min:.6f} ({report.summary()})"
+        )
+
+
+def export(
+    model: Any,
+    example_inputs: Any,
+    path: str | os.PathLike[str],
+    *,
+    opset: int = 18,
+    verify: bool = True,
+    calibrate: Iterable[Any] | None = None,
+) -> ExportResult:
+    """Export a PyTorch model; the suffix of ``path`` picks the format.
+
+    * ``.onnx``: dynamo exporter, opset 18, one self-contained file; QDQ with int8 weights when the model
+      was quantized with ``ek.quantize`` / ``ek.finalize``.
+    * ``.tflite``: through ONNX and edgekit's translator; NHWC inside, NCHW for the user through the
+      file's metadata; full-integer int8 with int8 I/O for a quantized model (or with ``calibrate``).
+
+    With ``verify`` (default) the file is run on ``example_inputs`` and compared with PyTorch; a mismatch
+    raises :class:`~edgekit.errors.ParityError` saying by how much, and nothing is written.
+    """
+    from edgekit.converters.onnx_export import add_onnx_metadata, export_onnx, save_onnx
+
+    start = time.perf_counter()
+    out = prepare_output(path)
+    fmt = _format(out)
+    exported = export_onnx(model, example_inputs, opset=opset)
+    add_onnx_metadata(exported.model, exported)
+    inputs = [x.detach().cpu().numpy() for x in exported.example_inputs]
+    with atomic_path(out) as tmp:
+        if fmt == "onnx":
+            save_onnx(exported.model, tmp)
+            report = _verify_file(tmp, exported, inputs, verify, "the ONNX file")
+            ops = dict(Counter(n.op_type for n in exported.model.graph.node))
+        else:
+            from edgekit.converters.tflite.convert import onnx_to_tflite
+
+            conversion = onnx_to_tflite(exported.model, calibrate=calibrate)
+            tmp.write_bytes(conversion.flatbuffer)
+            report = _verify_file(tmp, exported, inputs, verify, "the TFLite file")
+            ops = _ops_of_file(tmp)
+    quantized = exported.quantized or (fmt == "tflite" and calibrate is not None)
+    result = ExportResult(out, fmt, out.stat().st_size, quantized, ops, report, time.perf_counter() - start)
+    log.info("wrote %s (%s, %.1f KiB) in %.1f s", out, fmt, result.size_bytes / 1024, result.seconds)
+    return result
+
+
+def _verify_file(path: Path, exported: Any, inputs: list[np.ndarray], verify: bool, what: str) -> ParityReport | None:
+    if not verify:
+        return None
+    if len(inputs) != 1:
+        log.info("parity check skipped: multi-input models are verified by the caller")
+        return None
+    from edgekit.runtime import Model
+
+    model = Model.load(path)
+    report = compare(lambda x: exported.torch_outputs, model, [inputs[0]])
+    _check_parity(report, exported.quantized, what)
+    return report
+
+
+def convert(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    calibrate: Iterable[Any] | None = None,
+    input_shapes: dict[str, tuple[int, ...]] | None = None,
+    verify: bool = True,
+) -> ExportResult:
+    """Convert an ONNX file to TFLite.
+
+    A QDQ model becomes full-integer int8 with its scales kept exactly; a float model stays float unless
+    ``calibrate`` (iterable of NCHW input batches) is given, then int8 via TFLite's calibration. With
+    ``verify`` the TFLite file is compared with ONNX Runtime on random inputs (fp32 files must meet the
+    float parity bar; int8 files are reported, not judged: calibration changes numbers by design).
+    """
+    import onnx
+
+    start = time.perf_counter()
+    source = Path(src)
+    out = prepare_output(dst)
+    if _format(source) != "onnx":
+        raise ConversionError(f"convert() reads .onnx files; {source.name} is not one")
+    if _format(out) != "tflite":
+        raise ConversionError(f"convert() writes .tflite files; got {out.name}")
+    from edgekit.runtime import model_file
+
+    model_file.validate(source)
+    try:
+        proto = onnx.load(str(source))
+    except Exception as exc:
+        raise ModelFileError(f"{source} is not a readable ONNX model: {exc}") from exc
+    from edgekit.converters.tflite.convert import onnx_to_tflite
+
+    conversion = onnx_to_tflite(proto, calibrate=calibrate, input_shapes=input_shapes)
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(conversion.flatbuffer)
+        report = None
+        if verify and len(conversion.inputs) == 1:
+            spec = conversion.inputs[0]
+            x = np.random.default_rng(0).random((2, *spec.onnx_shape[1:]), dtype=np.float32)
+            report = compare(source, tmp, [x[:1], x[1:]])
+            if not conversion.quantized:
+                _check_parity(report, False, "the TFLite file")
+        ops = _ops_of_file(tmp)
+    return ExportResult(out, "tflite", out.stat().st_size, conversion.quantized, ops, report,
+                        time.perf_counter() - start, conversion.notes)

@@ -1,0 +1,145 @@
+"""Compare two models on the same inputs: PyTorch modules, model files, or runtime Models.
+
+>>> import numpy as np
+>>> r = compare(lambda x: x * 2, lambda x: x * 2 + 1e-7, [np.ones((2, 4), np.float32)])
+>>> r.top1_agreement, r.n
+(1.0, 2)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+Runner = Callable[[np.ndarray], list[np.ndarray]]
+
+
+@dataclass
+class ParityReport:
+    """How closely ``candidate`` reproduces ``reference``.
+
+    ``max_abs``/``mean_abs`` over all outputs; cosine similarity per sample (min and mean);
+    ``top1_agreement``: fraction of samples (pixels for dense outputs) with the same argmax over the
+    class axis (1); ``n``: samples compared. ``output_range``: max - min of the reference outputs.
+    ``layers``/``first_divergence`` are filled by ``per_layer=True``.
+    """
+
+    max_abs: float
+    mean_abs: float
+    cosine_min: float
+    cosine_mean: float
+    top1_agreement: float
+    n: int
+    output_range: float
+    layers: list[Any] | None = None
+    first_divergence: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if self.layers is not None:
+            data["layers"] = [layer.to_dict() if hasattr(layer, "to_dict") else layer for layer in self.layers]
+        return data
+
+    def within(self, *, cosine: float = 0.9999, rel_max_abs: float = 1e-3) -> bool:
+        """True when cosine_min >= ``cosine`` and max_abs <= ``rel_max_abs`` x the reference output range."""
+        return self.cosine_min >= cosine and self.max_abs <= rel_max_abs * max(self.output_range, 1e-12)
+
+    def summary(self) -> str:
+        return (
+            f"n={self.n} max_abs={self.max_abs:.3g} (range {self.output_range:.3g}) mean_abs={self.mean_abs:.3g} "
+            f"cosine_min={self.cosine_min:.6f} top1={self.top1_agreement:.4f}"
+        )
+
+
+def runner(model: Any) -> Runner:
+    """A numpy-in, list-of-numpy-out callable for a torch module, a model file, a Model or a callable."""
+    if isinstance(model, str | os.PathLike):
+        from edgekit.runtime import Model
+
+        model = Model.load(Path(model))
+    if _is_torch_module(model):
+        import torch
+
+        def run_torch(x: np.ndarray) -> list[np.ndarray]:
+            with torch.no_grad():
+                out = model(torch.from_numpy(np.ascontiguousarray(x)))
+            items = out if isinstance(out, list | tuple) else list(out.values()) if isinstance(out, dict) else [out]
+            return [t.detach().cpu().numpy() for t in items]
+
+        return run_torch
+
+    def run_numpy(x: np.ndarray) -> list[np.ndarray]:
+        out = model(x)
+        return [np.asarray(o) for o in out] if isinstance(out, list | tuple) else [np.asarray(out)]
+
+    return run_numpy
+
+
+def _is_torch_module(obj: Any) -> bool:
+    torch = sys.modules.get("torch")  # a torch module can only exist if torch is already imported
+    return torch is not None and isinstance(obj, torch.nn.Module)
+
+
+def _batches(inputs: Any) -> Iterable[np.ndarray]:
+    if isinstance(inputs, np.ndarray):
+        yield inputs
+        return
+    for batch in inputs:
+        yield np.asarray(batch.numpy() if hasattr(batch, "numpy") else batch, dtype=np.float32)
+
+
+def compare(reference: Any, candidate: Any, inputs: Any, *, per_layer: bool = False) -> ParityReport:
+    """Run both models on every batch of ``inputs`` (NCHW arrays) and measure how far apart they are.
+
+    ``per_layer=True`` also matches intermediate tensors by name (quantized PyTorch / ONNX QDQ / TFLite
+    int8) and reports each layer's error in quantization steps and the first layer that diverges.
+    """
+    ref_run, cand_run = runner(reference), runner(candidate)
+    abs_max, abs_sum, count, cosines, agree, agree_n = 0.0, 0.0, 0, [], 0.0, 0
+    lo, hi = np.inf, -np.inf
+    n = 0
+    for x in _batches(inputs):
+        refs, cands = ref_run(x), cand_run(x)
+        if len(refs) != len(cands):
+            raise ValueError(f"the models have {len(refs)} and {len(cands)} outputs; they cannot be compared")
+        for r, c in zip(refs, cands, strict=True):
+            r, c = np.asarray(r, np.float64), np.asarray(c, np.float64)
+            if r.shape != c.shape:
+                raise ValueError(f"output shapes differ: reference {r.shape}, candidate {c.shape}")
+            diff = np.abs(r - c)
+            abs_max = max(abs_max, float(diff.max(initial=0.0)))
+            abs_sum += float(diff.sum())
+            count += diff.size
+            lo, hi = min(lo, float(r.min())), max(hi, float(r.max()))
+        r0, c0 = np.asarray(refs[0], np.float64), np.asarray(cands[0], np.float64)
+        flat_r, flat_c = r0.reshape(len(r0), -1), c0.reshape(len(c0), -1)
+        norms = np.linalg.norm(flat_r, axis=1) * np.linalg.norm(flat_c, axis=1)
+        cos = np.where(norms > 0, (flat_r * flat_c).sum(1) / np.maximum(norms, 1e-300), 1.0)
+        cosines.extend(cos.tolist())
+        if r0.ndim >= 2:
+            match = r0.argmax(1) == c0.argmax(1)
+            agree += float(match.mean()) * len(r0)
+            agree_n += len(r0)
+        n += len(r0)
+    if n == 0:
+        raise ValueError("inputs is empty: give at least one batch")
+    report = ParityReport(
+        max_abs=abs_max,
+        mean_abs=abs_sum / max(count, 1),
+        cosine_min=float(min(cosines)),
+        cosine_mean=float(np.mean(cosines)),
+        top1_agreement=agree / agree_n if agree_n else 1.0,
+        n=n,
+        output_range=hi - lo,
+    )
+    if per_layer:
+        from edgekit.converters.layerwise import compare_layers
+
+        report.layers, report.first_divergence = compare_layers(reference, candidate, inputs)
+    return report

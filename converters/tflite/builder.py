@@ -1,0 +1,182 @@
+"""Translate an ONNX graph into a TensorFlow concrete function, node by node, in NHWC.
+
+The builder walks the (topologically sorted) ONNX graph once. Nodes whose inputs are all constants are
+folded with ONNX's reference evaluator; every other node goes to its handler in the registry.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from edgekit.converters.tflite import registry
+from edgekit.converters.tflite.values import NCHW_TO_NHWC, Layout, NodeContext, Value, as_layout
+from edgekit.errors import ConversionError, UnsupportedOpError
+
+log = logging.getLogger(__name__)
+
+# Ops that must not be constant-folded (their handlers give constants a meaning of their own).
+_NO_FOLD = {"DequantizeLinear", "QuantizeLinear"}
+
+
+@dataclass(frozen=True)
+class IOSpec:
+    """A graph input or output: ONNX name, ONNX-layout static shape, layout in the TF graph."""
+
+    name: str
+    onnx_shape: tuple[int, ...]
+    layout: Layout
+    dtype: Any
+
+    @property
+    def to_file_perm(self) -> tuple[int, ...] | None:
+        return NCHW_TO_NHWC if self.layout is Layout.NHWC else None
+
+    @property
+    def file_shape(self) -> tuple[int, ...]:
+        return tuple(self.onnx_shape[i] for i in NCHW_TO_NHWC) if self.layout is Layout.NHWC else self.onnx_shape
+
+
+def _attrs(node: Any) -> dict[str, Any]:
+    from onnx import helper
+
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _opset(model: Any) -> int:
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
+def graph_inputs(model: Any, input_shapes: dict[str, tuple[int, ...]] | None = None) -> list[IOSpec]:
+    """Static input specs; the batch dimension of a dynamic input becomes 1."""
+    from onnx import helper
+
+    initializers = {i.name for i in model.graph.initializer}
+    specs = []
+    for inp in model.graph.input:
+        if inp.name in initializers:
+            continue
+        tensor_type = inp.type.tensor_type
+        if input_shapes and inp.name in input_shapes:
+            shape = tuple(int(d) for d in input_shapes[inp.name])
+        else:
+            shape = []
+            for i, dim in enumerate(tensor_type.shape.dim):
+                if dim.HasField("dim_value") and dim.dim_value > 0:
+                    shape.append(dim.dim_value)
+                elif i == 0:
+                    shape.append(1)
+                else:
+                    raise UnsupportedOpError(
+                        f"input {inp.name!r} has a dynamic dimension {i} ({dim.dim_param or '?'}); TFLite conversion "
+                        "needs static shapes: pass input_shapes={name: shape} to convert()"
+                    )
+            shape = tuple(shape)
+        dtype = helper.tensor_dtype_to_np_dtype(tensor_type.elem_type)
+        specs.append(IOSpec(inp.name, shape, Layout.NHWC if len(shape) == 4 else Layout.PLAIN, np.dtype(dtype)))
+    return specs
+
+
+def _fold(node: Any, inputs: list[Value | None]) -> list[np.ndarray] | None:
+    """Evaluate a node whose inputs are all constants with ONNX's reference implementation."""
+    from onnx import helper
+    from onnx.reference import ReferenceEvaluator
+
+    names = [f"i{k}" for k in range(len(node.input))]
+    feeds = {}
+    graph_inputs_ = []
+    for name, original, value in zip(names, node.input, inputs, strict=True):
+        if original:
+            feeds[name] = value.const
+            graph_inputs_.append(
+                helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(value.const.dtype), value.const.shape)
+            )
+    new = helper.make_node(
+        node.op_type, [n if o else "" for n, o in zip(names, node.input, strict=True)],
+        [f"o{k}" for k in range(len(node.output))], domain=node.domain, **_attrs(node)
+    )
+    outputs = [helper.make_tensor_value_info(f"o{k}", 0, None) for k in range(len(node.output))]
+    try:
+        graph = helper.make_graph([new], "fold", graph_inputs_, outputs)
+        results = ReferenceEvaluator(graph).run(None, feeds)
+    except Exception as exc:  # the reference evaluator raises many types; fall back to the handler
+        log.debug("could not fold %s %s: %s", node.op_type, node.name, exc)
+        return None
+    return [np.asarray(r) for r in results]
+
+
+class GraphTranslator:
+    """Builds the TF function for one ONNX model."""
+
+    def __init__(self, model: Any, input_shapes: dict[str, tuple[int, ...]] | None = None) -> None:
+        self.model = model
+        self.opset = _opset(model)
+        self.inputs = graph_inputs(model, input_shapes)
+        self.outputs: list[IOSpec] = []
+        self.notes: list[str] = []
+        self._check_supported()
+
+    def _check_supported(self) -> None:
+        supported = set(registry.supported_ops())
+        for node in self.model.graph.node:
+            if node.domain not in ("", "ai.onnx"):
+                raise UnsupportedOpError(
+                    f"ONNX op {node.domain}::{node.op_type} (node {node.name!r}, opset {self.opset}) is from a custom "
+                    "domain the TFLite translator does not support"
+                )
+            if node.op_type not in supported:
+                raise UnsupportedOpError(
+                    f"ONNX op {node.op_type} (node {node.name!r}, opset {self.opset}) is not supported by the "
+                    f"TFLite translator; supported ops: {', '.join(sorted(supported))}"
+                )
+
+    def function(self, tf: Any) -> Any:
+        """A concrete ``tf.function`` computing the graph's outputs from NHWC/plain inputs."""
+        signature = [tf.TensorSpec(spec.file_shape, tf.as_dtype(spec.dtype), name=_tf_name(spec.name)) for spec in self.inputs]
+
+        @tf.function(input_signature=signature, autograph=False)
+        def graph_fn(*tensors: Any) -> Any:
+            return self._run(tf, tensors)
+
+        return graph_fn.get_concrete_function()
+
+    def _run(self, tf: Any, tensors: tuple[Any, ...]) -> list[Any]:
+        from onnx import numpy_helper
+
+        values: dict[str, Value | None] = {"": None}
+        for init in self.model.graph.initializer:
+            values[init.name] = Value(numpy_helper.to_array(init))
+        for spec, tensor in zip(self.inputs, tensors, strict=True):
+            values[spec.name] = Value(tensor, spec.layout)
+        for node in self.model.graph.node:
+            try:
+                inputs = [values[name] if name else None for name in node.input]
+            except KeyError as exc:
+                raise ConversionError(f"node {node.name!r} reads {exc.args[0]!r}, which no earlier node produces") from exc
+            outs = None
+            if node.op_type not in _NO_FOLD and all(v is None or v.is_const for v in inputs):
+                folded = _fold(node, inputs)
+                outs = [Value(a) for a in folded] if folded is not None else None
+            if outs is None:
+                ctx = NodeContext(node, inputs, _attrs(node), tf, self.opset, self.notes)
+                outs = registry.handler(node.op_type)(ctx)
+            for name, value in zip(node.output, outs, strict=False):
+                if name:
+                    values[name] = value
+        results = []
+        self.outputs = []
+        for out in self.model.graph.output:
+            value = values[out.name]
+            layout = value.layout if value.rank == 4 and not value.is_const else Layout.PLAIN
+            tensor = as_layout(tf, value, layout) if not value.is_const else tf.constant(value.const)
+            self.outputs.append(IOSpec(out.name, value.onnx_shape, layout, np.dtype(tensor.dtype.as_numpy_dtype)))
+            results.append(tf.identity(tensor, name=_tf_name(out.name)))
+        return results
+
+
+def _tf_name(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "_." else "_" for c in name)
+    return cleaned if cleaned and cleaned[0].isalpha() else f"t_{cleaned}"

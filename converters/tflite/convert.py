@@ -1,0 +1,121 @@
+"""ONNX model -> TFLite flatbuffer: translate to a TF function, run the TFLite converter, add metadata.
+
+Three modes, chosen by the input:
+* float ONNX -> float TFLite;
+* QDQ ONNX -> full-integer int8 TFLite whose scales/zero points are the ONNX ones (fake-quant carry-over,
+  no representative dataset);
+* float ONNX + calibration batches -> full-integer int8 via TFLite's representative dataset.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from edgekit.converters.tflite.builder import GraphTranslator, IOSpec
+from edgekit.converters.tflite.metadata import add_metadata
+from edgekit.converters.tflite.tf_import import tensorflow
+from edgekit.errors import ConversionError
+from edgekit.runtime.metadata import ModelMetadata, TensorLayout
+
+log = logging.getLogger(__name__)
+
+QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
+
+
+@dataclass
+class TFLiteConversion:
+    """The flatbuffer and what was learnt while converting."""
+
+    flatbuffer: bytes
+    quantized: bool
+    inputs: list[IOSpec]
+    outputs: list[IOSpec]
+    notes: list[str] = field(default_factory=list)
+
+
+def is_qdq(model: Any) -> bool:
+    return any(node.op_type in QDQ_OPS for node in model.graph.node)
+
+
+def _layout(spec: IOSpec) -> TensorLayout:
+    perm = spec.to_file_perm
+    return TensorLayout(
+        name=spec.name,
+        source_shape=tuple(spec.onnx_shape),
+        source_layout="NCHW" if perm else None,
+        file_layout="NHWC" if perm else None,
+        to_file_perm=tuple(perm) if perm else None,
+    )
+
+
+def _representative(calibrate: Iterable[Any], inputs: list[IOSpec]) -> Any:
+    def gen() -> Any:
+        count = 0
+        for batch in calibrate:
+            arrays = batch if isinstance(batch, list | tuple) else [batch]
+            arrays = [np.asarray(getattr(a, "numpy", lambda a=a: a)(), dtype=np.float32) for a in arrays]
+            if len(arrays) != len(inputs):
+                raise ConversionError(f"calibration batches must hold {len(inputs)} input(s), got {len(arrays)}")
+            for i in range(arrays[0].shape[0]):
+                sample = []
+                for spec, a in zip(inputs, arrays, strict=True):
+                    x = a[i : i + 1]
+                    if tuple(x.shape) != tuple(spec.onnx_shape):
+                        raise ConversionError(
+                            f"calibration input {spec.name!r} has shape {x.shape[1:]} per sample; the model takes "
+                            f"{tuple(spec.onnx_shape[1:])} (NCHW)"
+                        )
+                    sample.append(x.transpose(spec.to_file_perm) if spec.to_file_perm else x)
+                count += 1
+                yield sample
+        if count == 0:
+            raise ConversionError("calibration data is empty: give at least one batch of inputs")
+
+    return gen
+
+
+def onnx_to_tflite(
+    model: Any,
+    *,
+    calibrate: Iterable[Any] | None = None,
+    input_shapes: dict[str, tuple[int, ...]] | None = None,
+    extra_metadata: dict[str, Any] | None = None,
+) -> TFLiteConversion:
+    """Convert an in-memory ``onnx.ModelProto`` to TFLite bytes (see module docstring for the modes)."""
+    tf = tensorflow()
+    translator = GraphTranslator(model, input_shapes)
+    holder = tf.Module()
+    holder.graph = translator.function(tf)
+    quantized = is_qdq(model)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([holder.graph], trackable_obj=holder)
+    if quantized or calibrate is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+        if not quantized:
+            converter.representative_dataset = _representative(calibrate, translator.inputs)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    try:
+        flatbuffer = converter.convert()
+    except ConversionError:
+        raise
+    except Exception as exc:
+        raise ConversionError(f"the TFLite converter failed: {' '.join(str(exc).split())[:2000]}") from exc
+    metadata = ModelMetadata(
+        inputs=tuple(_layout(s) for s in translator.inputs),
+        outputs=tuple(_layout(s) for s in translator.outputs),
+        quantized=quantized or calibrate is not None,
+        extra={"source": "onnx", "opset": translator.opset, **(extra_metadata or {})},
+    )
+    return TFLiteConversion(
+        flatbuffer=add_metadata(flatbuffer, metadata),
+        quantized=metadata.quantized,
+        inputs=translator.inputs,
+        outputs=translator.outputs,
+        notes=translator.notes,
+    )

@@ -1,0 +1,32 @@
+"""Write edgekit's metadata (see ``edgekit.runtime.metadata``) into a TFLite flatbuffer."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgekit.runtime.metadata import METADATA_KEY, ModelMetadata
+
+
+def add_metadata(tflite: bytes, metadata: ModelMetadata, *, key: str = METADATA_KEY) -> bytes:
+    """Return ``tflite`` with a ``Model.metadata`` entry ``key`` holding ``metadata`` as UTF-8 JSON.
+
+    An existing entry of the same name is replaced.
+    """
+    import flatbuffers
+
+    from edgekit.converters.tflite.tf_import import tensorflow
+
+    tensorflow()
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(bytearray(tflite), 0)
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(metadata.to_json().encode("utf-8"), dtype=np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = key
+    entry.buffer = len(model.buffers) - 1
+    model.metadata = [m for m in (model.metadata or []) if (m.name or b"").decode() != key] + [entry]
+    builder = flatbuffers.Builder(max(1024, len(tflite) + 4096))
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())

@@ -1,0 +1,92 @@
+"""Pointwise activations and softmax."""
+
+from __future__ import annotations
+
+import math
+
+from edgekit.converters.tflite.registry import register
+from edgekit.converters.tflite.values import Layout, NodeContext, Value, as_layout, nhwc_axis, to_tensor
+
+
+def _unary(ctx: NodeContext, fn) -> list[Value]:
+    x = ctx.inputs[0]
+    return [Value(fn(to_tensor(ctx.tf, x)), x.layout)]
+
+
+@register("Relu")
+def relu(ctx: NodeContext) -> list[Value]:
+    return _unary(ctx, ctx.tf.nn.relu)
+
+
+@register("LeakyRelu")
+def leaky_relu(ctx: NodeContext) -> list[Value]:
+    return _unary(ctx, lambda t: ctx.tf.nn.leaky_relu(t, alpha=float(ctx.attr("alpha", 0.01))))
+
+
+@register("Sigmoid")
+def sigmoid(ctx: NodeContext) -> list[Value]:
+    return _unary(ctx, ctx.tf.math.sigmoid)
+
+
+@register("Tanh")
+def tanh(ctx: NodeContext) -> list[Value]:
+    return _unary(ctx, ctx.tf.math.tanh)
+
+
+@register("Erf")
+def erf(ctx: NodeContext) -> list[Value]:
+    return _unary(ctx, ctx.tf.math.erf)
+
+
+@register("Exp", "Log", "Sqrt", "Neg", "Abs", "Reciprocal", "Floor", "Ceil", "Sin", "Cos")
+def elementwise_unary(ctx: NodeContext) -> list[Value]:
+    tf = ctx.tf
+    fns = {"Exp": tf.math.exp, "Log": tf.math.log, "Sqrt": tf.math.sqrt, "Neg": tf.math.negative,
+           "Abs": tf.math.abs, "Reciprocal": tf.math.reciprocal, "Floor": tf.math.floor, "Ceil": tf.math.ceil,
+           "Sin": tf.math.sin, "Cos": tf.math.cos}
+    return _unary(ctx, fns[ctx.node.op_type])
+
+
+@register("Gelu")
+def gelu(ctx: NodeContext) -> list[Value]:
+    approximate = ctx.attr("approximate", b"none")
+    approximate = approximate.decode() if isinstance(approximate, bytes) else approximate
+    return _unary(ctx, lambda t: ctx.tf.nn.gelu(t, approximate=approximate == "tanh"))
+
+
+@register("Clip")
+def clip(ctx: NodeContext) -> list[Value]:
+    tf = ctx.tf
+    low = float(ctx.const_input(1, "min")) if len(ctx.inputs) > 1 and ctx.inputs[1] is not None else ctx.attr("min", -math.inf)
+    high = float(ctx.const_input(2, "max")) if len(ctx.inputs) > 2 and ctx.inputs[2] is not None else ctx.attr("max", math.inf)
+    if low == 0.0 and high == 6.0:
+        return _unary(ctx, tf.nn.relu6)
+    if low == 0.0 and high == math.inf:
+        return _unary(ctx, tf.nn.relu)
+    return _unary(ctx, lambda t: tf.clip_by_value(t, low, high))
+
+
+@register("HardSigmoid")
+def hard_sigmoid(ctx: NodeContext) -> list[Value]:
+    tf = ctx.tf
+    alpha, beta = float(ctx.attr("alpha", 0.2)), float(ctx.attr("beta", 0.5))
+    if abs(alpha - 1 / 6) < 1e-7 and beta == 0.5:  # PyTorch's hardsigmoid: relu6(x + 3) / 6
+        return _unary(ctx, lambda t: tf.nn.relu6(t + 3.0) * (1.0 / 6.0))
+    return _unary(ctx, lambda t: tf.clip_by_value(t * alpha + beta, 0.0, 1.0))
+
+
+@register("HardSwish")
+def hard_swish(ctx: NodeContext) -> list[Value]:
+    tf = ctx.tf
+    return _unary(ctx, lambda t: t * tf.nn.relu6(t + 3.0) * (1.0 / 6.0))
+
+
+@register("Softmax", "LogSoftmax")
+def softmax(ctx: NodeContext) -> list[Value]:
+    tf = ctx.tf
+    x = ctx.inputs[0]
+    axis = int(ctx.attr("axis", -1))
+    fn = tf.nn.softmax if ctx.node.op_type == "Softmax" else tf.nn.log_softmax
+    if x.layout is Layout.NHWC:
+        return [Value(fn(x.data, axis=nhwc_axis(axis)), Layout.NHWC)]
+    return [Value(fn(as_layout(tf, x, Layout.PLAIN), axis=axis))]

@@ -1,0 +1,69 @@
+"""Gemm and MatMul: fully connected layers (int8 per-channel weights from QDQ) and batched matmuls."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgekit.converters.tflite.registry import register
+from edgekit.converters.tflite.values import (
+    Layout,
+    NodeContext,
+    QuantizedConstant,
+    Value,
+    as_layout,
+    kernel_constant,
+    to_tensor,
+)
+from edgekit.errors import UnsupportedOpError
+
+
+def _dense(ctx: NodeContext, x, weight_value: Value, kernel_np: np.ndarray, channel_axis: int):
+    """x @ kernel for a constant [K, N] kernel.
+
+    A per-channel int8 kernel goes through a 1x1 CONV_2D: TFLite's FULLY_CONNECTED stores its weight as
+    [N, K], and the converter cannot transpose a per-channel quantized constant (it rejects the changed
+    quantization axis), while CONV_2D keeps per-output-channel scales natively.
+    """
+    tf = ctx.tf
+    data = weight_value.data
+    if isinstance(data, QuantizedConstant) and data.axis is not None and np.size(data.scale) > 1:
+        k, n = kernel_np.shape
+        kernel = kernel_constant(tf, weight_value, kernel_np.reshape(1, 1, k, n), channel_axis=3)
+        lead = [int(d) for d in x.shape[:-1]]
+        y = tf.nn.conv2d(tf.reshape(x, (-1, 1, 1, k)), kernel, strides=1, padding="VALID")
+        return tf.reshape(y, (*lead, n))
+    return tf.linalg.matmul(x, kernel_constant(tf, weight_value, kernel_np, channel_axis=channel_axis))
+
+
+@register("Gemm")
+def gemm(ctx: NodeContext) -> list[Value]:
+    tf = ctx.tf
+    a, b = ctx.inputs[0], ctx.inputs[1]
+    if a is None or b is None or not b.is_const:
+        raise UnsupportedOpError(f"Gemm node {ctx.node.name!r}: the second operand must be a constant weight")
+    alpha, beta = float(ctx.attr("alpha", 1.0)), float(ctx.attr("beta", 1.0))
+    x = as_layout(tf, a, Layout.PLAIN)
+    if ctx.attr("transA", 0):
+        x = tf.transpose(x)
+    weight = b.const
+    # TF kernel is [K, N]: the output-channel (quantization) axis is last
+    kernel_np = weight.T if ctx.attr("transB", 0) else weight
+    if alpha != 1.0:
+        kernel_np = kernel_np * alpha
+    y = _dense(ctx, x, b, kernel_np, channel_axis=1)
+    if len(ctx.inputs) > 2 and ctx.inputs[2] is not None:
+        c = ctx.const_input(2, "bias").astype(np.float32) * beta
+        y = y + tf.constant(c)
+    return [Value(y)]
+
+
+@register("MatMul")
+def matmul(ctx: NodeContext) -> list[Value]:
+    tf = ctx.tf
+    a, b = ctx.inputs
+    x = as_layout(tf, a, Layout.PLAIN)
+    if b.is_const and b.rank == 2:
+        y = _dense(ctx, x, b, b.const, channel_axis=1)
+    else:
+        y = tf.linalg.matmul(x, to_tensor(tf, b) if b.is_const else as_layout(tf, b, Layout.PLAIN))
+    return [Value(y)]

@@ -1,0 +1,85 @@
+"""MaxPool, AveragePool (incl. padding semantics and ceil_mode), global pooling."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgekit.converters.tflite.ops._padding import ceil_extra, onnx_pads, tf_padding
+from edgekit.converters.tflite.registry import register
+from edgekit.converters.tflite.values import Layout, NodeContext, Value, as_layout
+from edgekit.errors import UnsupportedOpError
+
+
+def _geometry(ctx: NodeContext) -> tuple[list[int], list[int], list[tuple[int, int]], list[int]]:
+    x = ctx.inputs[0]
+    if x is None or x.rank != 4:
+        raise UnsupportedOpError(f"{ctx.node.op_type} node {ctx.node.name!r}: only 2-D pooling is supported")
+    kernel = list(ctx.attr("kernel_shape"))
+    strides = list(ctx.attr("strides", [1, 1]))
+    dilations = list(ctx.attr("dilations", [1, 1]))
+    if any(d != 1 for d in dilations):
+        raise UnsupportedOpError(f"{ctx.node.op_type} node {ctx.node.name!r}: dilated pooling is not supported")
+    spatial = list(x.onnx_shape[2:])
+    pads = onnx_pads(ctx.attrs, spatial, kernel, strides, dilations, ctx.node.name)
+    if ctx.attr("ceil_mode", 0):
+        pads = [(b, a + ceil_extra(size, (b, a), k, s, 1)) for (b, a), size, k, s in zip(pads, spatial, kernel, strides, strict=True)]
+    return kernel, strides, pads, spatial
+
+
+@register("MaxPool")
+def max_pool(ctx: NodeContext) -> list[Value]:
+    tf = ctx.tf
+    if len(ctx.node.output) > 1 and ctx.node.output[1]:
+        raise UnsupportedOpError(f"MaxPool node {ctx.node.name!r}: the Indices output is not supported")
+    kernel, strides, pads, spatial = _geometry(ctx)
+    x = as_layout(tf, ctx.inputs[0], Layout.NHWC)
+    padding = tf_padding(pads, spatial, kernel, strides, [1, 1])
+    if padding is None:
+        x = tf.pad(x, [[0, 0], list(pads[0]), list(pads[1]), [0, 0]], constant_values=x.dtype.min)
+        padding = "VALID"
+    return [Value(tf.nn.max_pool2d(x, kernel, strides, padding), Layout.NHWC)]
+
+
+@register("AveragePool")
+def average_pool(ctx: NodeContext) -> list[Value]:
+    tf = ctx.tf
+    kernel, strides, pads, spatial = _geometry(ctx)
+    x = as_layout(tf, ctx.inputs[0], Layout.NHWC)
+    explicit = onnx_pads(ctx.attrs, spatial, kernel, strides, [1, 1], ctx.node.name)
+    include_pad = bool(ctx.attr("count_include_pad", 0))
+    padding = tf_padding(pads, spatial, kernel, strides, [1, 1])
+    if padding == "VALID" or (padding == "SAME" and not include_pad and pads == explicit):
+        return [Value(tf.nn.avg_pool2d(x, kernel, strides, padding), Layout.NHWC)]
+    # Pad with zeros, average over the full window, then correct the divisor where ONNX counts fewer
+    # elements (padding excluded, or the ceil_mode overhang, which is never counted).
+    x = tf.pad(x, [[0, 0], list(pads[0]), list(pads[1]), [0, 0]])
+    y = tf.nn.avg_pool2d(x, kernel, strides, "VALID")
+    counts = _window_counts(spatial, kernel, strides, pads, explicit if include_pad else [(0, 0), (0, 0)])
+    full = kernel[0] * kernel[1]
+    if not np.all(counts == full):
+        y = y * tf.constant((full / counts)[None, :, :, None].astype(np.float32))
+    return [Value(y, Layout.NHWC)]
+
+
+def _window_counts(spatial: list[int], kernel: list[int], strides: list[int], pads: list[tuple[int, int]],
+                   counted_pads: list[tuple[int, int]]) -> np.ndarray:
+    """How many elements ONNX divides by in each output window (2-D)."""
+    axes = []
+    for size, k, s, (before, after), (cb, ca) in zip(spatial, kernel, strides, pads, counted_pads, strict=True):
+        valid = np.zeros(size + before + after)
+        valid[before - cb : before + size + ca] = 1
+        n_out = (size + before + after - k) // s + 1
+        axes.append(np.array([valid[i * s : i * s + k].sum() for i in range(n_out)]))
+    return np.outer(axes[0], axes[1])
+
+
+@register("GlobalAveragePool")
+def global_average_pool(ctx: NodeContext) -> list[Value]:
+    x = as_layout(ctx.tf, ctx.inputs[0], Layout.NHWC)
+    return [Value(ctx.tf.reduce_mean(x, axis=[1, 2], keepdims=True), Layout.NHWC)]
+
+
+@register("GlobalMaxPool")
+def global_max_pool(ctx: NodeContext) -> list[Value]:
+    x = as_layout(ctx.tf, ctx.inputs[0], Layout.NHWC)
+    return [Value(ctx.tf.reduce_max(x, axis=[1, 2], keepdims=True), Layout.NHWC)]
