@@ -60,7 +60,9 @@ class ExportResult:
 def _format(path: Path) -> str:
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise ExportError(f"cannot tell the format of {path.name}: use one of the suffixes {', '.join(FORMATS)}")
+        raise ExportError(
+            f"cannot tell the format of {path.name}: use one of the suffixes {', '.join(FORMATS)}"
+        )
     return fmt
 
 
@@ -130,7 +132,9 @@ def export(
     return result
 
 
-def _verify_file(path: Path, exported: Any, inputs: list[np.ndarray], verify: bool, what: str) -> ParityReport | None:
+def _verify_file(
+    path: Path, exported: Any, inputs: list[np.ndarray], verify: bool, what: str
+) -> ParityReport | None:
     if not verify:
         return None
     if len(inputs) != 1:
@@ -188,5 +192,13 @@ def convert(
             if not conversion.quantized:
                 _check_parity(report, False, "the TFLite file")
         ops = _ops_of_file(tmp)
-    return ExportResult(out, "tflite", out.stat().st_size, conversion.quantized, ops, report,
-                        time.perf_counter() - start, conversion.notes)
+    return ExportResult(
+        out,
+        "tflite",
+        out.stat().st_size,
+        conversion.quantized,
+        ops,
+        report,
+        time.perf_counter() - start,
+        conversion.notes,
+    )

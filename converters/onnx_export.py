@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,10 +42,14 @@ def as_tuple(example_inputs: Any) -> tuple[Any, ...]:
         if isinstance(item, np.ndarray):
             item = torch.from_numpy(np.ascontiguousarray(item))
         if not isinstance(item, torch.Tensor):
-            raise ExportError(f"example inputs must be torch tensors or numpy arrays, got {type(item).__name__}")
+            raise ExportError(
+                f"example inputs must be torch tensors or numpy arrays, got {type(item).__name__}"
+            )
         out.append(item)
     if not out:
-        raise ExportError("example_inputs is empty: give one example batch per model input, e.g. torch.randn(1, 3, 224, 224)")
+        raise ExportError(
+            "example_inputs is empty: give one example batch per model input, e.g. torch.randn(1, 3, 224, 224)"
+        )
     return tuple(out)
 
 
@@ -84,16 +89,18 @@ def export_onnx(
             "(or use ek.quantize for post-training quantization) before exporting"
         )
     inputs = as_tuple(example_inputs)
-    if isinstance(model, torch.nn.Module) and not isinstance(model, torch.fx.GraphModule):
+    with contextlib.suppress(NotImplementedError):  # exported GraphModules may refuse .eval()
         model.eval()
     reference = torch_outputs(model, inputs)
+    if output_names is None:
+        output_names = ["output"] if len(reference) == 1 else [f"output_{i}" for i in range(len(reference))]
     dynamic = None
     if dynamic_batch:
         batch = torch.export.Dim("batch", min=1, max=1024)
         dynamic = tuple({0: batch} for _ in inputs)
     program = None
     errors = []
-    for shapes in ((dynamic, None) if dynamic is not None else (None,)):
+    for shapes in (dynamic, None) if dynamic is not None else (None,):
         try:
             program = torch.onnx.export(
                 model,
@@ -123,7 +130,9 @@ def export_onnx(
         raise ExportError(f"the exported ONNX model is invalid: {_cause(exc)}") from exc
     return OnnxExport(
         model=proto,
-        input_names=[i.name for i in proto.graph.input if i.name not in {t.name for t in proto.graph.initializer}],
+        input_names=[
+            i.name for i in proto.graph.input if i.name not in {t.name for t in proto.graph.initializer}
+        ],
         output_names=[o.name for o in proto.graph.output],
         example_inputs=inputs,
         torch_outputs=reference,
@@ -134,10 +143,19 @@ def export_onnx(
 def add_onnx_metadata(proto: Any, exported: OnnxExport) -> None:
     """Record edgekit's metadata (names, shapes; ONNX keeps NCHW) in ``metadata_props``."""
     meta = ModelMetadata(
-        inputs=tuple(TensorLayout(n, tuple(t.shape)) for n, t in zip(exported.input_names, exported.example_inputs, strict=False)),
-        outputs=tuple(TensorLayout(n, tuple(o.shape)) for n, o in zip(exported.output_names, exported.torch_outputs, strict=False)),
+        inputs=tuple(
+            TensorLayout(n, tuple(t.shape))
+            for n, t in zip(exported.input_names, exported.example_inputs, strict=False)
+        ),
+        outputs=tuple(
+            TensorLayout(n, tuple(o.shape))
+            for n, o in zip(exported.output_names, exported.torch_outputs, strict=False)
+        ),
         quantized=exported.quantized,
-        extra={"source": "pytorch", "opset": next((o.version for o in proto.opset_import if o.domain == ""), None)},
+        extra={
+            "source": "pytorch",
+            "opset": next((o.version for o in proto.opset_import if o.domain == ""), None),
+        },
     )
     for prop in list(proto.metadata_props):
         if prop.key == METADATA_KEY:

@@ -43,7 +43,9 @@ class ParityReport:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         if self.layers is not None:
-            data["layers"] = [layer.to_dict() if hasattr(layer, "to_dict") else layer for layer in self.layers]
+            data["layers"] = [
+                layer.to_dict() if hasattr(layer, "to_dict") else layer for layer in self.layers
+            ]
         return data
 
     def within(self, *, cosine: float = 0.9999, rel_max_abs: float = 1e-3) -> bool:
@@ -69,7 +71,13 @@ def runner(model: Any) -> Runner:
         def run_torch(x: np.ndarray) -> list[np.ndarray]:
             with torch.no_grad():
                 out = model(torch.from_numpy(np.ascontiguousarray(x)))
-            items = out if isinstance(out, list | tuple) else list(out.values()) if isinstance(out, dict) else [out]
+            items = (
+                out
+                if isinstance(out, list | tuple)
+                else list(out.values())
+                if isinstance(out, dict)
+                else [out]
+            )
             return [t.detach().cpu().numpy() for t in items]
 
         return run_torch

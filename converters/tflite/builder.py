@@ -37,7 +37,9 @@ class IOSpec:
 
     @property
     def file_shape(self) -> tuple[int, ...]:
-        return tuple(self.onnx_shape[i] for i in NCHW_TO_NHWC) if self.layout is Layout.NHWC else self.onnx_shape
+        return (
+            tuple(self.onnx_shape[i] for i in NCHW_TO_NHWC) if self.layout is Layout.NHWC else self.onnx_shape
+        )
 
 
 def _attrs(node: Any) -> dict[str, Any]:
@@ -76,7 +78,9 @@ def graph_inputs(model: Any, input_shapes: dict[str, tuple[int, ...]] | None = N
                     )
             shape = tuple(shape)
         dtype = helper.tensor_dtype_to_np_dtype(tensor_type.elem_type)
-        specs.append(IOSpec(inp.name, shape, Layout.NHWC if len(shape) == 4 else Layout.PLAIN, np.dtype(dtype)))
+        specs.append(
+            IOSpec(inp.name, shape, Layout.NHWC if len(shape) == 4 else Layout.PLAIN, np.dtype(dtype))
+        )
     return specs
 
 
@@ -92,11 +96,16 @@ def _fold(node: Any, inputs: list[Value | None]) -> list[np.ndarray] | None:
         if original:
             feeds[name] = value.const
             graph_inputs_.append(
-                helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(value.const.dtype), value.const.shape)
+                helper.make_tensor_value_info(
+                    name, helper.np_dtype_to_tensor_dtype(value.const.dtype), value.const.shape
+                )
             )
     new = helper.make_node(
-        node.op_type, [n if o else "" for n, o in zip(names, node.input, strict=True)],
-        [f"o{k}" for k in range(len(node.output))], domain=node.domain, **_attrs(node)
+        node.op_type,
+        [n if o else "" for n, o in zip(names, node.input, strict=True)],
+        [f"o{k}" for k in range(len(node.output))],
+        domain=node.domain,
+        **_attrs(node),
     )
     outputs = [helper.make_tensor_value_info(f"o{k}", 0, None) for k in range(len(node.output))]
     try:
@@ -135,7 +144,10 @@ class GraphTranslator:
 
     def function(self, tf: Any) -> Any:
         """A concrete ``tf.function`` computing the graph's outputs from NHWC/plain inputs."""
-        signature = [tf.TensorSpec(spec.file_shape, tf.as_dtype(spec.dtype), name=_tf_name(spec.name)) for spec in self.inputs]
+        signature = [
+            tf.TensorSpec(spec.file_shape, tf.as_dtype(spec.dtype), name=_tf_name(spec.name))
+            for spec in self.inputs
+        ]
 
         @tf.function(input_signature=signature, autograph=False)
         def graph_fn(*tensors: Any) -> Any:
@@ -155,7 +167,9 @@ class GraphTranslator:
             try:
                 inputs = [values[name] if name else None for name in node.input]
             except KeyError as exc:
-                raise ConversionError(f"node {node.name!r} reads {exc.args[0]!r}, which no earlier node produces") from exc
+                raise ConversionError(
+                    f"node {node.name!r} reads {exc.args[0]!r}, which no earlier node produces"
+                ) from exc
             outs = None
             if node.op_type not in _NO_FOLD and all(v is None or v.is_const for v in inputs):
                 folded = _fold(node, inputs)
@@ -172,7 +186,9 @@ class GraphTranslator:
             value = values[out.name]
             layout = value.layout if value.rank == 4 and not value.is_const else Layout.PLAIN
             tensor = as_layout(tf, value, layout) if not value.is_const else tf.constant(value.const)
-            self.outputs.append(IOSpec(out.name, value.onnx_shape, layout, np.dtype(tensor.dtype.as_numpy_dtype)))
+            self.outputs.append(
+                IOSpec(out.name, value.onnx_shape, layout, np.dtype(tensor.dtype.as_numpy_dtype))
+            )
             results.append(tf.identity(tensor, name=_tf_name(out.name)))
         return results
 

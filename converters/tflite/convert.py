@@ -60,7 +60,9 @@ def _representative(calibrate: Iterable[Any], inputs: list[IOSpec]) -> Any:
             arrays = batch if isinstance(batch, list | tuple) else [batch]
             arrays = [np.asarray(getattr(a, "numpy", lambda a=a: a)(), dtype=np.float32) for a in arrays]
             if len(arrays) != len(inputs):
-                raise ConversionError(f"calibration batches must hold {len(inputs)} input(s), got {len(arrays)}")
+                raise ConversionError(
+                    f"calibration batches must hold {len(inputs)} input(s), got {len(arrays)}"
+                )
             for i in range(arrays[0].shape[0]):
                 sample = []
                 for spec, a in zip(inputs, arrays, strict=True):

@@ -19,7 +19,9 @@ def register(*op_types: str) -> Callable[[Handler], Handler]:
     def decorate(fn: Handler) -> Handler:
         for op in op_types:
             if op in _HANDLERS:
-                raise RuntimeError(f"ONNX op {op} registered twice ({_HANDLERS[op].__module__}, {fn.__module__})")
+                raise RuntimeError(
+                    f"ONNX op {op} registered twice ({_HANDLERS[op].__module__}, {fn.__module__})"
+                )
             _HANDLERS[op] = fn
         return fn
 

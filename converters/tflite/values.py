@@ -152,12 +152,16 @@ def fake_quant_weight(tf: Any, qc: QuantizedConstant, kernel: np.ndarray, channe
     from edgekit.errors import UnsupportedOpError
 
     if np.any(qc.zero_point != 0):
-        raise UnsupportedOpError("asymmetric (non-zero zero point) weight quantization is not supported by TFLite")
+        raise UnsupportedOpError(
+            "asymmetric (non-zero zero point) weight quantization is not supported by TFLite"
+        )
     const = tf.constant(kernel.astype(np.float32))
     scale = np.asarray(qc.scale, dtype=np.float32)
     if qc.axis is None or scale.size == 1:
         s = float(scale.reshape(-1)[0])
-        return tf.quantization.fake_quant_with_min_max_vars(const, -127 * s, 127 * s, num_bits=8, narrow_range=True)
+        return tf.quantization.fake_quant_with_min_max_vars(
+            const, -127 * s, 127 * s, num_bits=8, narrow_range=True
+        )
     rank = kernel.ndim
     perm = [i for i in range(rank) if i != channel_axis] + [channel_axis]
     moved = tf.transpose(const, perm) if channel_axis != rank - 1 else const

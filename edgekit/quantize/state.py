@@ -14,7 +14,11 @@ _ATTR = "_edgekit_quant_state"
 
 def quant_state(model: Any) -> QuantState:
     """The quantization state recorded on ``model`` (unwraps DistributedDataParallel / DataParallel)."""
-    inner = getattr(model, "module", model) if type(model).__name__ in {"DistributedDataParallel", "DataParallel"} else model
+    inner = (
+        getattr(model, "module", model)
+        if type(model).__name__ in {"DistributedDataParallel", "DataParallel"}
+        else model
+    )
     return getattr(inner, _ATTR, "float")
 
 

@@ -8,8 +8,14 @@ from collections.abc import Sequence
 from edgekit.errors import UnsupportedOpError
 
 
-def onnx_pads(attrs: dict, spatial_in: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
-              dilations: Sequence[int], node_name: str) -> list[tuple[int, int]]:
+def onnx_pads(
+    attrs: dict,
+    spatial_in: Sequence[int],
+    kernel: Sequence[int],
+    strides: Sequence[int],
+    dilations: Sequence[int],
+    node_name: str,
+) -> list[tuple[int, int]]:
     """Per spatial axis (before, after) padding, resolving ``auto_pad``."""
     auto_pad = attrs.get("auto_pad", b"NOTSET")
     auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
@@ -29,8 +35,9 @@ def onnx_pads(attrs: dict, spatial_in: Sequence[int], kernel: Sequence[int], str
     raise UnsupportedOpError(f"node {node_name!r}: auto_pad={auto_pad} is not supported")
 
 
-def tf_same_pads(spatial_in: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
-                 dilations: Sequence[int]) -> list[tuple[int, int]]:
+def tf_same_pads(
+    spatial_in: Sequence[int], kernel: Sequence[int], strides: Sequence[int], dilations: Sequence[int]
+) -> list[tuple[int, int]]:
     """The (before, after) padding TensorFlow's "SAME" applies."""
     out = []
     for size, k, s, d in zip(spatial_in, kernel, strides, dilations, strict=True):
@@ -39,9 +46,14 @@ def tf_same_pads(spatial_in: Sequence[int], kernel: Sequence[int], strides: Sequ
     return out
 
 
-def tf_padding(pads: list[tuple[int, int]], spatial_in: Sequence[int], kernel: Sequence[int],
-               strides: Sequence[int], dilations: Sequence[int]) -> str | None:
-    """"VALID" or "SAME" when TF's own padding equals ``pads``, else None (pad explicitly)."""
+def tf_padding(
+    pads: list[tuple[int, int]],
+    spatial_in: Sequence[int],
+    kernel: Sequence[int],
+    strides: Sequence[int],
+    dilations: Sequence[int],
+) -> str | None:
+    """ "VALID" or "SAME" when TF's own padding equals ``pads``, else None (pad explicitly)."""
     if all(p == (0, 0) for p in pads):
         return "VALID"
     if pads == tf_same_pads(spatial_in, kernel, strides, dilations):

@@ -41,9 +41,18 @@ def erf(ctx: NodeContext) -> list[Value]:
 @register("Exp", "Log", "Sqrt", "Neg", "Abs", "Reciprocal", "Floor", "Ceil", "Sin", "Cos")
 def elementwise_unary(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
-    fns = {"Exp": tf.math.exp, "Log": tf.math.log, "Sqrt": tf.math.sqrt, "Neg": tf.math.negative,
-           "Abs": tf.math.abs, "Reciprocal": tf.math.reciprocal, "Floor": tf.math.floor, "Ceil": tf.math.ceil,
-           "Sin": tf.math.sin, "Cos": tf.math.cos}
+    fns = {
+        "Exp": tf.math.exp,
+        "Log": tf.math.log,
+        "Sqrt": tf.math.sqrt,
+        "Neg": tf.math.negative,
+        "Abs": tf.math.abs,
+        "Reciprocal": tf.math.reciprocal,
+        "Floor": tf.math.floor,
+        "Ceil": tf.math.ceil,
+        "Sin": tf.math.sin,
+        "Cos": tf.math.cos,
+    }
     return _unary(ctx, fns[ctx.node.op_type])
 
 
@@ -57,8 +66,16 @@ def gelu(ctx: NodeContext) -> list[Value]:
 @register("Clip")
 def clip(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
-    low = float(ctx.const_input(1, "min")) if len(ctx.inputs) > 1 and ctx.inputs[1] is not None else ctx.attr("min", -math.inf)
-    high = float(ctx.const_input(2, "max")) if len(ctx.inputs) > 2 and ctx.inputs[2] is not None else ctx.attr("max", math.inf)
+    low = (
+        float(ctx.const_input(1, "min"))
+        if len(ctx.inputs) > 1 and ctx.inputs[1] is not None
+        else ctx.attr("min", -math.inf)
+    )
+    high = (
+        float(ctx.const_input(2, "max"))
+        if len(ctx.inputs) > 2 and ctx.inputs[2] is not None
+        else ctx.attr("max", math.inf)
+    )
     if low == 0.0 and high == 6.0:
         return _unary(ctx, tf.nn.relu6)
     if low == 0.0 and high == math.inf:

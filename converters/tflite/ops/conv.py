@@ -82,7 +82,9 @@ def conv_transpose(ctx: NodeContext) -> list[Value]:
     name = ctx.node.name
     weight = ctx.const_input(1, "the weight")  # [in, out/group, kh, kw]
     if x is None or x.rank != 4 or int(ctx.attr("group", 1)) != 1:
-        raise UnsupportedOpError(f"ConvTranspose node {name!r}: only 2-D, group=1 transposed convolutions are supported")
+        raise UnsupportedOpError(
+            f"ConvTranspose node {name!r}: only 2-D, group=1 transposed convolutions are supported"
+        )
     if any(d != 1 for d in ctx.attr("dilations", [1, 1])) or any(ctx.attr("output_padding", [0, 0])):
         raise UnsupportedOpError(f"ConvTranspose node {name!r}: dilation / output_padding are not supported")
     strides = list(ctx.attr("strides", [1, 1]))
@@ -91,6 +93,8 @@ def conv_transpose(ctx: NodeContext) -> list[Value]:
     pads = list(ctx.attr("pads", [0, 0, 0, 0]))
     full_h, full_w = (h - 1) * strides[0] + kh, (wd - 1) * strides[1] + kw
     kernel = kernel_constant(tf, ctx.inputs[1], weight.transpose(2, 3, 1, 0), channel_axis=2)
-    y = tf.nn.conv2d_transpose(as_layout(tf, x, Layout.NHWC), kernel, (n, full_h, full_w, out_c), strides, "VALID")
+    y = tf.nn.conv2d_transpose(
+        as_layout(tf, x, Layout.NHWC), kernel, (n, full_h, full_w, out_c), strides, "VALID"
+    )
     y = y[:, pads[0] : full_h - pads[2], pads[1] : full_w - pads[3], :]
     return [Value(_bias(ctx, y), Layout.NHWC)]

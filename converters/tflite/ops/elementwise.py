@@ -16,9 +16,18 @@ def _binary(ctx: NodeContext, fn) -> list[Value]:
 def binary(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
     fns = {
-        "Add": tf.math.add, "Sub": tf.math.subtract, "Mul": tf.math.multiply, "Div": tf.math.divide,
-        "Pow": tf.math.pow, "Max": tf.math.maximum, "Min": tf.math.minimum, "Equal": tf.math.equal,
-        "Greater": tf.math.greater, "Less": tf.math.less, "And": tf.math.logical_and, "Or": tf.math.logical_or,
+        "Add": tf.math.add,
+        "Sub": tf.math.subtract,
+        "Mul": tf.math.multiply,
+        "Div": tf.math.divide,
+        "Pow": tf.math.pow,
+        "Max": tf.math.maximum,
+        "Min": tf.math.minimum,
+        "Equal": tf.math.equal,
+        "Greater": tf.math.greater,
+        "Less": tf.math.less,
+        "And": tf.math.logical_and,
+        "Or": tf.math.logical_or,
     }
     if ctx.node.op_type == "Pow" and ctx.inputs[1].is_const and float(ctx.inputs[1].const) == 2.0:
         return _binary(ctx, lambda a, b: tf.math.square(a))

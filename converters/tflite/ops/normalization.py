@@ -11,8 +11,10 @@ from edgekit.converters.tflite.values import Layout, NodeContext, Value, as_layo
 @register("BatchNormalization")
 def batch_norm(ctx: NodeContext) -> list[Value]:
     x = ctx.inputs[0]
-    gamma, beta, mean, var = (ctx.const_input(i, name).astype(np.float64) for i, name in
-                              ((1, "scale"), (2, "bias"), (3, "mean"), (4, "variance")))
+    gamma, beta, mean, var = (
+        ctx.const_input(i, name).astype(np.float64)
+        for i, name in ((1, "scale"), (2, "bias"), (3, "mean"), (4, "variance"))
+    )
     scale = gamma / np.sqrt(var + float(ctx.attr("epsilon", 1e-5)))
     shift = beta - mean * scale
     if x.layout is not Layout.NHWC and x.rank > 2:  # channel axis 1 of [N, C, ...]

@@ -18,11 +18,16 @@ def _geometry(ctx: NodeContext) -> tuple[list[int], list[int], list[tuple[int, i
     strides = list(ctx.attr("strides", [1, 1]))
     dilations = list(ctx.attr("dilations", [1, 1]))
     if any(d != 1 for d in dilations):
-        raise UnsupportedOpError(f"{ctx.node.op_type} node {ctx.node.name!r}: dilated pooling is not supported")
+        raise UnsupportedOpError(
+            f"{ctx.node.op_type} node {ctx.node.name!r}: dilated pooling is not supported"
+        )
     spatial = list(x.onnx_shape[2:])
     pads = onnx_pads(ctx.attrs, spatial, kernel, strides, dilations, ctx.node.name)
     if ctx.attr("ceil_mode", 0):
-        pads = [(b, a + ceil_extra(size, (b, a), k, s, 1)) for (b, a), size, k, s in zip(pads, spatial, kernel, strides, strict=True)]
+        pads = [
+            (b, a + ceil_extra(size, (b, a), k, s, 1))
+            for (b, a), size, k, s in zip(pads, spatial, kernel, strides, strict=True)
+        ]
     return kernel, strides, pads, spatial
 
 
@@ -61,11 +66,18 @@ def average_pool(ctx: NodeContext) -> list[Value]:
     return [Value(y, Layout.NHWC)]
 
 
-def _window_counts(spatial: list[int], kernel: list[int], strides: list[int], pads: list[tuple[int, int]],
-                   counted_pads: list[tuple[int, int]]) -> np.ndarray:
+def _window_counts(
+    spatial: list[int],
+    kernel: list[int],
+    strides: list[int],
+    pads: list[tuple[int, int]],
+    counted_pads: list[tuple[int, int]],
+) -> np.ndarray:
     """How many elements ONNX divides by in each output window (2-D)."""
     axes = []
-    for size, k, s, (before, after), (cb, ca) in zip(spatial, kernel, strides, pads, counted_pads, strict=True):
+    for size, k, s, (before, after), (cb, ca) in zip(
+        spatial, kernel, strides, pads, counted_pads, strict=True
+    ):
         valid = np.zeros(size + before + after)
         valid[before - cb : before + size + ca] = 1
         n_out = (size + before + after - k) // s + 1

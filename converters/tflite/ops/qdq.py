@@ -43,21 +43,27 @@ def quantize_linear(ctx: NodeContext) -> list[Value]:
     dtype = np.dtype(zp.dtype) if zp is not None else np.dtype(np.uint8)
     zp_value = zp if zp is not None else np.zeros_like(scale, dtype=np.uint8)
     if dtype not in _RANGES:
-        raise UnsupportedOpError(f"QuantizeLinear node {ctx.node.name!r}: {dtype} is not supported (int8, uint8)")
+        raise UnsupportedOpError(
+            f"QuantizeLinear node {ctx.node.name!r}: {dtype} is not supported (int8, uint8)"
+        )
     if x.is_const:
         qmin, qmax = _RANGES[dtype]
         axis = int(ctx.attr("axis", 1))
         shape = [1] * x.const.ndim
         if scale.size > 1:
             shape[axis] = -1
-        q = np.clip(np.rint(x.const / scale.reshape(shape)) + zp_value.reshape(shape), qmin, qmax).astype(dtype)
+        q = np.clip(np.rint(x.const / scale.reshape(shape)) + zp_value.reshape(shape), qmin, qmax).astype(
+            dtype
+        )
         return [Value(q)]
     if scale.size != 1:
         raise UnsupportedOpError(
             f"QuantizeLinear node {ctx.node.name!r}: per-axis activation quantization is not supported by TFLite"
         )
     low, high = activation_range(float(scale.reshape(-1)[0]), int(zp_value.reshape(-1)[0]), dtype)
-    y = tf.quantization.fake_quant_with_min_max_vars(to_tensor(tf, x), low, high, num_bits=8, narrow_range=False)
+    y = tf.quantization.fake_quant_with_min_max_vars(
+        to_tensor(tf, x), low, high, num_bits=8, narrow_range=False
+    )
     return [Value(y, x.layout)]
 
 
@@ -74,7 +80,9 @@ def dequantize_linear(ctx: NodeContext) -> list[Value]:
     shape = [1] * q.ndim
     if axis is not None:
         shape[axis] = -1
-    values = ((q.astype(np.float32) - zp.reshape(shape).astype(np.float32)) * scale.reshape(shape)).astype(np.float32)
+    values = ((q.astype(np.float32) - zp.reshape(shape).astype(np.float32)) * scale.reshape(shape)).astype(
+        np.float32
+    )
     if q.dtype == np.int32:  # a bias: the TFLite converter re-derives its int32 scale
         return [Value(values)]
     return [Value(QuantizedConstant(values, scale.reshape(-1), zp.reshape(-1), axis, q.dtype))]

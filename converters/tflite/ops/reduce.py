@@ -20,8 +20,13 @@ def reduce(ctx: NodeContext) -> list[Value]:
         axes = list(range(x.rank))
     axes = sorted(a % x.rank for a in axes)
     keepdims = bool(ctx.attr("keepdims", 1))
-    fn = {"ReduceMean": tf.reduce_mean, "ReduceMax": tf.reduce_max, "ReduceMin": tf.reduce_min,
-          "ReduceSum": tf.reduce_sum, "ReduceProd": tf.reduce_prod}[ctx.node.op_type]
+    fn = {
+        "ReduceMean": tf.reduce_mean,
+        "ReduceMax": tf.reduce_max,
+        "ReduceMin": tf.reduce_min,
+        "ReduceSum": tf.reduce_sum,
+        "ReduceProd": tf.reduce_prod,
+    }[ctx.node.op_type]
     if x.layout is Layout.NHWC:
         kept_nchw = [a for a in range(4) if a not in axes]
         kept_nhwc = [a for a in (0, 2, 3, 1) if a not in axes]

@@ -28,7 +28,9 @@ def resize(ctx: NodeContext) -> list[Value]:
     else:
         scales = ctx.const_input(2, "scales")
         if scales.size != 4 or scales[0] != 1 or scales[1] != 1:
-            raise UnsupportedOpError(f"Resize node {name!r}: only spatial scales are supported, got {scales.tolist()}")
+            raise UnsupportedOpError(
+                f"Resize node {name!r}: only spatial scales are supported, got {scales.tolist()}"
+            )
         size = [int(np.floor(h * scales[2])), int(np.floor(w * scales[3]))]
     mode = _text(ctx.attr("mode"), "nearest")
     transform = _text(ctx.attr("coordinate_transformation_mode"), "half_pixel")
@@ -36,11 +38,17 @@ def resize(ctx: NodeContext) -> list[Value]:
     if mode == "nearest":
         nearest = _text(ctx.attr("nearest_mode"), "round_prefer_floor")
         if transform == "asymmetric" and nearest == "floor":
-            y = tf.compat.v1.image.resize_nearest_neighbor(xt, size, align_corners=False, half_pixel_centers=False)
+            y = tf.compat.v1.image.resize_nearest_neighbor(
+                xt, size, align_corners=False, half_pixel_centers=False
+            )
         elif transform in ("half_pixel", "pytorch_half_pixel", "tf_half_pixel_for_nn"):
-            y = tf.compat.v1.image.resize_nearest_neighbor(xt, size, align_corners=False, half_pixel_centers=True)
+            y = tf.compat.v1.image.resize_nearest_neighbor(
+                xt, size, align_corners=False, half_pixel_centers=True
+            )
         else:
-            raise UnsupportedOpError(f"Resize node {name!r}: nearest with {transform}/{nearest} is not supported")
+            raise UnsupportedOpError(
+                f"Resize node {name!r}: nearest with {transform}/{nearest} is not supported"
+            )
     elif mode == "linear":
         if transform == "align_corners":
             y = tf.compat.v1.image.resize_bilinear(xt, size, align_corners=True, half_pixel_centers=False)
@@ -60,7 +68,11 @@ def pad(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
     x = ctx.inputs[0]
     pads = [int(p) for p in ctx.const_input(1, "pads")]
-    value = float(ctx.const_input(2, "constant value")) if len(ctx.inputs) > 2 and ctx.inputs[2] is not None else 0.0
+    value = (
+        float(ctx.const_input(2, "constant value"))
+        if len(ctx.inputs) > 2 and ctx.inputs[2] is not None
+        else 0.0
+    )
     rank = x.rank
     if len(ctx.inputs) > 3 and ctx.inputs[3] is not None:
         axes = [int(a) % rank for a in ctx.const_input(3, "axes")]
@@ -73,6 +85,8 @@ def pad(ctx: NodeContext) -> list[Value]:
     mode = _text(ctx.attr("mode"), "constant")
     modes = {"constant": "CONSTANT", "reflect": "REFLECT", "edge": "SYMMETRIC"}
     if mode not in modes or (mode == "edge" and any(p > 1 for pair in per_axis for p in pair)):
-        raise UnsupportedOpError(f"Pad node {ctx.node.name!r}: mode {mode!r} with these pads is not supported")
+        raise UnsupportedOpError(
+            f"Pad node {ctx.node.name!r}: mode {mode!r} with these pads is not supported"
+        )
     y = tf.pad(to_tensor(tf, x), per_axis, mode=modes[mode], constant_values=value)
     return [Value(y, x.layout)]

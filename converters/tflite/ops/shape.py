@@ -142,8 +142,16 @@ def slice_(ctx: NodeContext) -> list[Value]:
     x = ctx.inputs[0]
     starts = [int(v) for v in ctx.const_input(1, "starts")]
     ends = [int(v) for v in ctx.const_input(2, "ends")]
-    axes = [int(v) for v in ctx.const_input(3, "axes")] if len(ctx.inputs) > 3 and ctx.inputs[3] is not None else list(range(len(starts)))
-    steps = [int(v) for v in ctx.const_input(4, "steps")] if len(ctx.inputs) > 4 and ctx.inputs[4] is not None else [1] * len(starts)
+    axes = (
+        [int(v) for v in ctx.const_input(3, "axes")]
+        if len(ctx.inputs) > 3 and ctx.inputs[3] is not None
+        else list(range(len(starts)))
+    )
+    steps = (
+        [int(v) for v in ctx.const_input(4, "steps")]
+        if len(ctx.inputs) > 4 and ctx.inputs[4] is not None
+        else [1] * len(starts)
+    )
     index = [slice(None)] * x.rank
     big = 2**31 - 1
     for s, e, a, st in zip(starts, ends, axes, steps, strict=True):

@@ -1,0 +1,50 @@
+"""Activation calibrators as torchao PT2E observers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torchao.quantization.pt2e import HistogramObserver, MinMaxObserver, MovingAverageMinMaxObserver
+
+
+class PercentileObserver(MinMaxObserver):
+    """Min/max at the given percentiles of the values seen (a bounded random sample per batch)."""
+
+    def __init__(self, percentile: float = 99.99, max_samples: int = 1 << 20, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.percentile = percentile
+        self.max_samples = max_samples
+        self._samples: list[torch.Tensor] = []
+        self._count = 0
+
+    def forward(self, x_orig: torch.Tensor) -> torch.Tensor:
+        if x_orig.numel() == 0:
+            return x_orig
+        x = x_orig.detach().float().reshape(-1)
+        budget = max(self.max_samples // 16, 1)
+        if x.numel() > budget:
+            x = x[
+                torch.randint(0, x.numel(), (budget,), generator=torch.Generator().manual_seed(self._count))
+            ]
+        self._samples.append(x)
+        self._count += 1
+        values = torch.cat(self._samples)[-self.max_samples :]
+        self._samples = [values]
+        q = torch.tensor([1.0 - self.percentile / 100.0, self.percentile / 100.0])
+        low, high = torch.quantile(values, q)
+        self.min_val.resize_(low.shape).copy_(low)
+        self.max_val.resize_(high.shape).copy_(high)
+        return x_orig
+
+
+def activation_observer(calibrator: str, percentile: float) -> Any:
+    """Observer constructor (``with_args``) for an activation calibrator name."""
+    common = {"dtype": torch.int8, "quant_min": -128, "quant_max": 127, "qscheme": torch.per_tensor_affine}
+    if calibrator == "minmax":
+        return MinMaxObserver.with_args(**common)
+    if calibrator == "moving_average":
+        return MovingAverageMinMaxObserver.with_args(averaging_constant=0.01, **common)
+    if calibrator == "percentile":
+        return PercentileObserver.with_args(percentile=percentile, **common)
+    return HistogramObserver.with_args(**common)  # "mse": L2-optimal range search over a histogram

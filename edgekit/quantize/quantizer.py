@@ -1,0 +1,194 @@
+"""``TFLiteInt8Quantizer``: a torchao PT2E quantizer that annotates a graph the way TFLite int8 runs it.
+
+Patterns (matched by walking the exported ATen graph):
+
+* conv2d / linear [-> batch_norm] [-> relu | relu6 (hardtanh 0..6) | hardswish]: input and weight
+  observed, one output observer after the last op of the fused pattern (TFLite fuses them too);
+* add [-> activation]: both inputs and the output quantized (no float island in residual blocks);
+* max/avg pooling, flatten, reshape/view, cat: output shares the input's scale (TFLite requires it);
+* adaptive_avg_pool2d / mean: own output scale;
+* sigmoid / softmax: the fixed output range TFLite defines (scale 1/256, zero point -128).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from torch.fx import GraphModule, Node
+from torchao.quantization.pt2e import (
+    FakeQuantize,
+    MinMaxObserver,
+    MovingAverageMinMaxObserver,
+    MovingAveragePerChannelMinMaxObserver,
+    PerChannelMinMaxObserver,
+)
+from torchao.quantization.pt2e.quantizer import (
+    FixedQParamsQuantizationSpec,
+    QuantizationAnnotation,
+    QuantizationSpec,
+    Quantizer,
+    SharedQuantizationSpec,
+)
+
+from edgekit.quantize.config import QuantConfig
+from edgekit.quantize.observers import activation_observer
+
+aten = torch.ops.aten
+COMPUTE = {aten.conv2d.default, aten.conv1d.default, aten.linear.default}
+BATCH_NORM = {
+    aten.batch_norm.default,
+    aten._native_batch_norm_legit.default,
+    aten._native_batch_norm_legit_no_training.default,
+}
+ACTIVATION = {
+    aten.relu.default,
+    aten.relu_.default,
+    aten.hardtanh.default,
+    aten.hardtanh_.default,
+    aten.hardswish.default,
+    aten.hardswish_.default,
+}
+ADD = {aten.add.Tensor, aten.add_.Tensor}
+SHARED_SCALE = {
+    aten.max_pool2d.default,
+    aten.avg_pool2d.default,
+    aten.flatten.using_ints,
+    aten.view.default,
+    aten.reshape.default,
+    aten.dropout.default,
+}
+OWN_SCALE = {aten.adaptive_avg_pool2d.default, aten.mean.dim, aten.mean.default}
+FIXED_RANGE = {aten.sigmoid.default, aten.softmax.int, aten._softmax.default}
+
+
+def _single_user(node: Node, targets: Iterable[Any]) -> Node | None:
+    users = list(node.users)
+    if len(users) == 1 and users[0].op == "call_function" and users[0].target in targets:
+        return users[0]
+    return None
+
+
+class TFLiteInt8Quantizer(Quantizer):
+    """Annotates for int8 TFLite: per-channel symmetric weights, per-tensor asymmetric activations."""
+
+    def __init__(self, config: QuantConfig, *, qat: bool = False) -> None:
+        super().__init__()
+        self.config = config
+        self.qat = qat
+        act_kwargs = {
+            "dtype": torch.int8,
+            "quant_min": -128,
+            "quant_max": 127,
+            "qscheme": torch.per_tensor_affine,
+        }
+        if qat:
+            act_ctr = FakeQuantize.with_args(observer=MovingAverageMinMaxObserver, **act_kwargs)
+        else:
+            act_ctr = activation_observer(config.calibrator, config.percentile)
+        self.act = QuantizationSpec(observer_or_fake_quant_ctr=act_ctr, **act_kwargs)
+        per_channel = config.per_channel_weights
+        w_kwargs = {
+            "dtype": torch.int8,
+            "quant_min": -127,
+            "quant_max": 127,
+            "qscheme": torch.per_channel_symmetric if per_channel else torch.per_tensor_symmetric,
+        }
+        if per_channel:
+            w_kwargs["ch_axis"] = 0
+        if qat:
+            obs = MovingAveragePerChannelMinMaxObserver if per_channel else MovingAverageMinMaxObserver
+            w_ctr = FakeQuantize.with_args(observer=obs, **w_kwargs)
+        else:
+            w_ctr = (PerChannelMinMaxObserver if per_channel else MinMaxObserver).with_args(**w_kwargs)
+        self.weight = QuantizationSpec(observer_or_fake_quant_ctr=w_ctr, **w_kwargs)
+        self.fixed = FixedQParamsQuantizationSpec(
+            dtype=torch.int8,
+            scale=1.0 / 256.0,
+            zero_point=-128,
+            quant_min=-128,
+            quant_max=127,
+            qscheme=torch.per_tensor_affine,
+        )
+
+    # --- helpers -----------------------------------------------------------------------------------
+    def _skipped(self, node: Node) -> bool:
+        if not self.config.keep_float:
+            return False
+        stack = node.meta.get("nn_module_stack") or {}
+        names = [fqn for fqn, _ in stack.values()]
+        return any(n == k or n.startswith(k + ".") for n in names for k in self.config.keep_float)
+
+    @staticmethod
+    def _annotate(node: Node, inputs: dict[Node, Any], output: Any | None) -> None:
+        node.meta["quantization_annotation"] = QuantizationAnnotation(
+            input_qspec_map=inputs, output_qspec=output, _annotated=True
+        )
+
+    @staticmethod
+    def _mark(nodes: Iterable[Node]) -> None:
+        for n in nodes:
+            if "quantization_annotation" not in n.meta:
+                n.meta["quantization_annotation"] = QuantizationAnnotation(_annotated=True)
+
+    # --- Quantizer API -------------------------------------------------------------------------------
+    def annotate(self, model: GraphModule) -> GraphModule:
+        done: set[Node] = set()
+        for node in model.graph.nodes:
+            if node.op != "call_function" or node in done or self._skipped(node):
+                continue
+            target = node.target
+            if target in COMPUTE:
+                done.update(self._compute_pattern(node))
+            elif target in ADD and all(isinstance(a, Node) for a in node.args[:2]):
+                last = _single_user(node, ACTIVATION) or node
+                self._annotate(
+                    node,
+                    {node.args[0]: self.act, node.args[1]: self.act},
+                    None if last is not node else self.act,
+                )
+                if last is not node:
+                    self._annotate(last, {}, self.act)
+                done.update({node, last})
+            elif target in ACTIVATION and isinstance(node.args[0], Node):
+                self._annotate(node, {node.args[0]: self.act}, self.act)
+            elif target in SHARED_SCALE and isinstance(node.args[0], Node):
+                source = node.args[0]
+                self._annotate(node, {source: self.act}, SharedQuantizationSpec((source, node)))
+            elif target == aten.cat.default:
+                tensors = [t for t in node.args[0] if isinstance(t, Node)]
+                first = tensors[0]
+                shared = SharedQuantizationSpec((first, node))
+                self._annotate(node, {t: (self.act if t is first else shared) for t in tensors}, shared)
+            elif target in OWN_SCALE and isinstance(node.args[0], Node):
+                self._annotate(node, {node.args[0]: self.act}, self.act)
+            elif target in FIXED_RANGE and isinstance(node.args[0], Node):
+                self._annotate(node, {node.args[0]: self.act}, self.fixed)
+        return model
+
+    def _compute_pattern(self, node: Node) -> list[Node]:
+        chain = [node]
+        bn = _single_user(node, BATCH_NORM)
+        if bn is not None:
+            chain.append(bn)
+        act = _single_user(chain[-1], ACTIVATION)
+        if act is not None and not (
+            act.target in {aten.hardtanh.default, aten.hardtanh_.default} and not _is_relu6(act)
+        ):
+            chain.append(act)
+        inputs = {node.args[0]: self.act, node.args[1]: self.weight}
+        self._annotate(node, inputs, self.act if len(chain) == 1 else None)
+        if len(chain) > 1:
+            self._mark(chain[1:-1])
+            self._annotate(chain[-1], {}, self.act)
+        return chain
+
+    def validate(self, model: GraphModule) -> None:
+        return None
+
+
+def _is_relu6(node: Node) -> bool:
+    low = node.args[1] if len(node.args) > 1 else -1.0
+    high = node.args[2] if len(node.args) > 2 else 1.0
+    return low == 0.0 and high == 6.0
