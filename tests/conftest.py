@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -29,3 +30,38 @@ def _deterministic() -> None:
         return
     torch.manual_seed(0)
     torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def small_cnn():  # noqa: ANN201 - torch imported lazily
+    """A DigitsCNN with non-trivial BatchNorm statistics (random weights, eval mode)."""
+    import torch
+
+    from edgekit.demo import DigitsCNN
+
+    torch.manual_seed(0)
+    model = DigitsCNN(widths=(8, 16, 16)).train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.rand(16, 1, 8, 8))
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def onnx_file(tmp_path_factory: pytest.TempPathFactory, small_cnn) -> Path:  # noqa: ANN001
+    """``small_cnn`` written by ``ek.export`` as ONNX (with edgekit metadata)."""
+    import torch
+
+    import edgekit as ek
+
+    return ek.export(small_cnn, torch.rand(1, 1, 8, 8), tmp_path_factory.mktemp("ek") / "cnn.onnx").path
+
+
+@pytest.fixture(scope="session")
+def tflite_file(tmp_path_factory: pytest.TempPathFactory, small_cnn) -> Path:  # noqa: ANN001
+    """``small_cnn`` written by ``ek.export`` as fp32 TFLite (NHWC inside, NCHW metadata)."""
+    import torch
+
+    import edgekit as ek
+
+    return ek.export(small_cnn, torch.rand(1, 1, 8, 8), tmp_path_factory.mktemp("ek") / "cnn.tflite").path

@@ -84,7 +84,7 @@ def graph_inputs(model: Any, input_shapes: dict[str, tuple[int, ...]] | None = N
     return specs
 
 
-def _fold(node: Any, inputs: list[Value | None]) -> list[np.ndarray] | None:
+def _fold(node: Any, inputs: list[Value | None], opset: int) -> list[np.ndarray] | None:
     """Evaluate a node whose inputs are all constants with ONNX's reference implementation."""
     from onnx import helper
     from onnx.reference import ReferenceEvaluator
@@ -110,7 +110,7 @@ def _fold(node: Any, inputs: list[Value | None]) -> list[np.ndarray] | None:
     outputs = [helper.make_tensor_value_info(f"o{k}", 0, None) for k in range(len(node.output))]
     try:
         graph = helper.make_graph([new], "fold", graph_inputs_, outputs)
-        results = ReferenceEvaluator(graph).run(None, feeds)
+        results = ReferenceEvaluator(graph, opsets={"": opset}).run(None, feeds)
     except Exception as exc:  # the reference evaluator raises many types; fall back to the handler
         log.debug("could not fold %s %s: %s", node.op_type, node.name, exc)
         return None
@@ -172,7 +172,7 @@ class GraphTranslator:
                 ) from exc
             outs = None
             if node.op_type not in _NO_FOLD and all(v is None or v.is_const for v in inputs):
-                folded = _fold(node, inputs)
+                folded = _fold(node, inputs, self.opset)
                 outs = [Value(a) for a in folded] if folded is not None else None
             if outs is None:
                 ctx = NodeContext(node, inputs, _attrs(node), tf, self.opset, self.notes)

@@ -24,14 +24,33 @@ def _zero_point(ctx: NodeContext) -> np.ndarray | None:
     return None
 
 
+def _step(value: np.float32, k: int) -> np.float32:
+    direction = np.float32(np.inf) if k > 0 else np.float32(-np.inf)
+    for _ in range(abs(k)):
+        value = np.nextafter(value, direction, dtype=np.float32)
+    return value
+
+
 def activation_range(scale: float, zero_point: int, dtype: np.dtype) -> tuple[float, float]:
-    """(min, max) of a fake-quant op equivalent to (scale, zero_point) of ``dtype``.
+    """(min, max) of a fake-quant op that TFLite turns back into exactly (scale, zero_point).
+
+    TFLite recovers ``scale = (max - min) / (qmax - qmin)`` in float32; the float32 values of min and max
+    are nudged by a few ulps until that expression reproduces the ONNX scale bit for bit.
 
     >>> activation_range(0.5, -128, np.dtype(np.int8))
     (0.0, 127.5)
     """
     qmin, qmax = _RANGES[np.dtype(dtype)]
-    return float((qmin - zero_point) * scale), float((qmax - zero_point) * scale)
+    target = np.float32(scale)
+    low = np.float32((qmin - zero_point) * float(target))
+    high = np.float32((qmax - zero_point) * float(target))
+    levels = np.float32(qmax - qmin)
+    for dl in (0, 1, -1, 2, -2, 3, -3):
+        for dh in (0, 1, -1, 2, -2, 3, -3):
+            lo, hi = _step(low, dl), _step(high, dh)
+            if np.float32((hi - lo) / levels) == target:
+                return float(lo), float(hi)
+    return float(low), float(high)
 
 
 @register("QuantizeLinear")
