@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.errors import ExportError
-from edgekit.quantize.state import quant_state
+from edgekit.quantization.state import quant_state
 from edgekit.runtime.metadata import METADATA_KEY, ModelMetadata, TensorLayout
 
 log = logging.getLogger(__name__)

@@ -46,17 +46,17 @@ _LAZY: dict[str, str] = {
     "ExportResult": "edgekit.converters.api",
     "compare": "edgekit.converters.parity",
     "ParityReport": "edgekit.converters.parity",
-    "quantize": "edgekit.quantize",
-    "prepare_qat": "edgekit.quantize",
-    "finalize": "edgekit.quantize",
-    "QuantConfig": "edgekit.quantize",
-    "sensitivity": "edgekit.quantize",
-    "prune": "edgekit.prune",
-    "PruneResult": "edgekit.prune",
+    "quantize": "edgekit.quantization",
+    "prepare_qat": "edgekit.quantization",
+    "finalize": "edgekit.quantization",
+    "QuantConfig": "edgekit.quantization",
+    "sensitivity": "edgekit.quantization",
+    "prune": "edgekit.pruning",
+    "PruneResult": "edgekit.pruning",
     "distill_loss": "edgekit.distill",
     "Distiller": "edgekit.distill",
-    "lowrank": "edgekit.lowrank",
-    "sparsify": "edgekit.sparsify",
+    "lowrank": "edgekit.factorize",
+    "sparsify": "edgekit.sparsity",
     "run": "edgekit.recipes",
     "RunSummary": "edgekit.recipes",
     "Recipe": "edgekit.recipes",
@@ -121,8 +121,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from edgekit.converters.api import ExportResult, convert, export
     from edgekit.converters.parity import ParityReport, compare
     from edgekit.distill import Distiller, distill_loss
-    from edgekit.lowrank import lowrank
-    from edgekit.prune import PruneResult, prune
-    from edgekit.quantize import QuantConfig, finalize, prepare_qat, quantize, sensitivity
+    from edgekit.factorize import lowrank
+    from edgekit.pruning import PruneResult, prune
+    from edgekit.quantization import QuantConfig, finalize, prepare_qat, quantize, sensitivity
     from edgekit.recipes import Recipe, RunSummary, run
-    from edgekit.sparsify import sparsify
+    from edgekit.sparsity import sparsify

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from edgekit.quantize.config import QuantConfig
+from edgekit.quantization.config import QuantConfig
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def sensitivity(
     ``evaluate(model) -> float`` is higher-is-better (e.g. accuracy). Use the worst layers as
     ``QuantConfig(keep_float=...)``.
     """
-    from edgekit.quantize.api import quantize
+    from edgekit.quantization.api import quantize
 
     config = config or QuantConfig()
     baseline = float(evaluate(model.eval()))

@@ -24,7 +24,7 @@ class QuantConfig:
     * ``per_channel_weights``: False gives one weight scale per tensor.
     * ``keep_float``: module names (as in ``model.named_modules()``) left in float.
     * ``freeze_bn_after`` / ``freeze_observers_after``: QAT steps after which BatchNorm statistics / observer
-      ranges stop updating (apply with :func:`edgekit.quantize.qat_step`).
+      ranges stop updating (apply with :func:`edgekit.quantization.qat_step`).
 
     >>> QuantConfig(calibrator="percentile", percentile=99.9).calibrator
     'percentile'

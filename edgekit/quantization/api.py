@@ -11,9 +11,9 @@ import numpy as np
 import torch
 
 from edgekit.errors import QuantizationError
-from edgekit.quantize.config import QuantConfig
-from edgekit.quantize.quantizer import TFLiteInt8Quantizer
-from edgekit.quantize.state import mark, quant_state
+from edgekit.quantization.config import QuantConfig
+from edgekit.quantization.quantizer import TFLiteInt8Quantizer
+from edgekit.quantization.state import mark, quant_state
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def prepare_qat(
     """A trainable copy of ``model`` with fake quantization (BatchNorm folding simulated).
 
     Train it with any loop (``.train()``/``.eval()`` work; DistributedDataParallel works), optionally call
-    ``edgekit.quantize.qat_step(model, step)`` each step, then ``ek.finalize(model)``.
+    ``edgekit.quantization.qat_step(model, step)`` each step, then ``ek.finalize(model)``.
     """
     from torchao.quantization.pt2e import allow_exported_model_train_eval
     from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e

@@ -32,8 +32,8 @@ from torchao.quantization.pt2e.quantizer import (
     SharedQuantizationSpec,
 )
 
-from edgekit.quantize.config import QuantConfig
-from edgekit.quantize.observers import activation_observer
+from edgekit.quantization.config import QuantConfig
+from edgekit.quantization.observers import activation_observer
 
 aten = torch.ops.aten
 COMPUTE = {aten.conv2d.default, aten.conv1d.default, aten.linear.default}

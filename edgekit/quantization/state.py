@@ -1,4 +1,4 @@
-"""Where a model is in the quantization workflow. Shared by ``edgekit.quantize`` and the exporters.
+"""Where a model is in the quantization workflow. Shared by ``edgekit.quantization`` and the exporters.
 
 ``prepare_qat`` / the PTQ prepare step mark a model ``"prepared"``; ``finalize`` / ``quantize`` mark the
 result ``"finalized"``. Any other module is ``"float"``.

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torchao.quantization.pt2e import disable_observer
 
-from edgekit.quantize.config import QuantConfig
+from edgekit.quantization.config import QuantConfig
 
 _BN = {torch.ops.aten.batch_norm.default, torch.ops.aten._native_batch_norm_legit.default}
 
