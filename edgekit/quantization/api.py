@@ -144,6 +144,19 @@ def prepare_qat(
     return prepared
 
 
+def _sync_buffers_from_rank0(model: torch.nn.Module) -> None:
+    """Make every rank finalize the same model.
+
+    DDP broadcasts buffers (BatchNorm statistics, observer ranges) from rank 0 *before* each forward, so
+    after the last step each rank holds the ranges of its own last batch. Take rank 0's.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        for buffer in model.buffers():
+            dist.broadcast(buffer.data, src=0)
+
+
 def finalize(qat_model: torch.nn.Module) -> torch.nn.Module:
     """Freeze a QAT model into its int8 form (the same representation ``quantize`` returns)."""
     from torchao.quantization.pt2e import allow_exported_model_train_eval, move_exported_model_to_eval
