@@ -162,9 +162,10 @@ def finalize(qat_model: torch.nn.Module) -> torch.nn.Module:
     from torchao.quantization.pt2e import allow_exported_model_train_eval, move_exported_model_to_eval
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
 
-    model = (
-        qat_model.module if isinstance(qat_model, torch.nn.parallel.DistributedDataParallel) else qat_model
-    )
+    model = qat_model
+    if isinstance(qat_model, torch.nn.parallel.DistributedDataParallel):
+        model = qat_model.module
+        _sync_buffers_from_rank0(model)
     state = quant_state(model)
     if state != "prepared":
         raise QuantizationError(
