@@ -1,0 +1,126 @@
+"""ek.prune on real torchvision architectures: consistent graphs that run and export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+import pytest
+import torch
+import torchvision
+
+import edgekit as ek
+from edgekit.errors import PruningError
+
+
+def _model(name: str) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torchvision.models.get_model(name, weights=None, num_classes=10).eval()
+
+
+X = torch.rand(1, 3, 64, 64)
+
+
+@pytest.mark.parametrize(
+    "name", ["resnet18", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0", "regnet_x_400mf",
+             pytest.param("resnet50", marks=pytest.mark.slow)],
+)
+def test_pruned_model_runs_and_exports(name: str, tmp_path: Path) -> None:
+    model = _model(name)
+    result = ek.prune(model, X, ratio=0.5, round_to=8)
+    assert result.model is model
+    assert result.macs_after < 0.5 * result.macs_before and result.params_after < 0.5 * result.params_before
+    assert model(torch.rand(2, 3, 64, 64)).shape == (2, 10)
+    assert [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1].out_features == 10
+    changed = [c for c in result.layers if c.channels_after != c.channels_before]
+    assert changed and all(c.channels_after % 8 == 0 for c in changed if c.kind == "conv" and c.channels_after > 8)
+    exported = ek.export(model, X, tmp_path / f"{name}.onnx")
+    onnx.checker.check_model(onnx.load(str(exported.path)))
+
+
+def test_shufflenet_is_refused_naming_the_channel_shuffle() -> None:
+    model = _model("shufflenet_v2_x0_5")
+    before = sum(p.numel() for p in model.parameters())
+    with pytest.raises(PruningError, match="channel shuffle"):
+        ek.prune(model, X, ratio=0.3)
+    assert sum(p.numel() for p in model.parameters()) == before, "the model is left unchanged"
+
+
+@pytest.mark.parametrize("importance", ["l1", "l2", "bn_scale", "random"])
+def test_importance_criteria(importance: str) -> None:
+    result = ek.prune(_model("resnet18"), X, ratio=0.3, importance=importance)
+    assert 0.3 < result.params_ratio < 0.7
+
+
+def test_taylor_uses_the_loss() -> None:
+    model = _model("resnet18")
+    y = torch.randint(0, 10, (4,))
+    xb = torch.rand(4, 3, 64, 64)
+    calls = []
+
+    def loss_fn(m: torch.nn.Module) -> torch.Tensor:
+        calls.append(1)
+        return torch.nn.functional.cross_entropy(m(xb), y)
+
+    result = ek.prune(model, X, ratio=0.3, importance="taylor", loss_fn=loss_fn)
+    assert calls and result.params_after < result.params_before
+
+
+def test_global_scope_prunes_layers_unevenly() -> None:
+    result = ek.prune(_model("resnet18"), X, ratio=0.4, scope="global")
+    ratios = {round(c.channels_after / c.channels_before, 2) for c in result.layers if c.kind == "conv"}
+    assert len(ratios) > 2
+
+
+def test_iterative_steps_call_finetune_between_steps() -> None:
+    seen: list[int] = []
+    result = ek.prune(_model("mobilenet_v2"), X, ratio=0.4, steps=3, finetune=lambda m, step: seen.append(step))
+    assert seen == [0, 1, 2] and result.steps == 3
+
+
+def test_target_macs_is_met() -> None:
+    result = ek.prune(_model("resnet18"), X, target_macs=60e6)
+    assert result.macs_after <= 60e6 < result.macs_before
+
+
+def test_ignored_layer_by_name_keeps_its_channels() -> None:
+    model = _model("resnet18")
+    result = ek.prune(model, X, ratio=0.5, ignored_layers=["fc", "conv1"])
+    conv1 = next(c for c in result.layers if c.name == "conv1")
+    assert conv1.channels_after == conv1.channels_before == 64
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"ratio": 1.0}, r"ratio must be in \[0, 1\)"),
+        ({"ratio": -0.1}, r"ratio must be in \[0, 1\)"),
+        ({"ratio": 0.5, "target_macs": 1e6}, "exactly one of ratio"),
+        ({}, "exactly one of ratio"),
+        ({"ratio": 0.5, "importance": "taylor"}, "loss_fn"),
+        ({"ratio": 0.5, "importance": "psychic"}, "unknown importance"),
+        ({"ratio": 0.5, "ignored_layers": ["fcc"]}, "did you mean fc"),
+        ({"ratio": 0.5, "scope": "galactic"}, "scope"),
+        ({"target_macs": 1e3}, "not reachable.*reached"),
+    ],
+)
+def test_bad_arguments(kwargs: dict, message: str) -> None:
+    with pytest.raises(PruningError, match=message):
+        ek.prune(_model("resnet18"), X, **kwargs)
+
+
+class Detached(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(3, 16, 3)
+        self.conv2 = torch.nn.Conv2d(16, 8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv2(self.conv1(x).detach())  # breaks the autograd graph torch-pruning traces
+
+
+def test_untraceable_model_gives_the_cause() -> None:
+    model = Detached()
+    with pytest.raises(PruningError, match="no .detach"):
+        ek.prune(model, torch.rand(1, 3, 8, 8), ratio=0.5, ignored_layers=["conv2"])
+    assert model.conv1.out_channels == 16
