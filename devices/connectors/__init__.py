@@ -1,1 +1,1 @@
-"""TODO"""
+"""Connectors: how a device is reached (local subprocess, SSH, adb)."""

@@ -1,0 +1,125 @@
+"""The on-device agent's entry point: load a model, benchmark it, print the Profile as JSON.
+
+Runs on the device with only Python 3, numpy and one runtime. ``edgekit.devices.agent.build_agent``
+embeds this module and the runtime modules it imports into one file that connectors push.
+Output protocol: one line ``EDGEKIT-RESULT <json>``; errors are ``{"error": <class>, "message": ...}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+MARKER = "EDGEKIT-RESULT "
+RUNTIME_PACKAGES = ("ai-edge-litert", "tflite-runtime", "tensorflow", "onnxruntime", "onnxruntime-gpu", "numpy")
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return None
+
+
+def runtimes_present() -> dict[str, str]:
+    from importlib import metadata
+
+    found = {}
+    for dist in RUNTIME_PACKAGES:
+        try:
+            found[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def emulated() -> bool:
+    """True under qemu user-mode emulation (an Arm userland on an x86 host's /proc/cpuinfo)."""
+    cpuinfo = _read("/proc/cpuinfo") or ""
+    arm = platform.machine().lower() in {"aarch64", "arm64"} or platform.machine().lower().startswith("arm")
+    return (arm and ("vendor_id" in cpuinfo or "GenuineIntel" in cpuinfo or "AuthenticAMD" in cpuinfo)) or bool(
+        os.environ.get("QEMU_CPU")
+    )
+
+
+def device_facts() -> dict[str, Any]:
+    try:
+        affinity = sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        affinity = None
+    return {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "governor": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
+        "max_freq_khz": _read("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq"),
+        "affinity": affinity,
+        "emulated": emulated(),
+        "runtimes": runtimes_present(),
+    }
+
+
+def _cpus(text: str) -> set[int]:
+    cpus: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        cpus.update(range(int(low), int(high or low) + 1))
+    return cpus
+
+
+def _emit(payload: dict[str, Any]) -> None:
+    sys.stdout.write(MARKER + json.dumps(payload) + "\n")
+    sys.stdout.flush()
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.info:
+        from edgekit.runtime.cpuinfo import cpu_info
+
+        return {"info": {**device_facts(), "cpu": cpu_info()}}
+    digest = hashlib.sha256(Path(args.model).read_bytes()).hexdigest()
+    if args.sha256 and digest != args.sha256:
+        raise RuntimeError(f"the model arrived corrupted: sha256 {digest} != {args.sha256}")
+    if args.cpus:
+        os.sched_setaffinity(0, _cpus(args.cpus))
+    from edgekit.runtime import Model
+
+    model = Model.load(args.model, delegate=args.delegate, threads=args.threads)
+    profile = model.benchmark(runs=args.runs, warmup=args.warmup)
+    profile.extra.update(device_facts())
+    profile.extra["sha256"] = digest
+    return {"profile": profile.to_dict()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="edgekit-agent")
+    parser.add_argument("--model")
+    parser.add_argument("--sha256")
+    parser.add_argument("--delegate", default="auto")
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--cpus", help="pin to these CPUs, e.g. 4-7 (big cores)")
+    parser.add_argument("--info", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        _emit({"error": "RemoteDependencyError", "message": "numpy is not installed on the device: "
+               "pip install numpy ai-edge-litert (or onnxruntime)", "facts": device_facts()})
+        return 2
+    try:
+        _emit(run(args))
+        return 0
+    except Exception as exc:  # every failure crosses back as data
+        name = type(exc).__name__
+        if name == "RuntimeUnavailableError":
+            name = "RemoteDependencyError"
+        extra = {"available": list(getattr(exc, "available", ()))}
+        _emit({"error": name, "message": str(exc), **extra})
+        return 2

@@ -1,0 +1,190 @@
+"""A device reached through a transport (SSH, adb): push the agent and the model, run, clean up."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgekit.errors import (
+    DelegateUnavailableError,
+    DeviceError,
+    EdgekitError,
+    InputSpecError,
+    ModelFileError,
+    RemoteDependencyError,
+)
+
+log = logging.getLogger(__name__)
+MARKER = "EDGEKIT-RESULT "
+_ERRORS: dict[str, type[EdgekitError]] = {
+    "RemoteDependencyError": RemoteDependencyError,
+    "DelegateUnavailableError": DelegateUnavailableError,
+    "ModelFileError": ModelFileError,
+    "InputSpecError": InputSpecError,
+}
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What the agent found on the device."""
+
+    uri: str
+    arch: str
+    cpu_flags: tuple[str, ...]
+    python: str | None
+    runtimes: dict[str, str]
+    emulated: bool
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Transport:
+    """How commands and files reach a device. Commands are argument lists, never shell strings."""
+
+    uri: str
+    python: str
+
+    def run(self, argv: list[str], timeout: float) -> tuple[int, str, str]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def put(self, local: Path, remote: str) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def close(self) -> None:
+        return None
+
+
+class Device:
+    """A device to profile models on. Use :func:`edgekit.devices.connect`."""
+
+    def __init__(self, transport: Transport, command_timeout: float = 600.0) -> None:
+        self.transport = transport
+        self.command_timeout = command_timeout
+
+    @property
+    def uri(self) -> str:
+        return self.transport.uri
+
+    def __enter__(self) -> Device:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def _agent(self, args: list[str], workdir: str | None = None) -> dict[str, Any]:
+        from edgekit.devices.agent import build_agent
+
+        own_dir = workdir is None
+        workdir = workdir or self._mktemp()
+        try:
+            agent = Path(workdir) / "edgekit_agent.py"
+            self._put_text(build_agent(), agent.as_posix())
+            rc, out, err = self.transport.run([self.transport.python, agent.as_posix(), *args], self.command_timeout)
+        finally:
+            if own_dir:
+                self._cleanup(workdir)
+        return self._parse(rc, out, err)
+
+    def _parse(self, rc: int, out: str, err: str) -> dict[str, Any]:
+        line = next((ln for ln in out.splitlines() if ln.startswith(MARKER)), None)
+        if line is None:
+            hint = " ".join(err.split())[-600:]
+            if rc == 127 or "not found" in hint:
+                raise RemoteDependencyError(f"{self.uri}: {self.transport.python} is not available: install Python 3 ({hint})")
+            raise DeviceError(f"{self.uri}: the agent exited with code {rc} and no result: {hint}")
+        payload = json.loads(line[len(MARKER) :])
+        if "error" in payload:
+            cls = _ERRORS.get(payload["error"], DeviceError)
+            message = f"{self.uri}: {payload['message']}"
+            if cls is DelegateUnavailableError:
+                raise DelegateUnavailableError(message, available=tuple(payload.get("available", ())))
+            raise cls(message)
+        return payload
+
+    def _mktemp(self) -> str:
+        rc, out, err = self.transport.run(["mktemp", "-d", "/tmp/edgekit.XXXXXX"], 30)
+        if rc != 0 or not out.strip():
+            raise DeviceError(f"{self.uri}: cannot create a temporary folder: {err.strip()}")
+        return out.strip().splitlines()[-1]
+
+    def _cleanup(self, workdir: str) -> None:
+        with contextlib.suppress(Exception):  # best effort: the device may be gone
+            self.transport.run(["rm", "-rf", "--", workdir], 30)
+
+    def _put_text(self, text: str, remote: str) -> None:
+        import tempfile
+
+        with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
+            fh.write(text)
+        try:
+            self.transport.put(Path(fh.name), remote)
+        finally:
+            Path(fh.name).unlink()
+
+    def info(self) -> DeviceInfo:
+        """Architecture, CPU flags, Python and runtimes on the device."""
+        info = self._agent(["--info"])["info"]
+        return DeviceInfo(
+            uri=self.uri,
+            arch=info["cpu"]["arch"],
+            cpu_flags=tuple(info["cpu"]["flags"]),
+            python=info.get("python"),
+            runtimes=info.get("runtimes", {}),
+            emulated=bool(info.get("emulated")),
+            extra=info,
+        )
+
+    def profile(
+        self,
+        model_path: str | Path,
+        *,
+        delegate: str = "auto",
+        threads: int | None = None,
+        runs: int = 100,
+        warmup: int = 10,
+        cpus: str | None = None,
+    ) -> Any:
+        """Push ``model_path`` and the agent, benchmark on the device, return its ``Profile``.
+
+        ``cpus`` pins the run (e.g. "4-7" for the big cores). The remote folder is removed afterwards,
+        also when the run fails.
+        """
+        from edgekit.runtime import Profile, model_file
+
+        path = Path(model_path)
+        model_file.validate(path)  # never push something that is not a model
+        if threads is not None and threads <= 0:
+            raise ValueError(f"threads must be a positive integer or None, got {threads}")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        workdir = self._mktemp()
+        try:
+            remote = f"{workdir}/{path.name}"
+            start = time.perf_counter()
+            self.transport.put(path, remote)
+            push_s = time.perf_counter() - start
+            args = ["--model", remote, "--sha256", digest, "--delegate", delegate, "--runs", str(runs),
+                    "--warmup", str(warmup)]
+            if threads is not None:
+                args += ["--threads", str(threads)]
+            if cpus:
+                args += ["--cpus", cpus]
+            payload = self._agent(args, workdir)
+        finally:
+            self._cleanup(workdir)
+        profile = Profile.from_dict(payload["profile"])
+        profile.extra.update(device=self.uri, push_s=push_s)
+        return profile
+
+
+def quote(argv: list[str]) -> str:
+    """One command line for transports that take a string (SSH, adb shell), every argument quoted."""
+    return shlex.join(argv)
