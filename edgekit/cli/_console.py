@@ -21,7 +21,7 @@ err_console = Console(stderr=True)
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
     t = Table(title=title, title_justify="left")
     for i, col in enumerate(columns):
-        t.add_column(col, justify="left" if i == 0 else "right")
+        t.add_column(col, justify="left" if i == 0 else "right", no_wrap=i == 0)
     for row in rows:
         t.add_row(*(fmt(v) for v in row))
     return t
