@@ -11,7 +11,7 @@ from edgekit.errors import DeviceConnectionError, DeviceError, HostKeyError
 
 
 class SSHTransport(Transport):
-    """Commands over an SSH session, files over SFTP."""
+    """Commands over an SSH session; files streamed through the same session."""
 
     def __init__(
         self,
@@ -68,7 +68,6 @@ class SSHTransport(Transport):
         if trust_on_first_use:
             client.save_host_keys(str(known))
         self._client = client
-        self._sftp = None
 
     def run(self, argv: list[str], timeout: float) -> tuple[int, str, str]:
         try:
@@ -82,14 +81,18 @@ class SSHTransport(Transport):
             raise DeviceError(f"{self.uri}: the connection dropped while running `{argv[0]}`: {exc}") from exc
 
     def put(self, local: Path, remote: str) -> None:
+        """Stream the file into ``cat > remote``: works without SFTP, also behind a forced command."""
         try:
-            if self._sftp is None:
-                self._sftp = self._client.open_sftp()
-            self._sftp.put(str(local), remote)
+            stdin, stdout, stderr = self._client.exec_command(quote(["sh", "-c", 'cat > "$0"', remote]))
+            with local.open("rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    stdin.write(chunk)
+            stdin.channel.shutdown_write()
+            status = stdout.channel.recv_exit_status()
         except Exception as exc:
             raise DeviceError(f"{self.uri}: copying {local.name} failed: {exc}") from exc
+        if status != 0:
+            raise DeviceError(f"{self.uri}: copying {local.name} failed: {stderr.read().decode(errors='replace').strip()}")
 
     def close(self) -> None:
-        if self._sftp is not None:
-            self._sftp.close()
         self._client.close()
