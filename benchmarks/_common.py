@@ -1,0 +1,71 @@
+"""Shared helpers for the benchmark scripts: interleaved timing, tables, JSON results."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def interleaved(fns: dict[str, Callable[[], Any]], *, rounds: int = 15, calls: int = 20, warmup: int = 5) -> dict[str, float]:
+    """Median seconds per call of each function, measured round-robin so machine noise hits all alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter_ns()
+            for _ in range(calls):
+                fn()
+            samples[name].append((time.perf_counter_ns() - start) / calls / 1e9)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def machine() -> dict[str, Any]:
+    from edgekit.runtime.cpuinfo import cpu_info
+
+    return {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "python": sys.version.split()[0],
+            "platform": platform.platform(), "cpu": cpu_info()}
+
+
+def write(name: str, data: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps({"machine": machine(), **data}, indent=2, default=str) + "\n")
+    return path
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub-flavoured markdown table (what the README and closing notes show)."""
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return str(v)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def bn_ready(name: str, size: int, num_classes: int = 1000) -> Any:
+    """A torchvision model with weights=None and BatchNorm statistics re-estimated on random inputs."""
+    import torch
+    import torchvision
+
+    torch.manual_seed(0)
+    model = torchvision.models.get_model(name, weights=None, num_classes=num_classes).train()
+    with torch.no_grad():
+        for _ in range(2):
+            model(torch.rand(4, 3, size, size))
+    return model.eval()

@@ -1,0 +1,114 @@
+"""Converter coverage: every torchvision classification model (+ two segmentation models) exported to
+ONNX and converted to fp32 TFLite, with parity against PyTorch (cosine >= 0.9999, max abs <= 1e-3 x range).
+
+Resumable: results accumulate in benchmarks/results/coverage.json; models already there are skipped
+unless --redo. Random weights with BatchNorm statistics re-estimated (untrained nets output ~1e-9).
+
+    python benchmarks/coverage.py [--models resnet18 vit_b_16] [--size 96] [--redo]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import torch
+import torchvision
+from _common import RESULTS, table, write
+
+import edgekit as ek
+
+SEGMENTATION = ["lraspp_mobilenet_v3_large", "deeplabv3_mobilenet_v3_large"]
+
+
+class OutOnly(torch.nn.Module):
+    """Segmentation models return a dict; export its "out" tensor."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x)["out"]
+
+
+def build(name: str, size: int) -> tuple[torch.nn.Module, int]:
+    torch.manual_seed(0)
+    if name in SEGMENTATION:
+        model = OutOnly(torchvision.models.get_model(name, weights=None, weights_backbone=None, num_classes=21))
+    else:
+        model = torchvision.models.get_model(name, weights=None)
+    model.train()
+    for candidate in (size, 224, 299):
+        try:
+            with torch.no_grad():
+                model(torch.rand(2, 3, candidate, candidate))
+            break
+        except Exception:  # noqa: S112 - try the next input size (ViTs need 224, inception 299)
+            continue
+    with torch.no_grad():
+        model(torch.rand(2, 3, candidate, candidate))
+    return model.eval(), candidate
+
+
+def one(name: str, size: int, folder: Path) -> dict:
+    row: dict = {"model": name}
+    try:
+        model, used = build(name, size)
+        row["input"] = used
+        x = torch.rand(1, 3, used, used)
+        t0 = time.perf_counter()
+        onnx_result = ek.export(model, x, folder / f"{name}.onnx")
+        row["export_s"] = time.perf_counter() - t0
+        row["onnx_ops"] = sum(onnx_result.ops.values())
+        t0 = time.perf_counter()
+        tfl = ek.convert(onnx_result.path, folder / f"{name}.tflite", verify=False)
+        row["convert_s"] = time.perf_counter() - t0
+        report = ek.compare(model, tfl.path, [x.numpy()])
+        row.update(ops=sum(tfl.ops.values()), transposes=tfl.ops.get("TRANSPOSE", 0), size_mb=tfl.size_bytes / 2**20,
+                   cosine=report.cosine_min, max_abs=report.max_abs, output_range=report.output_range,
+                   parity=report.within(cosine=0.9999, rel_max_abs=1e-3))
+        row["status"] = "ok" if row["parity"] else "parity"
+    except Exception as exc:
+        row["status"] = "failed"
+        row["error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:400]}"
+        row["trace"] = traceback.format_exc(limit=3)[-600:]
+    finally:
+        for p in folder.iterdir():
+            p.unlink()
+        gc.collect()
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", nargs="*")
+    parser.add_argument("--size", type=int, default=96)
+    parser.add_argument("--redo", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    names = args.models or (sorted(torchvision.models.list_models(module=torchvision.models)) + SEGMENTATION)
+    path = RESULTS / "coverage.json"
+    done = {} if args.redo or not path.exists() else {r["model"]: r for r in json.loads(path.read_text())["results"]}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            if name in done:
+                continue
+            done[name] = one(name, args.size, Path(tmp))
+            write("coverage", {"results": list(done.values())})
+            print(f"{name}: {done[name]['status']} {done[name].get('error', '')[:160]}", flush=True)
+    rows = [[r["model"], r.get("input", ""), r.get("ops", ""), f"{r.get('export_s', 0):.1f}", f"{r.get('convert_s', 0):.1f}",
+             f"{r.get('cosine', 0):.6f}" if "cosine" in r else "", f"{r.get('size_mb', 0):.1f}", r.get("transposes", ""),
+             r["status"] if r["status"] != "failed" else r["error"][:80]] for r in done.values()]
+    print(table(["model", "input", "TFLite ops", "export s", "convert s", "cosine", "MB", "TRANSPOSE", "status"], rows))
+    ok = sum(r["status"] == "ok" for r in done.values())
+    print(f"\n{ok}/{len(done)} models convert with parity")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Wrapper overhead: edgekit.runtime.Model.__call__ vs the raw interpreters, same process, interleaved.
+
+Goals (issue 2): wrapper/raw <= 1.02 on a MobileNetV2-sized model, extra time <= 20 us per call on a tiny
+model. The wrapper is fed NCHW (as users do) and transposes for the NHWC .tflite; the raw interpreter is
+fed NHWC prepared outside the loop, so the transposition is counted against edgekit.
+
+    python benchmarks/runtime_overhead.py
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from _common import bn_ready, interleaved, table, write
+
+import edgekit as ek
+from edgekit.demo import DigitsCNN
+from edgekit.runtime import Model
+
+
+def raw_litert(path: Path, x_nhwc: np.ndarray):  # noqa: ANN201
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(path), num_threads=1)
+    interp.allocate_tensors()
+    i, o = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
+
+    def call() -> np.ndarray:
+        interp.set_tensor(i, x_nhwc)
+        interp.invoke()
+        return interp.get_tensor(o)
+
+    return call
+
+
+def raw_ort(path: Path, x: np.ndarray):  # noqa: ANN201
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return lambda: session.run(None, {name: x})
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    cases = {"mobilenet_v2 224": (bn_ready("mobilenet_v2", 224), (1, 3, 224, 224), 6, 5),
+             "tiny DigitsCNN 8x8": (DigitsCNN(widths=(8, 16, 16)).eval(), (1, 1, 8, 8), 25, 400)}
+    rows, results = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, (model, shape, rounds, calls) in cases.items():
+            x = torch.rand(shape)
+            tfl = ek.export(model, x, Path(tmp) / "m.tflite").path
+            onx = ek.export(model, x, Path(tmp) / "m.onnx").path
+            xn = x.numpy()
+            wrapped_t, wrapped_o = Model.load(tfl, threads=1), Model.load(onx, threads=1)
+            times = interleaved({
+                "litert raw": raw_litert(tfl, np.ascontiguousarray(xn.transpose(0, 2, 3, 1))),
+                "litert Model": lambda w=wrapped_t, xn=xn: w(xn),
+                "ort raw": raw_ort(onx, xn),
+                "ort Model": lambda w=wrapped_o, xn=xn: w(xn),
+            }, rounds=rounds, calls=calls)
+            for backend in ("litert", "ort"):
+                raw, wrapped = times[f"{backend} raw"], times[f"{backend} Model"]
+                rows.append([label, backend, raw * 1e3, wrapped * 1e3, wrapped / raw, (wrapped - raw) * 1e6])
+                results[f"{label}/{backend}"] = {"raw_ms": raw * 1e3, "model_ms": wrapped * 1e3,
+                                                 "ratio": wrapped / raw, "extra_us": (wrapped - raw) * 1e6}
+    print(table(["model", "backend", "raw ms", "Model ms", "ratio", "extra us"], rows))
+    print(f"\nwrote {write('runtime_overhead', {'results': results})}")
+
+
+if __name__ == "__main__":
+    main()
