@@ -21,7 +21,7 @@ from edgekit.demo import DigitsCNN
 from edgekit.runtime import Model
 
 
-def raw_litert(path: Path, x_nhwc: np.ndarray):  # noqa: ANN201
+def raw_litert(path: Path, x_nhwc: np.ndarray):
     from ai_edge_litert.interpreter import Interpreter
 
     interp = Interpreter(model_path=str(path), num_threads=1)
@@ -36,7 +36,7 @@ def raw_litert(path: Path, x_nhwc: np.ndarray):  # noqa: ANN201
     return call
 
 
-def raw_ort(path: Path, x: np.ndarray):  # noqa: ANN201
+def raw_ort(path: Path, x: np.ndarray):
     import onnxruntime as ort
 
     options = ort.SessionOptions()

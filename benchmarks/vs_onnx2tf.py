@@ -42,7 +42,7 @@ def run_onnx2tf(venv: Path, onnx_file: Path, work: Path) -> tuple[Path | None, f
     return (produced[0] if produced else None), seconds, done.stderr[-400:] if done.returncode else ""
 
 
-def raw_tflite_runner(path: Path, x_nhwc: np.ndarray):  # noqa: ANN201
+def raw_tflite_runner(path: Path, x_nhwc: np.ndarray):
     from ai_edge_litert.interpreter import Interpreter
 
     interp = Interpreter(model_path=str(path), num_threads=1)

@@ -33,7 +33,7 @@ def _deterministic() -> None:
 
 
 @pytest.fixture(scope="session")
-def small_cnn():  # noqa: ANN201 - torch imported lazily
+def small_cnn():
     """A DigitsCNN with non-trivial BatchNorm statistics (random weights, eval mode)."""
     import torch
 
@@ -48,7 +48,7 @@ def small_cnn():  # noqa: ANN201 - torch imported lazily
 
 
 @pytest.fixture(scope="session")
-def onnx_file(tmp_path_factory: pytest.TempPathFactory, small_cnn) -> Path:  # noqa: ANN001
+def onnx_file(tmp_path_factory: pytest.TempPathFactory, small_cnn) -> Path:
     """``small_cnn`` written by ``ek.export`` as ONNX (with edgekit metadata)."""
     import torch
 
@@ -58,7 +58,7 @@ def onnx_file(tmp_path_factory: pytest.TempPathFactory, small_cnn) -> Path:  # n
 
 
 @pytest.fixture(scope="session")
-def tflite_file(tmp_path_factory: pytest.TempPathFactory, small_cnn) -> Path:  # noqa: ANN001
+def tflite_file(tmp_path_factory: pytest.TempPathFactory, small_cnn) -> Path:
     """``small_cnn`` written by ``ek.export`` as fp32 TFLite (NHWC inside, NCHW metadata)."""
     import torch
 

@@ -29,11 +29,10 @@ def test_every_package_folder_is_listed() -> None:
 
 
 def test_editable_install_maps_all_four_namespaces() -> None:
+    import edgekit
     import edgekit.converters
     import edgekit.devices
     import edgekit.runtime
-
-    import edgekit
 
     assert Path(edgekit.runtime.__file__).parent == ROOT / "runtime"
     assert Path(edgekit.converters.__file__).parent == ROOT / "converters"
@@ -82,9 +81,13 @@ def test_built_wheel_imports_all_four_namespaces(tmp_path: Path) -> None:
         "import edgekit, edgekit.runtime, edgekit.converters, edgekit.devices, pathlib, sys;"
         "print(*(pathlib.Path(m.__file__).parent for m in (edgekit, edgekit.runtime, edgekit.converters, edgekit.devices)))"
     )
+    import numpy
+
+    # -S: no site module, so the editable install's finder (a .pth hook) stays off; numpy from its folder
     out = subprocess.run(
-        [sys.executable, "-c", code],
-        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
+        [sys.executable, "-S", "-c", code],
+        env={"PYTHONPATH": f"{site}:{Path(numpy.__file__).parents[1]}", "PATH": "/usr/bin:/bin"},
+        cwd=tmp_path,
         check=True,
         capture_output=True,
         text=True,

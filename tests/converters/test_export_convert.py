@@ -13,7 +13,7 @@ import edgekit as ek
 from edgekit.runtime import Model
 
 
-def _bn_ready(name: str, size: int, **kwargs) -> torch.nn.Module:  # noqa: ANN003
+def _bn_ready(name: str, size: int, **kwargs) -> torch.nn.Module:
     """An untrained torchvision model with BatchNorm statistics re-estimated on random inputs."""
     torch.manual_seed(0)
     model = torchvision.models.get_model(name, weights=None, **kwargs).train()
@@ -89,7 +89,7 @@ def test_convert_float_onnx_stays_float(onnx_file: Path, tmp_path: Path) -> None
     assert Model.load(result.path).inputs[0].file_dtype == np.float32
 
 
-def test_compare_reports_the_metrics(onnx_file: Path, tflite_file: Path, small_cnn) -> None:  # noqa: ANN001
+def test_compare_reports_the_metrics(onnx_file: Path, tflite_file: Path, small_cnn) -> None:
     x = np.random.default_rng(0).random((6, 1, 8, 8), dtype=np.float32)
     report = ek.compare(small_cnn, tflite_file, [x[:3], x[3:]])
     assert report.n == 6 and report.top1_agreement == 1.0 and report.cosine_min > 0.9999

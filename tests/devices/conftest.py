@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -47,14 +48,15 @@ def keygen_fixture() -> object:
     return keygen
 
 
-@pytest.fixture(scope="session")
-def ssh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
+@contextlib.contextmanager
+def sshd(folder: Path, authorized_prefix: str = "") -> Iterator[SSHServer]:
+    """A real sshd on 127.0.0.1 with generated keys; ``authorized_prefix`` goes before the user key
+    (e.g. a forced ``command="..."``)."""
     if SSHD is None:
         pytest.skip("OpenSSH server not installed (scripts/install-sysdeps.sh installs openssh-server)")
-    folder = tmp_path_factory.mktemp("sshd")
     host_key = keygen(folder / "host_key")
     user_key = keygen(folder / "user_key")
-    (folder / "authorized_keys").write_text((folder / "user_key.pub").read_text())
+    (folder / "authorized_keys").write_text(authorized_prefix + (folder / "user_key.pub").read_text())
     os.chmod(folder / "authorized_keys", 0o600)
     port = _free_port()
     config = folder / "sshd_config"
@@ -83,3 +85,9 @@ def ssh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def ssh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
+    with sshd(tmp_path_factory.mktemp("sshd")) as server:
+        yield server

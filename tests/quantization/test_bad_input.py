@@ -26,37 +26,37 @@ def test_untraceable_model_names_the_cause_and_the_fix() -> None:
         ek.quantize(Branchy(), torch.rand(1, 4), calibrate=[np.random.rand(2, 4).astype(np.float32)])
 
 
-def test_calibration_with_wrong_shape(trained_cnn, digits) -> None:  # noqa: ANN001
+def test_calibration_with_wrong_shape(trained_cnn, digits) -> None:
     with pytest.raises(QuantizationError, match=r"calibration batch 0 has shape \(4, 1, 9, 9\)"):
         ek.quantize(copy.deepcopy(trained_cnn), torch.rand(1, 1, 8, 8), calibrate=[np.zeros((4, 1, 9, 9), np.float32)])
 
 
-def test_empty_calibration(trained_cnn) -> None:  # noqa: ANN001
+def test_empty_calibration(trained_cnn) -> None:
     with pytest.raises(QuantizationError, match="calibration data is empty"):
         ek.quantize(copy.deepcopy(trained_cnn), torch.rand(1, 1, 8, 8), calibrate=[])
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
-def test_non_finite_calibration(trained_cnn, bad: float) -> None:  # noqa: ANN001
+def test_non_finite_calibration(trained_cnn, bad: float) -> None:
     x = np.zeros((4, 1, 8, 8), np.float32)
     x[1, 0, 2, 2] = bad
     with pytest.raises(QuantizationError, match="NaN or inf"):
         ek.quantize(copy.deepcopy(trained_cnn), torch.rand(1, 1, 8, 8), calibrate=[x])
 
 
-def test_finalize_needs_a_prepared_model(trained_cnn) -> None:  # noqa: ANN001
+def test_finalize_needs_a_prepared_model(trained_cnn) -> None:
     with pytest.raises(QuantizationError, match="never prepared"):
         ek.finalize(copy.deepcopy(trained_cnn))
 
 
-def test_export_of_a_prepared_but_not_finalized_model(trained_cnn, tmp_path: Path) -> None:  # noqa: ANN001
+def test_export_of_a_prepared_but_not_finalized_model(trained_cnn, tmp_path: Path) -> None:
     qat = ek.prepare_qat(copy.deepcopy(trained_cnn), torch.rand(1, 1, 8, 8))
     with pytest.raises(ExportError, match=r"call ek.finalize"):
         ek.export(qat, torch.rand(1, 1, 8, 8), tmp_path / "m.tflite")
     assert not (tmp_path / "m.tflite").exists()
 
 
-def test_keep_float_with_an_unknown_layer_suggests_close_names(trained_cnn) -> None:  # noqa: ANN001
+def test_keep_float_with_an_unknown_layer_suggests_close_names(trained_cnn) -> None:
     with pytest.raises(QuantizationError, match="did you mean classifier"):
         ek.quantize(copy.deepcopy(trained_cnn), torch.rand(1, 1, 8, 8), calibrate=[np.zeros((2, 1, 8, 8), np.float32)],
                     config=QuantConfig(keep_float=("clasifier",)))

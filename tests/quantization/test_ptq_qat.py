@@ -21,7 +21,7 @@ def _example(d: DigitsData) -> torch.Tensor:
     return torch.from_numpy(d.x_train[:1])
 
 
-def test_ptq_int8_tflite_within_one_point_of_fp32(trained_cnn, digits, fp32_accuracy, tmp_path: Path) -> None:  # noqa: ANN001
+def test_ptq_int8_tflite_within_one_point_of_fp32(trained_cnn, digits, fp32_accuracy, tmp_path: Path) -> None:
     q = ek.quantize(copy.deepcopy(trained_cnn), _example(digits), calibrate=digits.calibration_batches())
     assert ek.quantize.__module__  # the public verb is importable from edgekit
     tfl = ek.export(q, _example(digits), tmp_path / "ptq.tflite")
@@ -30,7 +30,7 @@ def test_ptq_int8_tflite_within_one_point_of_fp32(trained_cnn, digits, fp32_accu
     assert accuracy(model, digits.x_test, digits.y_test) >= fp32_accuracy - 0.010
 
 
-def test_qat_int8_tflite_within_0_3_points_of_fp32(trained_cnn, digits, fp32_accuracy, tmp_path: Path) -> None:  # noqa: ANN001
+def test_qat_int8_tflite_within_0_3_points_of_fp32(trained_cnn, digits, fp32_accuracy, tmp_path: Path) -> None:
     torch.manual_seed(0)
     qat = ek.prepare_qat(copy.deepcopy(trained_cnn), _example(digits), config=QuantConfig(freeze_bn_after=30))
     steps = iter(range(10_000))
@@ -41,7 +41,7 @@ def test_qat_int8_tflite_within_0_3_points_of_fp32(trained_cnn, digits, fp32_acc
     assert accuracy(model, digits.x_test, digits.y_test) >= fp32_accuracy - 0.003
 
 
-def test_parity_chain_pytorch_onnx_tflite(trained_resnet, digits, tmp_path: Path) -> None:  # noqa: ANN001
+def test_parity_chain_pytorch_onnx_tflite(trained_resnet, digits, tmp_path: Path) -> None:
     q = ek.quantize(copy.deepcopy(trained_resnet), _example(digits), calibrate=digits.calibration_batches())
     onnx_path = ek.export(q, _example(digits), tmp_path / "q.onnx").path
     tfl_path = ek.export(q, _example(digits), tmp_path / "q.tflite").path
@@ -54,7 +54,7 @@ def test_parity_chain_pytorch_onnx_tflite(trained_resnet, digits, tmp_path: Path
     assert pairs["torch-tflite"].max_abs <= 2 * step + 1e-6, pairs["torch-tflite"].summary()
 
 
-def test_scales_are_identical_in_pytorch_onnx_and_tflite(trained_resnet, digits, tmp_path: Path) -> None:  # noqa: ANN001
+def test_scales_are_identical_in_pytorch_onnx_and_tflite(trained_resnet, digits, tmp_path: Path) -> None:
     from ai_edge_litert.interpreter import Interpreter
 
     q = ek.quantize(copy.deepcopy(trained_resnet), _example(digits), calibrate=digits.calibration_batches())
@@ -80,7 +80,7 @@ def test_scales_are_identical_in_pytorch_onnx_and_tflite(trained_resnet, digits,
         np.testing.assert_array_equal(a.astype(np.float32), b.astype(np.float32))
 
 
-def test_no_float_island_between_quantized_ops(trained_resnet, digits, tmp_path: Path) -> None:  # noqa: ANN001
+def test_no_float_island_between_quantized_ops(trained_resnet, digits, tmp_path: Path) -> None:
     q = ek.quantize(copy.deepcopy(trained_resnet), _example(digits), calibrate=digits.calibration_batches())
     proto = onnx.load(str(ek.export(q, _example(digits), tmp_path / "q.onnx").path))
     producers = {o: n for n in proto.graph.node for o in n.output}
@@ -94,13 +94,13 @@ def test_no_float_island_between_quantized_ops(trained_resnet, digits, tmp_path:
 
 
 @pytest.mark.parametrize("calibrator", ["moving_average", "percentile", "mse"])
-def test_calibrators_keep_accuracy(calibrator: str, trained_cnn, digits, fp32_accuracy) -> None:  # noqa: ANN001
+def test_calibrators_keep_accuracy(calibrator: str, trained_cnn, digits, fp32_accuracy) -> None:
     q = ek.quantize(copy.deepcopy(trained_cnn), _example(digits), calibrate=digits.calibration_batches(128),
                     config=QuantConfig(calibrator=calibrator))
     assert accuracy(q, digits.x_test, digits.y_test) >= fp32_accuracy - 0.02
 
 
-def test_keep_float_leaves_the_layer_unquantized(trained_cnn, digits) -> None:  # noqa: ANN001
+def test_keep_float_leaves_the_layer_unquantized(trained_cnn, digits) -> None:
     q = ek.quantize(copy.deepcopy(trained_cnn), _example(digits), calibrate=digits.calibration_batches(64),
                     config=QuantConfig(keep_float=("classifier",)))
     weights = {n.target for n in q.graph.nodes if n.op == "get_attr"}
@@ -109,7 +109,7 @@ def test_keep_float_leaves_the_layer_unquantized(trained_cnn, digits) -> None:  
     assert linear.args[1].op == "get_attr" and "dequantize" not in str(linear.args[1].target)
 
 
-def test_sensitivity_lists_every_layer_worst_first(trained_cnn, digits) -> None:  # noqa: ANN001
+def test_sensitivity_lists_every_layer_worst_first(trained_cnn, digits) -> None:
     x, y = digits.x_test[:200], digits.y_test[:200]
     result = ek.sensitivity(copy.deepcopy(trained_cnn), _example(digits), calibrate=digits.calibration_batches(64),
                             evaluate=lambda m: accuracy(m, x, y))

@@ -14,7 +14,7 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def torch_cnn():  # noqa: ANN201 - torch is imported lazily
+def torch_cnn():
     import torch
 
     from edgekit.demo import DigitsCNN
@@ -29,7 +29,7 @@ def torch_cnn():  # noqa: ANN201 - torch is imported lazily
 
 
 @pytest.fixture(scope="session")
-def onnx_path(tmp_path_factory: pytest.TempPathFactory, torch_cnn) -> Path:  # noqa: ANN001
+def onnx_path(tmp_path_factory: pytest.TempPathFactory, torch_cnn) -> Path:
     import torch
 
     model = torch_cnn

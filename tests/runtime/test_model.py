@@ -19,7 +19,7 @@ def test_backends_and_delegates_found() -> None:
     assert "xnnpack" in delegates["litert"] and "cpu" in delegates["onnxruntime"]
 
 
-def test_onnx_matches_pytorch_and_takes_any_batch(onnx_path: Path, torch_cnn) -> None:  # noqa: ANN001
+def test_onnx_matches_pytorch_and_takes_any_batch(onnx_path: Path, torch_cnn) -> None:
     import torch
 
     model = Model.load(onnx_path, threads=1)
