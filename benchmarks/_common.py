@@ -17,7 +17,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def interleaved(fns: dict[str, Callable[[], Any]], *, rounds: int = 15, calls: int = 20, warmup: int = 5) -> dict[str, float]:
+def interleaved(
+    fns: dict[str, Callable[[], Any]], *, rounds: int = 15, calls: int = 20, warmup: int = 5
+) -> dict[str, float]:
     """Median seconds per call of each function, measured round-robin so machine noise hits all alike."""
     for fn in fns.values():
         for _ in range(warmup):
@@ -35,8 +37,12 @@ def interleaved(fns: dict[str, Callable[[], Any]], *, rounds: int = 15, calls: i
 def machine() -> dict[str, Any]:
     from edgekit.runtime.cpuinfo import cpu_info
 
-    return {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "python": sys.version.split()[0],
-            "platform": platform.platform(), "cpu": cpu_info()}
+    return {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu": cpu_info(),
+    }
 
 
 def write(name: str, data: dict[str, Any]) -> Path:
@@ -48,6 +54,7 @@ def write(name: str, data: dict[str, Any]) -> Path:
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A GitHub-flavoured markdown table (what the README and closing notes show)."""
+
     def cell(v: Any) -> str:
         if isinstance(v, float):
             return f"{v:.4g}"

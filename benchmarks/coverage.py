@@ -40,7 +40,9 @@ class OutOnly(torch.nn.Module):
 def build(name: str, size: int) -> tuple[torch.nn.Module, int]:
     torch.manual_seed(0)
     if name in SEGMENTATION:
-        model = OutOnly(torchvision.models.get_model(name, weights=None, weights_backbone=None, num_classes=21))
+        model = OutOnly(
+            torchvision.models.get_model(name, weights=None, weights_backbone=None, num_classes=21)
+        )
     else:
         model = torchvision.models.get_model(name, weights=None)
     model.train()
@@ -70,9 +72,15 @@ def one(name: str, size: int, folder: Path) -> dict:
         tfl = ek.convert(onnx_result.path, folder / f"{name}.tflite", verify=False)
         row["convert_s"] = time.perf_counter() - t0
         report = ek.compare(model, tfl.path, [x.numpy()])
-        row.update(ops=sum(tfl.ops.values()), transposes=tfl.ops.get("TRANSPOSE", 0), size_mb=tfl.size_bytes / 2**20,
-                   cosine=report.cosine_min, max_abs=report.max_abs, output_range=report.output_range,
-                   parity=report.within(cosine=0.9999, rel_max_abs=1e-3))
+        row.update(
+            ops=sum(tfl.ops.values()),
+            transposes=tfl.ops.get("TRANSPOSE", 0),
+            size_mb=tfl.size_bytes / 2**20,
+            cosine=report.cosine_min,
+            max_abs=report.max_abs,
+            output_range=report.output_range,
+            parity=report.within(cosine=0.9999, rel_max_abs=1e-3),
+        )
         row["status"] = "ok" if row["parity"] else "parity"
     except Exception as exc:
         row["status"] = "failed"
@@ -94,7 +102,11 @@ def main() -> None:
     torch.set_num_threads(2)
     names = args.models or (sorted(torchvision.models.list_models(module=torchvision.models)) + SEGMENTATION)
     path = RESULTS / "coverage.json"
-    done = {} if args.redo or not path.exists() else {r["model"]: r for r in json.loads(path.read_text())["results"]}
+    done = (
+        {}
+        if args.redo or not path.exists()
+        else {r["model"]: r for r in json.loads(path.read_text())["results"]}
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             if name in done:
@@ -102,10 +114,26 @@ def main() -> None:
             done[name] = one(name, args.size, Path(tmp))
             write("coverage", {"results": list(done.values())})
             print(f"{name}: {done[name]['status']} {done[name].get('error', '')[:160]}", flush=True)
-    rows = [[r["model"], r.get("input", ""), r.get("ops", ""), f"{r.get('export_s', 0):.1f}", f"{r.get('convert_s', 0):.1f}",
-             f"{r.get('cosine', 0):.6f}" if "cosine" in r else "", f"{r.get('size_mb', 0):.1f}", r.get("transposes", ""),
-             r["status"] if r["status"] != "failed" else r["error"][:80]] for r in done.values()]
-    print(table(["model", "input", "TFLite ops", "export s", "convert s", "cosine", "MB", "TRANSPOSE", "status"], rows))
+    rows = [
+        [
+            r["model"],
+            r.get("input", ""),
+            r.get("ops", ""),
+            f"{r.get('export_s', 0):.1f}",
+            f"{r.get('convert_s', 0):.1f}",
+            f"{r.get('cosine', 0):.6f}" if "cosine" in r else "",
+            f"{r.get('size_mb', 0):.1f}",
+            r.get("transposes", ""),
+            r["status"] if r["status"] != "failed" else r["error"][:80],
+        ]
+        for r in done.values()
+    ]
+    print(
+        table(
+            ["model", "input", "TFLite ops", "export s", "convert s", "cosine", "MB", "TRANSPOSE", "status"],
+            rows,
+        )
+    )
     ok = sum(r["status"] == "ok" for r in done.values())
     print(f"\n{ok}/{len(done)} models convert with parity")
 

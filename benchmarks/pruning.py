@@ -28,29 +28,55 @@ def latency_part(size: int, ratios: list[float], folder: Path) -> list[dict]:
     for name in ("resnet18", "mobilenet_v2"):
         base = bn_ready(name, size)
         x = torch.rand(1, 3, size, size)
-        files = {0.0: (ek.export(base, x, folder / f"{name}_0.tflite").path, ek.export(base, x, folder / f"{name}_0.onnx").path)}
+        files = {
+            0.0: (
+                ek.export(base, x, folder / f"{name}_0.tflite").path,
+                ek.export(base, x, folder / f"{name}_0.onnx").path,
+            )
+        }
         stats = {0.0: (1.0, 1.0)}
         for ratio in ratios:
             model = copy.deepcopy(base)
             result = ek.prune(model, x, ratio=ratio, round_to=8)
-            files[ratio] = (ek.export(model, x, folder / f"{name}_{ratio}.tflite", verify=False).path,
-                            ek.export(model, x, folder / f"{name}_{ratio}.onnx", verify=False).path)
+            files[ratio] = (
+                ek.export(model, x, folder / f"{name}_{ratio}.tflite", verify=False).path,
+                ek.export(model, x, folder / f"{name}_{ratio}.onnx", verify=False).path,
+            )
             stats[ratio] = (result.macs_ratio, result.params_ratio)
         xn = x.numpy()
         fns = {}
         for ratio, (tfl, onx) in files.items():
             t, o = Model.load(tfl, threads=1), Model.load(onx, threads=1)
-            fns[f"tfl{ratio}"] = lambda t=t: t(xn)
-            fns[f"onnx{ratio}"] = lambda o=o: o(xn)
+            fns[f"tfl{ratio}"] = lambda t=t, xn=xn: t(xn)
+            fns[f"onnx{ratio}"] = lambda o=o, xn=xn: o(xn)
         times = interleaved(fns, rounds=5, calls=5, warmup=2)
         for ratio in ratios:
-            rows.append({"model": name, "ratio": ratio, "macs_ratio": stats[ratio][0], "params_ratio": stats[ratio][1],
-                         "litert_ms": times[f"tfl{ratio}"] * 1e3, "litert_ratio": times[f"tfl{ratio}"] / times["tfl0.0"],
-                         "ort_ms": times[f"onnx{ratio}"] * 1e3, "ort_ratio": times[f"onnx{ratio}"] / times["onnx0.0"],
-                         "size_bytes": files[ratio][0].stat().st_size})
-        rows.append({"model": name, "ratio": 0.0, "macs_ratio": 1.0, "params_ratio": 1.0, "litert_ms": times["tfl0.0"] * 1e3,
-                     "litert_ratio": 1.0, "ort_ms": times["onnx0.0"] * 1e3, "ort_ratio": 1.0,
-                     "size_bytes": files[0.0][0].stat().st_size})
+            rows.append(
+                {
+                    "model": name,
+                    "ratio": ratio,
+                    "macs_ratio": stats[ratio][0],
+                    "params_ratio": stats[ratio][1],
+                    "litert_ms": times[f"tfl{ratio}"] * 1e3,
+                    "litert_ratio": times[f"tfl{ratio}"] / times["tfl0.0"],
+                    "ort_ms": times[f"onnx{ratio}"] * 1e3,
+                    "ort_ratio": times[f"onnx{ratio}"] / times["onnx0.0"],
+                    "size_bytes": files[ratio][0].stat().st_size,
+                }
+            )
+        rows.append(
+            {
+                "model": name,
+                "ratio": 0.0,
+                "macs_ratio": 1.0,
+                "params_ratio": 1.0,
+                "litert_ms": times["tfl0.0"] * 1e3,
+                "litert_ratio": 1.0,
+                "ort_ms": times["onnx0.0"] * 1e3,
+                "ort_ratio": 1.0,
+                "size_bytes": files[0.0][0].stat().st_size,
+            }
+        )
     return rows
 
 
@@ -59,11 +85,22 @@ def digits_part(folder: Path) -> list[dict]:
     example = torch.from_numpy(d.x_train[:1])
     torch.manual_seed(0)
     teacher = train(DigitsCNN(), d.x_train, d.y_train, epochs=12)
-    out = [{"variant": "unpruned fp32 (PyTorch)", "accuracy": accuracy(teacher, d.x_test, d.y_test),
-            "params": sum(p.numel() for p in teacher.parameters())}]
+    out = [
+        {
+            "variant": "unpruned fp32 (PyTorch)",
+            "accuracy": accuracy(teacher, d.x_test, d.y_test),
+            "params": sum(p.numel() for p in teacher.parameters()),
+        }
+    ]
     fp32_file = ek.export(teacher, example, folder / "digits_fp32.tflite").path
-    out.append({"variant": "unpruned fp32 .tflite", "accuracy": accuracy(Model.load(fp32_file), d.x_test, d.y_test),
-                "size": fp32_file.stat().st_size, "file": str(fp32_file)})
+    out.append(
+        {
+            "variant": "unpruned fp32 .tflite",
+            "accuracy": accuracy(Model.load(fp32_file), d.x_test, d.y_test),
+            "size": fp32_file.stat().st_size,
+            "file": str(fp32_file),
+        }
+    )
     variants = [("l2", True), ("l2", False), ("l1", True), ("bn_scale", True), ("random", True)]
     for importance, kd in variants:
         torch.manual_seed(0)
@@ -74,9 +111,15 @@ def digits_part(folder: Path) -> list[dict]:
         qat = ek.prepare_qat(student, example)
         train(qat, d.x_train, d.y_train, epochs=3, lr=3e-4, loss_fn=ek.Distiller(teacher) if kd else None)
         path = ek.export(ek.finalize(qat), example, folder / f"digits_{importance}_{kd}.tflite").path
-        out.append({"variant": f"50% pruned ({importance}{', KD' if kd else ', no KD'}) + QAT int8 .tflite",
-                    "accuracy": accuracy(Model.load(path), d.x_test, d.y_test), "params": result.params_after,
-                    "size": path.stat().st_size, "file": str(path)})
+        out.append(
+            {
+                "variant": f"50% pruned ({importance}{', KD' if kd else ', no KD'}) + QAT int8 .tflite",
+                "accuracy": accuracy(Model.load(path), d.x_test, d.y_test),
+                "params": result.params_after,
+                "size": path.stat().st_size,
+                "file": str(path),
+            }
+        )
     return out
 
 
@@ -99,7 +142,8 @@ def plot(latency_rows: list[dict], digits_rows: list[dict], path: Path) -> None:
     files = [r for r in digits_rows if "file" in r]
     xn = load_digits_split().x_test[:1]
     for r in files:
-        ms = interleaved({"m": lambda m=Model.load(r["file"], threads=1): m(xn)}, rounds=5, calls=200)["m"] * 1e3
+        model = Model.load(r["file"], threads=1)
+        ms = interleaved({"m": lambda model=model: model(xn)}, rounds=5, calls=200)["m"] * 1e3
         b.scatter(ms, r["accuracy"] * 100, s=30 + r["size"] / 300, alpha=0.6)
         b.annotate(r["variant"].replace(" .tflite", ""), (ms, r["accuracy"] * 100), fontsize=6)
     b.set_xlabel("LiteRT latency (ms, 1 thread)")
@@ -119,13 +163,50 @@ def main() -> None:
         lat = latency_part(args.size, args.ratios, Path(tmp))
         digits = digits_part(Path(tmp))
         plot(lat, digits, RESULTS / "pruning.png")
-    print(table(["model", "ratio", "MACs ratio", "params ratio", "LiteRT ms", "LiteRT ratio", "ORT ms", "ORT ratio"],
-                [[r["model"], r["ratio"], r["macs_ratio"], r["params_ratio"], r["litert_ms"], r["litert_ratio"],
-                  r["ort_ms"], r["ort_ratio"]] for r in sorted(lat, key=lambda r: (r["model"], r["ratio"]))]))
-    print(table(["variant", "accuracy %", "params", "size KiB"],
-                [[r["variant"], f"{r['accuracy'] * 100:.2f}", r.get("params", ""),
-                  f"{r['size'] / 1024:.1f}" if "size" in r else ""] for r in digits]))
-    print(f"wrote {write('pruning', {'latency': lat, 'digits': [{k: v for k, v in r.items() if k != 'file'} for r in digits]})}")
+    print(
+        table(
+            [
+                "model",
+                "ratio",
+                "MACs ratio",
+                "params ratio",
+                "LiteRT ms",
+                "LiteRT ratio",
+                "ORT ms",
+                "ORT ratio",
+            ],
+            [
+                [
+                    r["model"],
+                    r["ratio"],
+                    r["macs_ratio"],
+                    r["params_ratio"],
+                    r["litert_ms"],
+                    r["litert_ratio"],
+                    r["ort_ms"],
+                    r["ort_ratio"],
+                ]
+                for r in sorted(lat, key=lambda r: (r["model"], r["ratio"]))
+            ],
+        )
+    )
+    print(
+        table(
+            ["variant", "accuracy %", "params", "size KiB"],
+            [
+                [
+                    r["variant"],
+                    f"{r['accuracy'] * 100:.2f}",
+                    r.get("params", ""),
+                    f"{r['size'] / 1024:.1f}" if "size" in r else "",
+                ]
+                for r in digits
+            ],
+        )
+    )
+    print(
+        f"wrote {write('pruning', {'latency': lat, 'digits': [{k: v for k, v in r.items() if k != 'file'} for r in digits]})}"
+    )
     print(f"wrote {RESULTS / 'pruning.png'}")
 
 

@@ -38,8 +38,15 @@ def ort_quantize_static(fp32_onnx: Path, out: Path, calib: np.ndarray) -> Path:
         def get_next(self) -> dict | None:
             return next(self.it, None)
 
-    quantize_static(str(fp32_onnx), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+    quantize_static(
+        str(fp32_onnx),
+        str(out),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8,
+    )
     return out
 
 
@@ -48,7 +55,11 @@ def build(name: str) -> tuple[torch.nn.Module, dict, int]:
         return DigitsCNN(), {"size": 8}, 12
     if name == "resnet":
         return DigitsResNet(), {"size": 8}, 12
-    return torchvision.models.mobilenet_v2(weights=None, num_classes=10, width_mult=0.5), {"size": 32, "channels": 3}, 15
+    return (
+        torchvision.models.mobilenet_v2(weights=None, num_classes=10, width_mult=0.5),
+        {"size": 32, "channels": 3},
+        15,
+    )
 
 
 def run_model(name: str, folder: Path) -> dict:
@@ -82,23 +93,37 @@ def run_model(name: str, folder: Path) -> dict:
 
     ort_q = ort_quantize_static(fp32_onnx, folder / f"{name}_ortq.onnx", calib)
     res["ort_quantize_static"] = accuracy(Model.load(ort_q), d.x_test, d.y_test)
-    tfl_ptq = ek.convert(fp32_onnx, folder / f"{name}_tflptq.tflite", calibrate=[calib[i : i + 32] for i in range(0, 256, 32)]).path
+    tfl_ptq = ek.convert(
+        fp32_onnx, folder / f"{name}_tflptq.tflite", calibrate=[calib[i : i + 32] for i in range(0, 256, 32)]
+    ).path
     res["tflite_own_ptq"] = accuracy(Model.load(tfl_ptq), d.x_test, d.y_test)
 
     x = [d.x_test]
     step = Model.load(ptq_tfl).outputs[0].quantization[0]
-    chain = {"torch~onnx(reference)": ek.compare(ptq, qdq_reference(ptq_onnx), x),
-             "torch~onnxruntime(default)": ek.compare(ptq, ptq_onnx, x),
-             "onnx(reference)~tflite": ek.compare(qdq_reference(ptq_onnx), ptq_tfl, x),
-             "torch~tflite": ek.compare(ptq, ptq_tfl, x)}
-    res["parity"] = {k: {"top1_agreement": v.top1_agreement, "max_abs_steps": v.max_abs / step} for k, v in chain.items()}
+    chain = {
+        "torch~onnx(reference)": ek.compare(ptq, qdq_reference(ptq_onnx), x),
+        "torch~onnxruntime(default)": ek.compare(ptq, ptq_onnx, x),
+        "onnx(reference)~tflite": ek.compare(qdq_reference(ptq_onnx), ptq_tfl, x),
+        "torch~tflite": ek.compare(ptq, ptq_tfl, x),
+    }
+    res["parity"] = {
+        k: {"top1_agreement": v.top1_agreement, "max_abs_steps": v.max_abs / step} for k, v in chain.items()
+    }
     res["size_ratio_int8_fp32"] = ptq_tfl.stat().st_size / fp32_tfl.stat().st_size
     res["sizes"] = {"fp32_tflite": fp32_tfl.stat().st_size, "int8_tflite": ptq_tfl.stat().st_size}
     sample = d.x_test[:1]
     m32, m8 = Model.load(fp32_tfl, threads=1), Model.load(ptq_tfl, threads=1)
     o32, o8 = Model.load(fp32_onnx, threads=1), Model.load(ptq_onnx, threads=1)
-    lat = interleaved({"litert_fp32": lambda: m32(sample), "litert_int8": lambda: m8(sample),
-                       "ort_fp32": lambda: o32(sample), "ort_int8": lambda: o8(sample)}, rounds=10, calls=50)
+    lat = interleaved(
+        {
+            "litert_fp32": lambda: m32(sample),
+            "litert_int8": lambda: m8(sample),
+            "ort_fp32": lambda: o32(sample),
+            "ort_int8": lambda: o8(sample),
+        },
+        rounds=10,
+        calls=50,
+    )
     res["latency_ms"] = {k: v * 1e3 for k, v in lat.items()}
     return res
 
@@ -113,18 +138,53 @@ def main() -> None:
         for name in args.models:
             results[name] = run_model(name, Path(tmp))
             print(f"{name}: done")
-    acc = [[n, *(f"{r[k] * 100:.2f}" for k in ("fp32_torch", "fp32_tflite", "edgekit_ptq_tflite", "edgekit_qat_tflite",
-                                               "ort_quantize_static", "tflite_own_ptq")), f"{r['size_ratio_int8_fp32']:.3f}"]
-           for n, r in results.items()]
-    print(table(["model", "fp32 torch %", "fp32 .tflite %", "edgekit PTQ .tflite %", "edgekit QAT .tflite %",
-                 "ORT quantize_static %", "TFLite own PTQ %", "int8/fp32 size"], acc))
-    par = [[n, k, f"{v['top1_agreement'] * 100:.2f}", f"{v['max_abs_steps']:.2f}"]
-           for n, r in results.items() for k, v in r["parity"].items()]
+    acc = [
+        [
+            n,
+            *(
+                f"{r[k] * 100:.2f}"
+                for k in (
+                    "fp32_torch",
+                    "fp32_tflite",
+                    "edgekit_ptq_tflite",
+                    "edgekit_qat_tflite",
+                    "ort_quantize_static",
+                    "tflite_own_ptq",
+                )
+            ),
+            f"{r['size_ratio_int8_fp32']:.3f}",
+        ]
+        for n, r in results.items()
+    ]
+    print(
+        table(
+            [
+                "model",
+                "fp32 torch %",
+                "fp32 .tflite %",
+                "edgekit PTQ .tflite %",
+                "edgekit QAT .tflite %",
+                "ORT quantize_static %",
+                "TFLite own PTQ %",
+                "int8/fp32 size",
+            ],
+            acc,
+        )
+    )
+    par = [
+        [n, k, f"{v['top1_agreement'] * 100:.2f}", f"{v['max_abs_steps']:.2f}"]
+        for n, r in results.items()
+        for k, v in r["parity"].items()
+    ]
     print(table(["model", "pair", "top-1 agreement %", "max abs (output steps)"], par))
-    lat = [[n, *(f"{r['latency_ms'][k]:.4f}" for k in ("litert_fp32", "litert_int8", "ort_fp32", "ort_int8"))]
-           for n, r in results.items()]
+    lat = [
+        [n, *(f"{r['latency_ms'][k]:.4f}" for k in ("litert_fp32", "litert_int8", "ort_fp32", "ort_int8"))]
+        for n, r in results.items()
+    ]
     print(table(["model", "LiteRT fp32 ms", "LiteRT int8 ms", "ORT fp32 ms", "ORT int8 ms"], lat))
-    print("note: this CPU has AVX2 but no AVX-512 VNNI / AVX-VNNI, so int8 kernels are not faster than fp32 here.")
+    print(
+        "note: this CPU has AVX2 but no AVX-512 VNNI / AVX-VNNI, so int8 kernels are not faster than fp32 here."
+    )
     print(f"wrote {write('quantization', {'results': results})}")
 
 

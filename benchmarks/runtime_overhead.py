@@ -48,8 +48,10 @@ def raw_ort(path: Path, x: np.ndarray):
 
 def main() -> None:
     torch.set_num_threads(1)
-    cases = {"mobilenet_v2 224": (bn_ready("mobilenet_v2", 224), (1, 3, 224, 224), 6, 5),
-             "tiny DigitsCNN 8x8": (DigitsCNN(widths=(8, 16, 16)).eval(), (1, 1, 8, 8), 25, 400)}
+    cases = {
+        "mobilenet_v2 224": (bn_ready("mobilenet_v2", 224), (1, 3, 224, 224), 6, 5),
+        "tiny DigitsCNN 8x8": (DigitsCNN(widths=(8, 16, 16)).eval(), (1, 1, 8, 8), 25, 400),
+    }
     rows, results = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for label, (model, shape, rounds, calls) in cases.items():
@@ -58,17 +60,25 @@ def main() -> None:
             onx = ek.export(model, x, Path(tmp) / "m.onnx").path
             xn = x.numpy()
             wrapped_t, wrapped_o = Model.load(tfl, threads=1), Model.load(onx, threads=1)
-            times = interleaved({
-                "litert raw": raw_litert(tfl, np.ascontiguousarray(xn.transpose(0, 2, 3, 1))),
-                "litert Model": lambda w=wrapped_t, xn=xn: w(xn),
-                "ort raw": raw_ort(onx, xn),
-                "ort Model": lambda w=wrapped_o, xn=xn: w(xn),
-            }, rounds=rounds, calls=calls)
+            times = interleaved(
+                {
+                    "litert raw": raw_litert(tfl, np.ascontiguousarray(xn.transpose(0, 2, 3, 1))),
+                    "litert Model": lambda w=wrapped_t, xn=xn: w(xn),
+                    "ort raw": raw_ort(onx, xn),
+                    "ort Model": lambda w=wrapped_o, xn=xn: w(xn),
+                },
+                rounds=rounds,
+                calls=calls,
+            )
             for backend in ("litert", "ort"):
                 raw, wrapped = times[f"{backend} raw"], times[f"{backend} Model"]
                 rows.append([label, backend, raw * 1e3, wrapped * 1e3, wrapped / raw, (wrapped - raw) * 1e6])
-                results[f"{label}/{backend}"] = {"raw_ms": raw * 1e3, "model_ms": wrapped * 1e3,
-                                                 "ratio": wrapped / raw, "extra_us": (wrapped - raw) * 1e6}
+                results[f"{label}/{backend}"] = {
+                    "raw_ms": raw * 1e3,
+                    "model_ms": wrapped * 1e3,
+                    "ratio": wrapped / raw,
+                    "extra_us": (wrapped - raw) * 1e6,
+                }
     print(table(["model", "backend", "raw ms", "Model ms", "ratio", "extra us"], rows))
     print(f"\nwrote {write('runtime_overhead', {'results': results})}")
 

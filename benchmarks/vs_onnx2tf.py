@@ -35,8 +35,13 @@ def run_onnx2tf(venv: Path, onnx_file: Path, work: Path) -> tuple[Path | None, f
     source = work / "input.onnx"
     shutil.copy(onnx_file, source)
     start = time.perf_counter()
-    done = subprocess.run([str(venv / "bin" / "onnx2tf"), "-i", str(source), "-o", str(work / "out"), "-n"],
-                          cwd=work, capture_output=True, text=True, timeout=1800)
+    done = subprocess.run(
+        [str(venv / "bin" / "onnx2tf"), "-i", str(source), "-o", str(work / "out"), "-n"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     seconds = time.perf_counter() - start
     produced = sorted((work / "out").glob("*_float32.tflite"))
     return (produced[0] if produced else None), seconds, done.stderr[-400:] if done.returncode else ""
@@ -60,7 +65,9 @@ def raw_tflite_runner(path: Path, x_nhwc: np.ndarray):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--onnx2tf-venv", type=Path, required=True)
-    parser.add_argument("--models", nargs="+", default=["mobilenet_v2", "resnet18", "mobilenet_v3_small", "efficientnet_b0"])
+    parser.add_argument(
+        "--models", nargs="+", default=["mobilenet_v2", "resnet18", "mobilenet_v3_small", "efficientnet_b0"]
+    )
     parser.add_argument("--size", type=int, default=224)
     args = parser.parse_args()
     rows, results = [], {}
@@ -77,20 +84,51 @@ def main() -> None:
             reference = model(x).detach().numpy()
             nhwc = np.ascontiguousarray(x.numpy().transpose(0, 2, 3, 1))
             ours_out = Model.load(ours)(x.numpy())
-            entry = {"ours_s": ours_s, "theirs_s": theirs_s, "error": error,
-                     "ours_max_abs": float(np.abs(ours_out - reference).max())}
+            entry = {
+                "ours_s": ours_s,
+                "theirs_s": theirs_s,
+                "error": error,
+                "ours_max_abs": float(np.abs(ours_out - reference).max()),
+            }
             if theirs is not None:
                 theirs_out = raw_tflite_runner(theirs, nhwc)()
                 entry["theirs_max_abs"] = float(np.abs(theirs_out.reshape(reference.shape) - reference).max())
-                lat = interleaved({"ours": raw_tflite_runner(ours, nhwc), "theirs": raw_tflite_runner(theirs, nhwc)},
-                                  rounds=5, calls=5)
+                lat = interleaved(
+                    {"ours": raw_tflite_runner(ours, nhwc), "theirs": raw_tflite_runner(theirs, nhwc)},
+                    rounds=5,
+                    calls=5,
+                )
                 entry.update(ours_ms=lat["ours"] * 1e3, theirs_ms=lat["theirs"] * 1e3)
             results[name] = entry
-            rows.append([name, f"{ours_s:.1f}", f"{theirs_s:.1f}", f"{ours_s / theirs_s:.3f}",
-                         f"{entry.get('ours_ms', 0):.2f}", f"{entry.get('theirs_ms', 0):.2f}",
-                         f"{entry['ours_max_abs']:.2e}", f"{entry.get('theirs_max_abs', float('nan')):.2e}", error[:60]])
-    print(table(["model", "edgekit s", "onnx2tf s", "time ratio", "edgekit ms", "onnx2tf ms", "edgekit max abs",
-                 "onnx2tf max abs", "onnx2tf error"], rows))
+            rows.append(
+                [
+                    name,
+                    f"{ours_s:.1f}",
+                    f"{theirs_s:.1f}",
+                    f"{ours_s / theirs_s:.3f}",
+                    f"{entry.get('ours_ms', 0):.2f}",
+                    f"{entry.get('theirs_ms', 0):.2f}",
+                    f"{entry['ours_max_abs']:.2e}",
+                    f"{entry.get('theirs_max_abs', float('nan')):.2e}",
+                    error[:60],
+                ]
+            )
+    print(
+        table(
+            [
+                "model",
+                "edgekit s",
+                "onnx2tf s",
+                "time ratio",
+                "edgekit ms",
+                "onnx2tf ms",
+                "edgekit max abs",
+                "onnx2tf max abs",
+                "onnx2tf error",
+            ],
+            rows,
+        )
+    )
     print(f"wrote {write('vs_onnx2tf', {'results': results})}")
 
 

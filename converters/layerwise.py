@@ -62,7 +62,9 @@ def _torch_taps(model: Any, x: np.ndarray) -> list[Tap]:
             if n.op == "call_function" and n.target in q_targets:
                 scale, zp = float(n.args[1]), int(n.args[2])
                 value = (out.detach().numpy().astype(np.float32) - zp) * scale
-                captured.append(Tap(n.args[0].name if hasattr(n.args[0], "name") else n.name, scale, zp, value))
+                captured.append(
+                    Tap(n.args[0].name if hasattr(n.args[0], "name") else n.name, scale, zp, value)
+                )
             return out
 
     with torch.no_grad():
@@ -77,7 +79,11 @@ def _onnx_taps(path: Path, x: np.ndarray) -> list[Tap]:
 
     model = onnx.load(str(path))
     inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
-    consts = {n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in model.graph.node if n.op_type == "Constant"}
+    consts = {
+        n.output[0]: numpy_helper.to_array(n.attribute[0].t)
+        for n in model.graph.node
+        if n.op_type == "Constant"
+    }
     inits.update(consts)
     quant = []
     for node in model.graph.node:
@@ -85,7 +91,9 @@ def _onnx_taps(path: Path, x: np.ndarray) -> list[Tap]:
             scale = inits.get(node.input[1])
             zp = inits.get(node.input[2]) if len(node.input) > 2 else np.zeros((), np.uint8)
             if scale is not None and scale.size == 1:
-                quant.append((node.input[0], node.output[0], float(scale.reshape(-1)[0]), int(zp.reshape(-1)[0])))
+                quant.append(
+                    (node.input[0], node.output[0], float(scale.reshape(-1)[0]), int(zp.reshape(-1)[0]))
+                )
     existing = {o.name for o in model.graph.output}
     for _, out, _, _ in quant:
         if out not in existing:
@@ -177,8 +185,15 @@ def compare_layers(
                 entry = stats.get(ref.name)
                 if entry is None:
                     order.append(ref.name)
-                    stats[ref.name] = LayerParity(ref.name, cand.name, ref.scale, ref.zero_point,
-                                                  float(steps.max()), float(steps.mean()), tuple(ref.value.shape))
+                    stats[ref.name] = LayerParity(
+                        ref.name,
+                        cand.name,
+                        ref.scale,
+                        ref.zero_point,
+                        float(steps.max()),
+                        float(steps.mean()),
+                        tuple(ref.value.shape),
+                    )
                 else:
                     entry.max_steps = max(entry.max_steps, float(steps.max()))
                     entry.mean_steps = (entry.mean_steps * seen + float(steps.mean())) / (seen + 1)

@@ -15,8 +15,17 @@ from edgekit.devices.fleet import FleetResult, profile_many
 from edgekit.devices.spec import DeviceSpec, specs
 from edgekit.devices.uri import DeviceURI, parse_uri
 
-__all__ = ["Device", "DeviceInfo", "DeviceSpec", "DeviceURI", "FleetResult", "connect", "parse_uri",
-           "profile_many", "specs"]
+__all__ = [
+    "Device",
+    "DeviceInfo",
+    "DeviceSpec",
+    "DeviceURI",
+    "FleetResult",
+    "connect",
+    "parse_uri",
+    "profile_many",
+    "specs",
+]
 
 
 def connect(
@@ -43,8 +52,14 @@ def connect(
     elif parsed.scheme == "ssh":
         from edgekit.devices.connectors.ssh import SSHTransport
 
-        transport = SSHTransport(parsed, key=key, known_hosts=known_hosts, trust_on_first_use=trust_on_first_use,
-                                 connect_timeout=connect_timeout, python=python or "python3")
+        transport = SSHTransport(
+            parsed,
+            key=key,
+            known_hosts=known_hosts,
+            trust_on_first_use=trust_on_first_use,
+            connect_timeout=connect_timeout,
+            python=python or "python3",
+        )
     else:
         from edgekit.devices.connectors.adb import ADBTransport
 

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 MARKER = "EDGEKIT-RESULT "
-RUNTIME_PACKAGES = ("ai-edge-litert", "tflite-runtime", "tensorflow", "onnxruntime", "onnxruntime-gpu", "numpy")
+RUNTIME_PACKAGES = (
+    "ai-edge-litert",
+    "tflite-runtime",
+    "tensorflow",
+    "onnxruntime",
+    "onnxruntime-gpu",
+    "numpy",
+)
 
 
 def _read(path: str) -> str | None:
@@ -43,9 +50,9 @@ def emulated() -> bool:
     """True under qemu user-mode emulation (an Arm userland on an x86 host's /proc/cpuinfo)."""
     cpuinfo = _read("/proc/cpuinfo") or ""
     arm = platform.machine().lower() in {"aarch64", "arm64"} or platform.machine().lower().startswith("arm")
-    return (arm and ("vendor_id" in cpuinfo or "GenuineIntel" in cpuinfo or "AuthenticAMD" in cpuinfo)) or bool(
-        os.environ.get("QEMU_CPU")
-    )
+    return (
+        arm and ("vendor_id" in cpuinfo or "GenuineIntel" in cpuinfo or "AuthenticAMD" in cpuinfo)
+    ) or bool(os.environ.get("QEMU_CPU"))
 
 
 def device_facts() -> dict[str, Any]:
@@ -110,8 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import numpy  # noqa: F401
     except ImportError:
-        _emit({"error": "RemoteDependencyError", "message": "numpy is not installed on the device: "
-               "pip install numpy ai-edge-litert (or onnxruntime)", "facts": device_facts()})
+        _emit(
+            {
+                "error": "RemoteDependencyError",
+                "message": "numpy is not installed on the device: "
+                "pip install numpy ai-edge-litert (or onnxruntime)",
+                "facts": device_facts(),
+            }
+        )
         return 2
     try:
         _emit(run(args))

@@ -40,8 +40,12 @@ def specs() -> dict[str, DeviceSpec]:
         raw = json.loads(entry.read_text())
         known = {k: raw.pop(k) for k in list(raw) if k in DeviceSpec.__dataclass_fields__}
         spec = DeviceSpec(
-            **{**known, "isa": tuple(known.get("isa", ())), "runtimes": tuple(known.get("runtimes", ())),
-               "delegates": tuple(known.get("delegates", ()))},
+            **{
+                **known,
+                "isa": tuple(known.get("isa", ())),
+                "runtimes": tuple(known.get("runtimes", ())),
+                "delegates": tuple(known.get("delegates", ())),
+            },
             extra=raw,
         )
         out[spec.name] = spec

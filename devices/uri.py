@@ -39,7 +39,9 @@ def parse_uri(uri: str) -> DeviceURI:
         return DeviceURI("local")
     parts = urlsplit(uri)
     if parts.scheme not in SCHEMES:
-        raise DeviceError(f"unknown device scheme in {uri!r}; use local, ssh://user@host[:port] or adb://SERIAL")
+        raise DeviceError(
+            f"unknown device scheme in {uri!r}; use local, ssh://user@host[:port] or adb://SERIAL"
+        )
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         raise DeviceError(f"malformed device URI {uri!r}: no path, query or fragment is allowed")
     try:

@@ -49,7 +49,11 @@ class Distiller:
         self.temperature = temperature
         self.alpha = alpha
 
-    def __call__(self, student_logits: torch.Tensor, targets: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    def __call__(
+        self, student_logits: torch.Tensor, targets: torch.Tensor, inputs: torch.Tensor
+    ) -> torch.Tensor:
         with torch.no_grad():
             teacher_logits = self.teacher(inputs)
-        return distill_loss(student_logits, teacher_logits, targets, temperature=self.temperature, alpha=self.alpha)
+        return distill_loss(
+            student_logits, teacher_logits, targets, temperature=self.temperature, alpha=self.alpha
+        )

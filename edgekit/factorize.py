@@ -48,8 +48,13 @@ def lowrank(model: nn.Module, *, energy: float = 0.9, min_params: int = 4096) ->
     choices: list[RankChoice] = []
     for name, module in list(model.named_modules()):
         is_linear = isinstance(module, nn.Linear)
-        is_pointwise = isinstance(module, nn.Conv2d) and module.kernel_size == (1, 1) and module.groups == 1 \
-            and module.stride == (1, 1) and module.padding in ((0, 0), 0)
+        is_pointwise = (
+            isinstance(module, nn.Conv2d)
+            and module.kernel_size == (1, 1)
+            and module.groups == 1
+            and module.stride == (1, 1)
+            and module.padding in ((0, 0), 0)
+        )
         if not (is_linear or is_pointwise) or module.weight.numel() < min_params:
             continue
         weight = module.weight.detach().reshape(module.weight.shape[0], -1).float()

@@ -7,11 +7,10 @@ True
 
 from __future__ import annotations
 
+from edgekit.errors import DelegateUnavailableError
 from edgekit.runtime.backends import available_backends, available_delegates
 from edgekit.runtime.model import Model, TensorSpec
 from edgekit.runtime.profile import Profile
-
-from edgekit.errors import DelegateUnavailableError
 
 __all__ = [
     "DelegateUnavailableError",

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from edgekit.errors import InputSpecError
 from edgekit.runtime import backends, model_file
 from edgekit.runtime.backends.base import FileTensor
 from edgekit.runtime.metadata import ModelMetadata, TensorLayout
-
-from edgekit.errors import InputSpecError
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,9 @@ import logging
 import os
 from pathlib import Path
 
+from edgekit.errors import ModelFileError
 from edgekit.runtime import tflite_flatbuffer
 from edgekit.runtime.metadata import METADATA_KEY, ModelMetadata
-
-from edgekit.errors import ModelFileError
 
 log = logging.getLogger(__name__)
 

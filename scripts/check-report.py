@@ -14,8 +14,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run", "--disable-quic", "--hide-scrollbars"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--hide-scrollbars",
+]
 
 
 def check(run_dir: Path) -> list[str]:
@@ -26,15 +35,23 @@ def check(run_dir: Path) -> list[str]:
     problems = []
     with tempfile.TemporaryDirectory() as profile:
         common = [browser, *FLAGS, f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0"]
-        dom = subprocess.run([*common, "--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=120)
-        shot = subprocess.run([*common, f"--screenshot={run_dir / 'report.png'}", "--window-size=1100,2600",
-                               report.as_uri()], capture_output=True, text=True, timeout=120)
+        dom = subprocess.run(
+            [*common, "--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=120
+        )
+        shot = subprocess.run(
+            [*common, f"--screenshot={run_dir / 'report.png'}", "--window-size=1100,2600", report.as_uri()],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     images = re.findall(r'<img[^>]+src="data:image/png;base64,', dom.stdout)
     if "<h1>edgekit report" not in dom.stdout:
         problems.append("the page did not render its title")
     if not images:
         problems.append("no embedded image rendered")
-    console = [ln for ln in (dom.stderr + shot.stderr).splitlines() if "CONSOLE" in ln and "ERROR" in ln.upper()]
+    console = [
+        ln for ln in (dom.stderr + shot.stderr).splitlines() if "CONSOLE" in ln and "ERROR" in ln.upper()
+    ]
     problems += [f"console error: {ln}" for ln in console]
     if not (run_dir / "report.png").is_file():
         problems.append("no screenshot was written")

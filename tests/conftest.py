@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -10,10 +11,8 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-try:  # torch._dynamo (triton) must be imported before tensorflow: see converters/tflite/tf_import.py
+with contextlib.suppress(ImportError):  # torch._dynamo (triton) must load before tensorflow: see tf_import.py
     import torch._dynamo  # noqa: F401
-except ImportError:
-    pass
 
 
 @pytest.fixture(autouse=True)

@@ -88,7 +88,9 @@ class Device:
         try:
             agent = Path(workdir) / "edgekit_agent.py"
             self._put_text(build_agent(), agent.as_posix())
-            rc, out, err = self.transport.run([self.transport.python, agent.as_posix(), *args], self.command_timeout)
+            rc, out, err = self.transport.run(
+                [self.transport.python, agent.as_posix(), *args], self.command_timeout
+            )
         finally:
             if own_dir:
                 self._cleanup(workdir)
@@ -99,7 +101,9 @@ class Device:
         if line is None:
             hint = " ".join(err.split())[-600:]
             if rc == 127 or "not found" in hint:
-                raise RemoteDependencyError(f"{self.uri}: {self.transport.python} is not available: install Python 3 ({hint})")
+                raise RemoteDependencyError(
+                    f"{self.uri}: {self.transport.python} is not available: install Python 3 ({hint})"
+                )
             raise DeviceError(f"{self.uri}: the agent exited with code {rc} and no result: {hint}")
         payload = json.loads(line[len(MARKER) :])
         if "error" in payload:
@@ -171,8 +175,18 @@ class Device:
             start = time.perf_counter()
             self.transport.put(path, remote)
             push_s = time.perf_counter() - start
-            args = ["--model", remote, "--sha256", digest, "--delegate", delegate, "--runs", str(runs),
-                    "--warmup", str(warmup)]
+            args = [
+                "--model",
+                remote,
+                "--sha256",
+                digest,
+                "--delegate",
+                delegate,
+                "--runs",
+                str(runs),
+                "--warmup",
+                str(warmup),
+            ]
             if threads is not None:
                 args += ["--threads", str(threads)]
             if cpus:

@@ -43,9 +43,15 @@ class SSHTransport(Transport):
         user = uri.user or os.environ.get("USER") or "root"
         try:
             client.connect(
-                uri.host, port=uri.port or 22, username=user, key_filename=str(key) if key else None,
-                timeout=connect_timeout, banner_timeout=connect_timeout, auth_timeout=connect_timeout,
-                allow_agent=False, look_for_keys=key is None,
+                uri.host,
+                port=uri.port or 22,
+                username=user,
+                key_filename=str(key) if key else None,
+                timeout=connect_timeout,
+                banner_timeout=connect_timeout,
+                auth_timeout=connect_timeout,
+                allow_agent=False,
+                look_for_keys=key is None,
             )
         except paramiko.BadHostKeyException as exc:
             raise HostKeyError(
@@ -59,7 +65,9 @@ class SSHTransport(Transport):
                     "pass trust_on_first_use=True"
                 ) from exc
             if isinstance(exc, paramiko.AuthenticationException):
-                raise DeviceConnectionError(f"{self.uri}: permission denied for user {user!r} with key {key}") from exc
+                raise DeviceConnectionError(
+                    f"{self.uri}: permission denied for user {user!r} with key {key}"
+                ) from exc
             raise DeviceConnectionError(f"{self.uri}: SSH failed: {exc}") from exc
         except TimeoutError as exc:
             raise DeviceConnectionError(f"{self.uri}: no answer within {connect_timeout:g} s") from exc
@@ -92,7 +100,9 @@ class SSHTransport(Transport):
         except Exception as exc:
             raise DeviceError(f"{self.uri}: copying {local.name} failed: {exc}") from exc
         if status != 0:
-            raise DeviceError(f"{self.uri}: copying {local.name} failed: {stderr.read().decode(errors='replace').strip()}")
+            raise DeviceError(
+                f"{self.uri}: copying {local.name} failed: {stderr.read().decode(errors='replace').strip()}"
+            )
 
     def close(self) -> None:
         self._client.close()

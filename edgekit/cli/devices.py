@@ -27,25 +27,54 @@ def run(args: argparse.Namespace) -> int:
     from edgekit.devices import profile_many, specs
 
     if getattr(args, "devices_command", None) != "profile":
-        rows = [(s.name, s.arch, s.cpu or "", s.cores or "", " ".join(s.isa), " ".join(s.delegates))
-                for s in specs().values()]
+        rows = [
+            (s.name, s.arch, s.cpu or "", s.cores or "", " ".join(s.isa), " ".join(s.delegates))
+            for s in specs().values()
+        ]
         console.print(table("known devices", ["name", "arch", "cpu", "cores", "ISA", "delegates"], rows))
         return 0
     options = {"key": args.key, "known_hosts": args.known_hosts}
     with console.status(f"profiling {args.model.name} on {len(args.uris)} device(s)"):
-        results = profile_many(args.model, args.uris, connect_options=options, delegate=args.delegate,
-                               threads=args.threads, runs=args.runs)
+        results = profile_many(
+            args.model,
+            args.uris,
+            connect_options=options,
+            delegate=args.delegate,
+            threads=args.threads,
+            runs=args.runs,
+        )
     rows = []
     for r in results:
         if r.ok:
             p = r.profile
-            rows.append((r.uri, p.cpu.get("arch"), " ".join(p.cpu.get("flags", [])), p.runtime, p.delegate,
-                         f"{p.p50_ms:.3f}", f"{p.p90_ms:.3f}", "yes" if p.extra.get("emulated") else "no", ""))
+            rows.append(
+                (
+                    r.uri,
+                    p.cpu.get("arch"),
+                    " ".join(p.cpu.get("flags", [])),
+                    p.runtime,
+                    p.delegate,
+                    f"{p.p50_ms:.3f}",
+                    f"{p.p90_ms:.3f}",
+                    "yes" if p.extra.get("emulated") else "no",
+                    "",
+                )
+            )
         else:
             rows.append((r.uri, "", "", "", "", "", "", "", r.error))
-    console.print(table(f"{args.model.name} on the fleet", ["device", "arch", "flags", "runtime", "delegate",
-                                                             "p50 ms", "p90 ms", "emulated", "error"], rows))
+    console.print(
+        table(
+            f"{args.model.name} on the fleet",
+            ["device", "arch", "flags", "runtime", "delegate", "p50 ms", "p90 ms", "emulated", "error"],
+            rows,
+        )
+    )
     if args.json_out:
-        write_json(args.json_out, [{"uri": r.uri, "error": r.error, "profile": r.profile.to_dict() if r.ok else None}
-                                   for r in results])
+        write_json(
+            args.json_out,
+            [
+                {"uri": r.uri, "error": r.error, "profile": r.profile.to_dict() if r.ok else None}
+                for r in results
+            ],
+        )
     return 0 if all(r.ok for r in results) else 1

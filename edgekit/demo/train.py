@@ -65,7 +65,9 @@ def train(
 
 
 @torch.no_grad()
-def predict(model: nn.Module | Callable[[np.ndarray], np.ndarray], x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+def predict(
+    model: nn.Module | Callable[[np.ndarray], np.ndarray], x: np.ndarray, batch_size: int = 256
+) -> np.ndarray:
     """Logits for ``x``; ``model`` is a torch module or any numpy callable (e.g. edgekit.runtime.Model)."""
     outs = []
     for xb in batches(x, batch_size):

@@ -53,7 +53,8 @@ def _resolve_ignored(model: nn.Module, ignored: Sequence[str | nn.Module]) -> li
         if item not in named:
             close = difflib.get_close_matches(item, list(named), n=3)
             raise PruningError(
-                f"ignored layer {item!r} is not in the model" + (f"; did you mean {', '.join(close)}?" if close else "")
+                f"ignored layer {item!r} is not in the model"
+                + (f"; did you mean {', '.join(close)}?" if close else "")
             )
         modules.append(named[item])
     return modules
@@ -75,7 +76,9 @@ def _forward_ok(model: nn.Module, example: tuple[torch.Tensor, ...], expected: l
     outs = out if isinstance(out, list | tuple) else [out]
     shapes = [o.shape for o in outs if isinstance(o, torch.Tensor)]
     if shapes != expected:
-        raise PruningError(f"pruning changed the output shapes {expected} -> {shapes}; the model is left unchanged")
+        raise PruningError(
+            f"pruning changed the output shapes {expected} -> {shapes}; the model is left unchanged"
+        )
 
 
 def prune(
@@ -126,21 +129,33 @@ def prune(
     work = copy.deepcopy(model).eval()
     with torch.no_grad():
         out = work(*example)
-    expected = [o.shape for o in (out if isinstance(out, list | tuple) else [out]) if isinstance(o, torch.Tensor)]
+    expected = [
+        o.shape for o in (out if isinstance(out, list | tuple) else [out]) if isinstance(o, torch.Tensor)
+    ]
     before = _channels(work)
     macs_before, params_before = _count(work, example)
-    ignored = _resolve_ignored(work, [i if isinstance(i, str) else _same_in(work, model, i) for i in ignored_layers])
+    ignored = _resolve_ignored(
+        work, [i if isinstance(i, str) else _same_in(work, model, i) for i in ignored_layers]
+    )
     imp = make_importance(importance)
     if target_macs is not None:
         if target_macs >= macs_before:
-            raise PruningError(f"target_macs {target_macs:,.0f} is not below the model's {macs_before:,} MACs")
+            raise PruningError(
+                f"target_macs {target_macs:,.0f} is not below the model's {macs_before:,} MACs"
+            )
         ratio_goal, total_steps = 0.95, max(steps, 40)
     else:
         ratio_goal, total_steps = float(ratio), steps
     try:
         pruner = tp.pruner.MetaPruner(
-            work, example, importance=imp, pruning_ratio=ratio_goal, global_pruning=scope == "global",
-            round_to=round_to, ignored_layers=ignored, iterative_steps=total_steps,
+            work,
+            example,
+            importance=imp,
+            pruning_ratio=ratio_goal,
+            global_pruning=scope == "global",
+            round_to=round_to,
+            ignored_layers=ignored,
+            iterative_steps=total_steps,
         )
         done_steps = 0
         for step in range(total_steps):

@@ -64,9 +64,16 @@ def load_recipe(path: str | os.PathLike[str]) -> Recipe:
 
 def _resolve_paths(recipe: Recipe, base: Path) -> Recipe:
     def fix(model: Any, fields: tuple[str, ...]) -> Any:
-        updates = {f: base / getattr(model, f) for f in fields
-                   if getattr(model, f) is not None and not Path(getattr(model, f)).is_absolute()}
+        updates = {
+            f: base / getattr(model, f)
+            for f in fields
+            if getattr(model, f) is not None and not Path(getattr(model, f)).is_absolute()
+        }
         return model.model_copy(update=updates) if updates else model
 
-    return recipe.model_copy(update={"model": fix(recipe.model, ("onnx", "state_dict")),
-                                     "data": fix(recipe.data, ("npz", "images"))})
+    return recipe.model_copy(
+        update={
+            "model": fix(recipe.model, ("onnx", "state_dict")),
+            "data": fix(recipe.data, ("npz", "images")),
+        }
+    )

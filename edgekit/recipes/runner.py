@@ -77,8 +77,14 @@ class RunSummary:
         return [s.name for s in self.stages if s.error]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"recipe": self.recipe, "out": str(self.out), "ok": self.ok, "seconds": self.seconds,
-                "failed_steps": self.failed_steps, "stages": [asdict(s) for s in self.stages]}
+        return {
+            "recipe": self.recipe,
+            "out": str(self.out),
+            "ok": self.ok,
+            "seconds": self.seconds,
+            "failed_steps": self.failed_steps,
+            "stages": [asdict(s) for s in self.stages],
+        }
 
 
 @dataclass
@@ -107,7 +113,9 @@ def _count(model: Any, example: Any) -> tuple[int, int]:
 
 
 class Runner:
-    def __init__(self, recipe: Recipe, out: Path, *, force: bool = False, progress: Progress | None = None) -> None:
+    def __init__(
+        self, recipe: Recipe, out: Path, *, force: bool = False, progress: Progress | None = None
+    ) -> None:
         self.recipe = recipe
         self.out = out
         self.force = force
@@ -122,7 +130,11 @@ class Runner:
 
     # --- keys and cache ----------------------------------------------------------------------------
     def _keys(self) -> list[str]:
-        base = [self.recipe.model.model_dump(mode="json"), self.recipe.data.model_dump(mode="json"), self.recipe.seed]
+        base = [
+            self.recipe.model.model_dump(mode="json"),
+            self.recipe.data.model_dump(mode="json"),
+            self.recipe.seed,
+        ]
         for path in (self.recipe.model.onnx, self.recipe.model.state_dict, self.recipe.data.npz):
             if path is not None and Path(path).is_file():
                 base.append(file_sha256(Path(path)))
@@ -212,14 +224,24 @@ class Runner:
             record.macs, record.params = _count(artifact.model, self._example(artifact))
 
     def _epochs(self, label: str, total: int) -> Callable[[int, float], None]:
-        return lambda epoch, loss: self.progress(f"{label} epoch {epoch + 1}/{total} loss {loss:.3f}", epoch + 1, total)
+        return lambda epoch, loss: self.progress(
+            f"{label} epoch {epoch + 1}/{total} loss {loss:.3f}", epoch + 1, total
+        )
 
     def _train(self, step: TrainStep, artifact: Artifact, record: StageRecord) -> None:
         from edgekit.demo import train
 
         d = artifact.data
-        train(artifact.model, d.x_train, d.y_train, epochs=step.epochs, lr=step.lr, batch_size=step.batch_size,
-              seed=self.recipe.seed, on_epoch=self._epochs("train", step.epochs))
+        train(
+            artifact.model,
+            d.x_train,
+            d.y_train,
+            epochs=step.epochs,
+            lr=step.lr,
+            batch_size=step.batch_size,
+            seed=self.recipe.seed,
+            on_epoch=self._epochs("train", step.epochs),
+        )
         self._describe(artifact, record)
 
     def _prune(self, step: PruneStep, artifact: Artifact, record: StageRecord) -> None:
@@ -227,14 +249,27 @@ class Runner:
         from edgekit.demo import train
 
         teacher = copy.deepcopy(artifact.model).eval()
-        result = ek.prune(artifact.model, self._example(artifact), ratio=step.ratio, importance=step.importance,
-                          round_to=step.round_to)
+        result = ek.prune(
+            artifact.model,
+            self._example(artifact),
+            ratio=step.ratio,
+            importance=step.importance,
+            round_to=step.round_to,
+        )
         record.layers = [asdict(layer) for layer in result.layers]
         if step.epochs:
             loss = ek.Distiller(teacher) if step.distill else None
             d = artifact.data
-            train(artifact.model, d.x_train, d.y_train, epochs=step.epochs, lr=step.lr, seed=self.recipe.seed,
-                  loss_fn=loss, on_epoch=self._epochs("fine-tune", step.epochs))
+            train(
+                artifact.model,
+                d.x_train,
+                d.y_train,
+                epochs=step.epochs,
+                lr=step.lr,
+                seed=self.recipe.seed,
+                loss_fn=loss,
+                on_epoch=self._epochs("fine-tune", step.epochs),
+            )
         artifact.teacher = teacher if step.distill else None
         self._describe(artifact, record)
 
@@ -245,14 +280,26 @@ class Runner:
         d = artifact.data
         config = ek.QuantConfig(calibrator=step.calibrator)
         if step.mode == "ptq":
-            artifact.model = ek.quantize(artifact.model, self._example(artifact),
-                                         calibrate=d.calibration_batches(step.calibration_samples), config=config)
+            artifact.model = ek.quantize(
+                artifact.model,
+                self._example(artifact),
+                calibrate=d.calibration_batches(step.calibration_samples),
+                config=config,
+            )
         else:
             qat = ek.prepare_qat(artifact.model, self._example(artifact), config=config)
             loss = ek.Distiller(artifact.teacher) if artifact.teacher is not None else None
             if step.epochs:
-                train(qat, d.x_train, d.y_train, epochs=step.epochs, lr=step.lr, seed=self.recipe.seed, loss_fn=loss,
-                      on_epoch=self._epochs("QAT", step.epochs))
+                train(
+                    qat,
+                    d.x_train,
+                    d.y_train,
+                    epochs=step.epochs,
+                    lr=step.lr,
+                    seed=self.recipe.seed,
+                    loss_fn=loss,
+                    on_epoch=self._epochs("QAT", step.epochs),
+                )
             artifact.model = ek.finalize(qat)
         artifact.quantized = True
         self._describe(artifact, record)
@@ -289,7 +336,9 @@ class Runner:
         record.accuracy = accuracies.get("tflite", next(iter(accuracies.values()), None))
         if {"onnx", "tflite"} <= set(artifact.files):
             onnx_file = artifact.files["onnx"]
-            if artifact.quantized:  # judge the file by its QDQ semantics; ORT's fused x86 kernels are reported too
+            if (
+                artifact.quantized
+            ):  # judge the file by its QDQ semantics; ORT's fused x86 kernels are reported too
                 from edgekit.converters.api import qdq_reference
 
                 default = ek.compare(onnx_file, artifact.files["tflite"], [d.x_test])
@@ -298,8 +347,10 @@ class Runner:
             report = ek.compare(onnx_file, artifact.files["tflite"], [d.x_test])
             record.parity["onnx_vs_tflite"] = report.to_dict()
             if report.top1_agreement < step.min_top1_agreement:
-                raise StepError(f"ONNX and TFLite agree on {report.top1_agreement:.2%} of the test split "
-                                f"(< {step.min_top1_agreement:.2%})")
+                raise StepError(
+                    f"ONNX and TFLite agree on {report.top1_agreement:.2%} of the test split "
+                    f"(< {step.min_top1_agreement:.2%})"
+                )
         record.files = {k: str(v) for k, v in artifact.files.items()}
         record.size_bytes = max((Path(p).stat().st_size for p in artifact.files.values()), default=None)
 
@@ -314,13 +365,19 @@ class Runner:
                 try:
                     if device == "local":
                         profile = Model.load(path, threads=step.threads).benchmark(
-                            runs=step.runs, warmup=step.warmup,
-                            progress=lambda done, total, label=label: self.progress(f"profile {label}", done, total))
+                            runs=step.runs,
+                            warmup=step.warmup,
+                            progress=lambda done, total, label=label: self.progress(
+                                f"profile {label}", done, total
+                            ),
+                        )
                     else:
                         from edgekit.devices import connect
 
                         with connect(device, key=step.key, known_hosts=step.known_hosts) as remote:
-                            profile = remote.profile(path, threads=step.threads, runs=step.runs, warmup=step.warmup)
+                            profile = remote.profile(
+                                path, threads=step.threads, runs=step.runs, warmup=step.warmup
+                            )
                     record.latency[label] = profile.to_dict()
                 except Exception as exc:  # a device failing must not lose the other measurements
                     errors.append(f"{label}: {type(exc).__name__}: {exc}")
@@ -330,8 +387,13 @@ class Runner:
             raise StepError("; ".join(errors))
 
 
-def run(recipe_or_path: Recipe | str | Path, *, out: str | Path, force: bool = False,
-        progress: Progress | None = None) -> RunSummary:
+def run(
+    recipe_or_path: Recipe | str | Path,
+    *,
+    out: str | Path,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> RunSummary:
     """Run a recipe (a :class:`Recipe` or a YAML path) into the folder ``out``.
 
     Writes the artifacts, ``summary.json`` and a self-contained ``report.html``. A failing step is

@@ -32,7 +32,9 @@ class ModelSource(_Strict):
     def _one_source(self) -> ModelSource:
         given = [k for k in ("torchvision", "entry", "demo", "onnx") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(f"give exactly one model source of torchvision, entry, demo, onnx (got {given or 'none'})")
+            raise ValueError(
+                f"give exactly one model source of torchvision, entry, demo, onnx (got {given or 'none'})"
+            )
         return self
 
 
@@ -51,9 +53,13 @@ class DataSource(_Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSource:
-        given = [k for k in ("npz", "images", "entry") if getattr(self, k) is not None] + (["digits"] if self.digits else [])
+        given = [k for k in ("npz", "images", "entry") if getattr(self, k) is not None] + (
+            ["digits"] if self.digits else []
+        )
         if len(given) != 1:
-            raise ValueError(f"give exactly one data source of digits, npz, images, entry (got {given or 'none'})")
+            raise ValueError(
+                f"give exactly one data source of digits, npz, images, entry (got {given or 'none'})"
+            )
         return self
 
 
@@ -103,7 +109,9 @@ class ProfileStep(_Strict):
     known_hosts: Path | None = None
 
 
-Step = Annotated[TrainStep | PruneStep | QuantizeStep | ExportStep | VerifyStep | ProfileStep, Field(discriminator="step")]
+Step = Annotated[
+    TrainStep | PruneStep | QuantizeStep | ExportStep | VerifyStep | ProfileStep, Field(discriminator="step")
+]
 STAGE_ORDER = {"train": 0, "prune": 1, "quantize": 2, "export": 3, "verify": 4, "profile": 4}
 
 
@@ -121,8 +129,10 @@ class Recipe(_Strict):
         kinds = [s.step for s in self.steps]
         for i, (a, b) in enumerate(itertools.pairwise(kinds)):
             if STAGE_ORDER[b] < STAGE_ORDER[a]:
-                raise ValueError(f"step {i + 2} ({b}) cannot come after step {i + 1} ({a}): the order is "
-                                 "train, prune, quantize, export, then verify/profile")
+                raise ValueError(
+                    f"step {i + 2} ({b}) cannot come after step {i + 1} ({a}): the order is "
+                    "train, prune, quantize, export, then verify/profile"
+                )
         for later in ("verify", "profile"):
             if later in kinds and "export" not in kinds[: kinds.index(later)]:
                 raise ValueError(f"{later} needs files: put an export step before it")

@@ -28,7 +28,9 @@ def load_data(source: DataSource, seed: int = 0) -> DigitsData:
     if source.digits:
         from edgekit.demo import load_digits_split
 
-        return load_digits_split(size=source.size, channels=source.channels, test_fraction=source.test_fraction, seed=seed)
+        return load_digits_split(
+            size=source.size, channels=source.channels, test_fraction=source.test_fraction, seed=seed
+        )
     if source.npz is not None:
         if not source.npz.is_file():
             raise RecipeError(f"data file not found: {source.npz}")
@@ -62,7 +64,9 @@ def _image_folder(source: DataSource, seed: int) -> DigitsData:
             images.append(arr.transpose(2, 0, 1) if arr.ndim == 3 else arr[None])
             labels.append(label)
     x, y = np.stack(images), np.asarray(labels, dtype=np.int64)
-    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=source.test_fraction, random_state=seed, stratify=y)
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, y, test_size=source.test_fraction, random_state=seed, stratify=y
+    )
     return DigitsData(x_tr, y_tr, x_te, y_te)
 
 
@@ -77,7 +81,9 @@ def load_model(source: ModelSource, in_channels: int) -> Any:
     if source.demo is not None:
         from edgekit.demo import DigitsCNN, DigitsResNet
 
-        model = (DigitsCNN if source.demo == "cnn" else DigitsResNet)(in_channels=in_channels, num_classes=source.num_classes)
+        model = (DigitsCNN if source.demo == "cnn" else DigitsResNet)(
+            in_channels=in_channels, num_classes=source.num_classes
+        )
     elif source.torchvision is not None:
         import torchvision
 

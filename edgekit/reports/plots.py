@@ -35,8 +35,13 @@ def accuracy_latency_size(points: list[dict[str, Any]]) -> bytes | None:
     biggest = max(p["bytes"] for p in points) or 1
     for p in points:
         ax.scatter(p["ms"], p["accuracy"] * 100, s=60 + 600 * p["bytes"] / biggest, alpha=0.6)
-        ax.annotate(f"{p['label']}\n{p['bytes'] / 1024:.0f} KiB", (p["ms"], p["accuracy"] * 100), fontsize=8,
-                    xytext=(6, 4), textcoords="offset points")
+        ax.annotate(
+            f"{p['label']}\n{p['bytes'] / 1024:.0f} KiB",
+            (p["ms"], p["accuracy"] * 100),
+            fontsize=8,
+            xytext=(6, 4),
+            textcoords="offset points",
+        )
     ax.set_xlabel("p50 latency (ms)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("accuracy vs latency (marker area: file size)")

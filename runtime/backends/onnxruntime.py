@@ -11,9 +11,9 @@ from importlib import metadata
 from typing import Any
 
 import numpy as np
-from edgekit.runtime.backends.base import FileTensor
 
 from edgekit.errors import DelegateUnavailableError, ModelFileError, RuntimeUnavailableError
+from edgekit.runtime.backends.base import FileTensor
 
 log = logging.getLogger(__name__)
 

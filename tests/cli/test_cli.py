@@ -9,7 +9,9 @@ from pathlib import Path
 
 
 def edgekit(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "edgekit", *args], capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "edgekit", *args], capture_output=True, text=True, timeout=600
+    )
 
 
 def test_inspect_shows_io_quantization_and_ops(tflite_file: Path, tmp_path: Path) -> None:
@@ -22,7 +24,9 @@ def test_inspect_shows_io_quantization_and_ops(tflite_file: Path, tmp_path: Path
 
 def test_profile_prints_a_table_and_writes_json(onnx_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "p.json"
-    result = edgekit("profile", str(onnx_file), "--threads", "1", "--runs", "20", "--json", str(out), "--quiet")
+    result = edgekit(
+        "profile", str(onnx_file), "--threads", "1", "--runs", "20", "--json", str(out), "--quiet"
+    )
     assert result.returncode == 0, result.stderr
     assert "p50 / p90 / p99" in result.stdout and "per-op time" in result.stdout
     profile = json.loads(out.read_text())
@@ -40,7 +44,9 @@ def test_bad_threads_and_delegate(tflite_file: Path) -> None:
     result = edgekit("profile", str(tflite_file), "--threads", "0")
     assert result.returncode == 1 and "positive integer" in result.stderr
     result = edgekit("profile", str(tflite_file), "--delegate", "gpu")
-    assert result.returncode == 1 and "DelegateUnavailable" not in result.stderr and "available" in result.stderr
+    assert (
+        result.returncode == 1 and "DelegateUnavailable" not in result.stderr and "available" in result.stderr
+    )
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:

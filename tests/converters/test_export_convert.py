@@ -25,14 +25,23 @@ def _bn_ready(name: str, size: int, **kwargs) -> torch.nn.Module:
 
 @pytest.mark.parametrize(
     "name",
-    ["resnet18", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0", "shufflenet_v2_x0_5", "squeezenet1_1"],
+    [
+        "resnet18",
+        "mobilenet_v2",
+        "mobilenet_v3_small",
+        "efficientnet_b0",
+        "shufflenet_v2_x0_5",
+        "squeezenet1_1",
+    ],
 )
 def test_torchvision_classifier_to_tflite_with_parity_and_no_transpose(name: str, tmp_path: Path) -> None:
     model = _bn_ready(name, 64, num_classes=10)
     x = torch.rand(1, 3, 64, 64)
     result = ek.export(model, x, tmp_path / f"{name}.tflite")
     assert result.format == "tflite" and not result.quantized
-    assert result.parity is not None and result.parity.within(cosine=0.9999, rel_max_abs=1e-3), result.parity.summary()
+    assert result.parity is not None and result.parity.within(cosine=0.9999, rel_max_abs=1e-3), (
+        result.parity.summary()
+    )
     if name != "shufflenet_v2_x0_5":  # channel shuffle is a real transpose in the model
         assert "TRANSPOSE" not in result.ops, result.ops
     assert [p.name for p in tmp_path.iterdir()] == [f"{name}.tflite"]  # one artifact, no temp left
@@ -79,7 +88,11 @@ def test_convert_float_onnx_with_calibration_gives_full_int8(onnx_file: Path, tm
     calib = [rng.random((8, 1, 8, 8), dtype=np.float32) for _ in range(4)]
     result = ek.convert(onnx_file, tmp_path / "int8.tflite", calibrate=calib)
     runtime = Model.load(result.path)
-    assert result.quantized and runtime.inputs[0].file_dtype == np.int8 and runtime.outputs[0].file_dtype == np.int8
+    assert (
+        result.quantized
+        and runtime.inputs[0].file_dtype == np.int8
+        and runtime.outputs[0].file_dtype == np.int8
+    )
     assert result.parity.top1_agreement >= 0.5 and result.parity.cosine_min > 0.99
 
 
@@ -94,4 +107,10 @@ def test_compare_reports_the_metrics(onnx_file: Path, tflite_file: Path, small_c
     report = ek.compare(small_cnn, tflite_file, [x[:3], x[3:]])
     assert report.n == 6 and report.top1_agreement == 1.0 and report.cosine_min > 0.9999
     report = ek.compare(onnx_file, tflite_file, x)
-    assert report.max_abs < 1e-4 and set(report.to_dict()) >= {"max_abs", "mean_abs", "cosine_min", "top1_agreement", "n"}
+    assert report.max_abs < 1e-4 and set(report.to_dict()) >= {
+        "max_abs",
+        "mean_abs",
+        "cosine_min",
+        "top1_agreement",
+        "n",
+    }

@@ -38,8 +38,15 @@ def qdq_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
             return next(self.batches, None)
 
     out = folder / "qdq.onnx"
-    quantize_static(str(fp32), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+    quantize_static(
+        str(fp32),
+        str(out),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8,
+    )
     return out
 
 
@@ -56,8 +63,11 @@ def _onnx_activation_qparams(path: Path) -> set[tuple[float, int]]:
 def _onnx_weight_scales(path: Path) -> list[np.ndarray]:
     model = onnx.load(str(path))
     inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
-    return [inits[n.input[1]] for n in model.graph.node
-            if n.op_type == "DequantizeLinear" and n.input[0] in inits and inits[n.input[0]].dtype == np.int8]
+    return [
+        inits[n.input[1]]
+        for n in model.graph.node
+        if n.op_type == "DequantizeLinear" and n.input[0] in inits and inits[n.input[0]].dtype == np.int8
+    ]
 
 
 def test_qdq_becomes_full_int8_with_identical_scales(qdq_model: Path, tmp_path: Path) -> None:
@@ -67,20 +77,33 @@ def test_qdq_becomes_full_int8_with_identical_scales(qdq_model: Path, tmp_path: 
     assert result.quantized
     interp = Interpreter(model_path=str(result.path))
     details = interp.get_tensor_details()
-    assert interp.get_input_details()[0]["dtype"] == np.int8 and interp.get_output_details()[0]["dtype"] == np.int8
+    assert (
+        interp.get_input_details()[0]["dtype"] == np.int8
+        and interp.get_output_details()[0]["dtype"] == np.int8
+    )
     # every activation (scale, zero point) in the .tflite is one of the ONNX file's, and all ONNX ones appear
-    tfl_act = {(round(float(d["quantization"][0]), 10), int(d["quantization"][1])) for d in details
-               if d["dtype"] == np.int8 and len(d["quantization_parameters"]["scales"]) == 1}
+    tfl_act = {
+        (round(float(d["quantization"][0]), 10), int(d["quantization"][1]))
+        for d in details
+        if d["dtype"] == np.int8 and len(d["quantization_parameters"]["scales"]) == 1
+    }
     onnx_act = _onnx_activation_qparams(qdq_model)
-    assert tfl_act <= onnx_act and onnx_act <= tfl_act | {max(onnx_act)}, (tfl_act ^ onnx_act)
+    assert tfl_act <= onnx_act and onnx_act <= tfl_act | {max(onnx_act)}, tfl_act ^ onnx_act
     # every per-channel weight scale vector of the ONNX file is in the .tflite, exactly
-    tfl_w = [d["quantization_parameters"]["scales"] for d in details
-             if d["dtype"] == np.int8 and len(d["quantization_parameters"]["scales"]) > 1]
+    tfl_w = [
+        d["quantization_parameters"]["scales"]
+        for d in details
+        if d["dtype"] == np.int8 and len(d["quantization_parameters"]["scales"]) > 1
+    ]
     onnx_w = _onnx_weight_scales(qdq_model)
     assert len(tfl_w) == len([w for w in onnx_w if w.size > 1])
     remaining = [np.asarray(w, np.float32) for w in tfl_w]
     for scales in onnx_w:
-        hit = next(i for i, t in enumerate(remaining) if t.shape == scales.shape and np.allclose(t, scales, rtol=1e-6, atol=0))
+        hit = next(
+            i
+            for i, t in enumerate(remaining)
+            if t.shape == scales.shape and np.allclose(t, scales, rtol=1e-6, atol=0)
+        )
         remaining.pop(hit)
 
 

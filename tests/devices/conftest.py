@@ -79,7 +79,9 @@ def sshd(folder: Path, authorized_prefix: str = "") -> Iterator[SSHServer]:
     host_pub = folder / "host_key.pub"
     known = folder / "known_hosts"
     known.write_text(f"[127.0.0.1]:{port} {' '.join(host_pub.read_text().split()[:2])}\n")
-    user = os.environ.get("USER") or subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
+    user = (
+        os.environ.get("USER") or subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
+    )
     try:
         yield SSHServer(port, user, user_key, known, host_pub, folder)
     finally:

@@ -19,10 +19,14 @@ from edgekit.devices import connect
 ROOT = Path(os.environ.get("EDGEKIT_ARM64_ROOT", Path(__file__).resolve().parents[2] / ".arm64-root"))
 pytestmark = [
     pytest.mark.arm,
-    pytest.mark.skipif(not (ROOT / "opt/edgekit/bin/python").exists(),
-                       reason=f"no aarch64 root at {ROOT}: run scripts/make-arm64-target.sh"),
-    pytest.mark.skipif(not Path("/proc/sys/fs/binfmt_misc/qemu-aarch64").exists(),
-                       reason="qemu-aarch64 binfmt_misc handler not registered (scripts/make-arm64-target.sh does it)"),
+    pytest.mark.skipif(
+        not (ROOT / "opt/edgekit/bin/python").exists(),
+        reason=f"no aarch64 root at {ROOT}: run scripts/make-arm64-target.sh",
+    ),
+    pytest.mark.skipif(
+        not Path("/proc/sys/fs/binfmt_misc/qemu-aarch64").exists(),
+        reason="qemu-aarch64 binfmt_misc handler not registered (scripts/make-arm64-target.sh does it)",
+    ),
 ]
 
 
@@ -45,15 +49,24 @@ def arm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             subprocess.run(["umount", str(proc)], check=False)
 
 
-def test_agent_runs_on_aarch64_with_neon_and_xnnpack(arm_server: Any, tflite_file: Path, tmp_path: Path) -> None:
+def test_agent_runs_on_aarch64_with_neon_and_xnnpack(
+    arm_server: Any, tflite_file: Path, tmp_path: Path
+) -> None:
     import json
 
-    with connect(arm_server.uri, key=arm_server.key, known_hosts=arm_server.known_hosts,
-                 python="/opt/edgekit/bin/python", command_timeout=900) as device:
+    with connect(
+        arm_server.uri,
+        key=arm_server.key,
+        known_hosts=arm_server.known_hosts,
+        python="/opt/edgekit/bin/python",
+        command_timeout=900,
+    ) as device:
         info = device.info()
         profile = device.profile(tflite_file, runs=20, warmup=2, threads=1)
     assert info.arch == "aarch64" and "neon" in info.cpu_flags and info.emulated
     assert profile.cpu["arch"] == "aarch64" and profile.delegate == "xnnpack"
     assert profile.delegate_coverage["delegated_nodes"] == profile.delegate_coverage["total_nodes"] > 0
     assert profile.extra["emulated"] is True and profile.runtime.startswith("ai-edge-litert")
-    (Path(os.environ.get("EDGEKIT_ARM_RESULT", tmp_path)) / "arm_profile.json").write_text(json.dumps(profile.to_dict()))
+    (Path(os.environ.get("EDGEKIT_ARM_RESULT", tmp_path)) / "arm_profile.json").write_text(
+        json.dumps(profile.to_dict())
+    )

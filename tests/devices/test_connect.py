@@ -12,7 +12,16 @@ from edgekit.errors import DeviceConnectionError, DeviceError
 
 
 @pytest.mark.parametrize(
-    "uri", ["", "ftp://host", "ssh://", "ssh://user@host:99999", "ssh://user@host/path", "adb://", "ssh://a@b;rm -rf /"]
+    "uri",
+    [
+        "",
+        "ftp://host",
+        "ssh://",
+        "ssh://user@host:99999",
+        "ssh://user@host/path",
+        "adb://",
+        "ssh://a@b;rm -rf /",
+    ],
 )
 def test_malformed_or_unknown_uris(uri: str) -> None:
     with pytest.raises(DeviceError):
@@ -26,7 +35,14 @@ def test_uri_round_trip() -> None:
 
 def test_specs_are_shipped_data() -> None:
     table = specs()
-    assert {"x86_64-host", "aarch64-linux", "raspberry-pi-4", "raspberry-pi-5", "jetson-orin-nano", "android-phone"} <= set(table)
+    assert {
+        "x86_64-host",
+        "aarch64-linux",
+        "raspberry-pi-4",
+        "raspberry-pi-5",
+        "jetson-orin-nano",
+        "android-phone",
+    } <= set(table)
     assert "dotprod" in table["raspberry-pi-5"].isa and "dotprod" not in table["raspberry-pi-4"].isa
     assert "tensorrt" in table["jetson-orin-nano"].delegates
 
@@ -42,7 +58,10 @@ def test_agent_is_generated_from_the_runtime_modules() -> None:
     import edgekit.runtime.model
 
     agent = build_agent()
-    assert inspect.getsource(edgekit.runtime.model) in agent.encode().decode("unicode_escape") or "class Model" in agent
+    assert (
+        inspect.getsource(edgekit.runtime.model) in agent.encode().decode("unicode_escape")
+        or "class Model" in agent
+    )
     assert "torch" not in {line.split()[1] for line in agent.splitlines() if line.startswith("import ")}
 
 

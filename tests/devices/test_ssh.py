@@ -39,7 +39,9 @@ def test_profile_over_ssh_matches_the_local_profile(ssh_server: Any, tflite_file
         info = device.info()
     local = Model.load(tflite_file, threads=1).benchmark(runs=20, warmup=2)
     assert set(remote.to_dict()) == set(local.to_dict())
-    assert remote.backend == local.backend == "litert" and remote.delegate == "xnnpack" and remote.threads == 1
+    assert (
+        remote.backend == local.backend == "litert" and remote.delegate == "xnnpack" and remote.threads == 1
+    )
     assert remote.runs == 20 and 0 < remote.p50_ms < 1000 and remote.model_bytes == local.model_bytes
     assert remote.extra["device"] == ssh_server.uri and remote.extra["sha256"]
     assert remote.cpu["arch"] == info.arch and "numpy" in info.runtimes
@@ -59,7 +61,9 @@ def test_unknown_host_key_is_refused_unless_trusted_on_first_use(ssh_server: Any
 def test_wrong_host_key_is_refused(ssh_server: Any, tmp_path: Path, keygen: Any) -> None:
     other = keygen(tmp_path / "other")
     wrong = tmp_path / "known_hosts"
-    wrong.write_text(f"[127.0.0.1]:{ssh_server.port} {' '.join(Path(str(other) + '.pub').read_text().split()[:2])}\n")
+    wrong.write_text(
+        f"[127.0.0.1]:{ssh_server.port} {' '.join(Path(str(other) + '.pub').read_text().split()[:2])}\n"
+    )
     with pytest.raises(HostKeyError, match="does not match"):
         _connect(ssh_server, known_hosts=wrong)
 
@@ -84,8 +88,12 @@ def test_silent_port_times_out_within_the_configured_seconds(ssh_server: Any) ->
     start = time.monotonic()
     try:
         with pytest.raises(DeviceConnectionError):
-            connect(f"ssh://x@127.0.0.1:{port}", key=ssh_server.key, known_hosts=ssh_server.known_hosts,
-                    connect_timeout=1.5)
+            connect(
+                f"ssh://x@127.0.0.1:{port}",
+                key=ssh_server.key,
+                known_hosts=ssh_server.known_hosts,
+                connect_timeout=1.5,
+            )
         assert time.monotonic() - start < 6
     finally:
         stop.set()
@@ -104,7 +112,10 @@ def test_remote_without_numpy_names_what_to_install(ssh_server: Any, tflite_file
     bare = "/usr/bin/python3"
     if not Path(bare).exists():
         pytest.skip("no system python3 without numpy to act as a bare device")
-    with _connect(ssh_server, python=bare) as device, pytest.raises(RemoteDependencyError, match="pip install numpy"):
+    with (
+        _connect(ssh_server, python=bare) as device,
+        pytest.raises(RemoteDependencyError, match="pip install numpy"),
+    ):
         device.profile(tflite_file, runs=2)
 
 
@@ -122,9 +133,14 @@ def test_non_model_is_rejected_before_pushing(ssh_server: Any, tmp_path: Path) -
     assert _remote_dirs() == before
 
 
-def test_a_run_that_outlives_the_command_timeout_fails_and_cleans_up(ssh_server: Any, tflite_file: Path) -> None:
+def test_a_run_that_outlives_the_command_timeout_fails_and_cleans_up(
+    ssh_server: Any, tflite_file: Path
+) -> None:
     before = _remote_dirs()
-    with _connect(ssh_server, command_timeout=2.0) as device, pytest.raises(DeviceError, match="did not finish"):
+    with (
+        _connect(ssh_server, command_timeout=2.0) as device,
+        pytest.raises(DeviceError, match="did not finish"),
+    ):
         device.profile(tflite_file, runs=400_000, warmup=0)
     assert _remote_dirs() == before
 

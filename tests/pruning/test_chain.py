@@ -22,7 +22,9 @@ def test_prune_distill_qat_tflite_int8(tmp_path: Path) -> None:
     student = copy.deepcopy(teacher)
     result = ek.prune(student, example, ratio=0.5, round_to=8)
     assert result.params_ratio < 0.35
-    train(student, data.x_train, data.y_train, epochs=4, lr=2e-3, loss_fn=ek.Distiller(teacher, temperature=4.0))
+    train(
+        student, data.x_train, data.y_train, epochs=4, lr=2e-3, loss_fn=ek.Distiller(teacher, temperature=4.0)
+    )
 
     qat = ek.prepare_qat(student, example)
     train(qat, data.x_train, data.y_train, epochs=2, lr=3e-4, loss_fn=ek.Distiller(teacher, temperature=4.0))

@@ -22,8 +22,15 @@ X = torch.rand(1, 3, 64, 64)
 
 
 @pytest.mark.parametrize(
-    "name", ["resnet18", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0", "regnet_x_400mf",
-             pytest.param("resnet50", marks=pytest.mark.slow)],
+    "name",
+    [
+        "resnet18",
+        "mobilenet_v2",
+        "mobilenet_v3_small",
+        "efficientnet_b0",
+        "regnet_x_400mf",
+        pytest.param("resnet50", marks=pytest.mark.slow),
+    ],
 )
 def test_pruned_model_runs_and_exports(name: str, tmp_path: Path) -> None:
     model = _model(name)
@@ -33,7 +40,9 @@ def test_pruned_model_runs_and_exports(name: str, tmp_path: Path) -> None:
     assert model(torch.rand(2, 3, 64, 64)).shape == (2, 10)
     assert [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1].out_features == 10
     changed = [c for c in result.layers if c.channels_after != c.channels_before]
-    assert changed and all(c.channels_after % 8 == 0 for c in changed if c.kind == "conv" and c.channels_after > 8)
+    assert changed and all(
+        c.channels_after % 8 == 0 for c in changed if c.kind == "conv" and c.channels_after > 8
+    )
     exported = ek.export(model, X, tmp_path / f"{name}.onnx")
     onnx.checker.check_model(onnx.load(str(exported.path)))
 
@@ -74,7 +83,9 @@ def test_global_scope_prunes_layers_unevenly() -> None:
 
 def test_iterative_steps_call_finetune_between_steps() -> None:
     seen: list[int] = []
-    result = ek.prune(_model("mobilenet_v2"), X, ratio=0.4, steps=3, finetune=lambda m, step: seen.append(step))
+    result = ek.prune(
+        _model("mobilenet_v2"), X, ratio=0.4, steps=3, finetune=lambda m, step: seen.append(step)
+    )
     assert seen == [0, 1, 2] and result.steps == 3
 
 
@@ -121,6 +132,6 @@ class Detached(torch.nn.Module):
 
 def test_untraceable_model_gives_the_cause() -> None:
     model = Detached()
-    with pytest.raises(PruningError, match="no .detach"):
+    with pytest.raises(PruningError, match=r"no \.detach"):
         ek.prune(model, torch.rand(1, 3, 8, 8), ratio=0.5, ignored_layers=["conv2"])
     assert model.conv1.out_channels == 16

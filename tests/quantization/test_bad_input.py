@@ -22,13 +22,15 @@ class Branchy(torch.nn.Module):
 
 
 def test_untraceable_model_names_the_cause_and_the_fix() -> None:
-    with pytest.raises(QuantizationError, match="could not capture Branchy.*control flow"):
+    with pytest.raises(QuantizationError, match=r"could not capture Branchy.*control flow"):
         ek.quantize(Branchy(), torch.rand(1, 4), calibrate=[np.random.rand(2, 4).astype(np.float32)])
 
 
 def test_calibration_with_wrong_shape(trained_cnn, digits) -> None:
     with pytest.raises(QuantizationError, match=r"calibration batch 0 has shape \(4, 1, 9, 9\)"):
-        ek.quantize(copy.deepcopy(trained_cnn), torch.rand(1, 1, 8, 8), calibrate=[np.zeros((4, 1, 9, 9), np.float32)])
+        ek.quantize(
+            copy.deepcopy(trained_cnn), torch.rand(1, 1, 8, 8), calibrate=[np.zeros((4, 1, 9, 9), np.float32)]
+        )
 
 
 def test_empty_calibration(trained_cnn) -> None:
@@ -58,8 +60,12 @@ def test_export_of_a_prepared_but_not_finalized_model(trained_cnn, tmp_path: Pat
 
 def test_keep_float_with_an_unknown_layer_suggests_close_names(trained_cnn) -> None:
     with pytest.raises(QuantizationError, match="did you mean classifier"):
-        ek.quantize(copy.deepcopy(trained_cnn), torch.rand(1, 1, 8, 8), calibrate=[np.zeros((2, 1, 8, 8), np.float32)],
-                    config=QuantConfig(keep_float=("clasifier",)))
+        ek.quantize(
+            copy.deepcopy(trained_cnn),
+            torch.rand(1, 1, 8, 8),
+            calibrate=[np.zeros((2, 1, 8, 8), np.float32)],
+            config=QuantConfig(keep_float=("clasifier",)),
+        )
 
 
 def test_bad_config_values() -> None:

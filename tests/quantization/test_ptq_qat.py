@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +31,20 @@ def test_ptq_int8_tflite_within_one_point_of_fp32(trained_cnn, digits, fp32_accu
     assert accuracy(model, digits.x_test, digits.y_test) >= fp32_accuracy - 0.010
 
 
-def test_qat_int8_tflite_within_0_3_points_of_fp32(trained_cnn, digits, fp32_accuracy, tmp_path: Path) -> None:
+def test_qat_int8_tflite_within_0_3_points_of_fp32(
+    trained_cnn, digits, fp32_accuracy, tmp_path: Path
+) -> None:
     torch.manual_seed(0)
     qat = ek.prepare_qat(copy.deepcopy(trained_cnn), _example(digits), config=QuantConfig(freeze_bn_after=30))
     steps = iter(range(10_000))
-    train(qat, digits.x_train, digits.y_train, epochs=2, lr=3e-4,
-          on_epoch=lambda epoch, loss: qat_step(qat, next(steps) * 100))
+    train(
+        qat,
+        digits.x_train,
+        digits.y_train,
+        epochs=2,
+        lr=3e-4,
+        on_epoch=lambda epoch, loss: qat_step(qat, next(steps) * 100),
+    )
     q = ek.finalize(qat)
     model = Model.load(ek.export(q, _example(digits), tmp_path / "qat.tflite").path)
     assert accuracy(model, digits.x_test, digits.y_test) >= fp32_accuracy - 0.003
@@ -46,8 +55,11 @@ def test_parity_chain_pytorch_onnx_tflite(trained_resnet, digits, tmp_path: Path
     onnx_path = ek.export(q, _example(digits), tmp_path / "q.onnx").path
     tfl_path = ek.export(q, _example(digits), tmp_path / "q.tflite").path
     x = digits.x_test
-    pairs = {"torch-onnx": ek.compare(q, onnx_path, [x]), "onnx-tflite": ek.compare(onnx_path, tfl_path, [x]),
-             "torch-tflite": ek.compare(q, tfl_path, [x])}
+    pairs = {
+        "torch-onnx": ek.compare(q, onnx_path, [x]),
+        "onnx-tflite": ek.compare(onnx_path, tfl_path, [x]),
+        "torch-tflite": ek.compare(q, tfl_path, [x]),
+    }
     for name, report in pairs.items():
         assert report.top1_agreement >= 0.995, (name, report.summary())
     step = Model.load(tfl_path).outputs[0].quantization[0]
@@ -62,19 +74,36 @@ def test_scales_are_identical_in_pytorch_onnx_and_tflite(trained_resnet, digits,
     torch_act = {(np.float32(n.args[1]), int(n.args[2])) for n in q.graph.nodes if n.target == qpt}
     proto = onnx.load(str(ek.export(q, _example(digits), tmp_path / "q.onnx").path))
     inits = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
-    onnx_act = {(np.float32(inits[n.input[1]]), int(inits[n.input[2]])) for n in proto.graph.node
-                if n.op_type == "QuantizeLinear" and n.input[0] not in inits}
+    onnx_act = {
+        (np.float32(inits[n.input[1]]), int(inits[n.input[2]]))
+        for n in proto.graph.node
+        if n.op_type == "QuantizeLinear" and n.input[0] not in inits
+    }
     interp = Interpreter(model_path=str(ek.export(q, _example(digits), tmp_path / "q.tflite").path))
-    tfl_act = {(np.float32(d["quantization"][0]), int(d["quantization"][1])) for d in interp.get_tensor_details()
-               if d["dtype"] == np.int8 and len(d["quantization_parameters"]["scales"]) == 1}
+    tfl_act = {
+        (np.float32(d["quantization"][0]), int(d["quantization"][1]))
+        for d in interp.get_tensor_details()
+        if d["dtype"] == np.int8 and len(d["quantization_parameters"]["scales"]) == 1
+    }
     assert torch_act == onnx_act, torch_act ^ onnx_act
     assert tfl_act <= onnx_act and len(tfl_act) >= len(onnx_act) - 1, onnx_act - tfl_act
     # weights: per-channel symmetric int8, the PyTorch scale vectors are the ONNX and TFLite ones
-    onnx_w = sorted((inits[n.input[1]] for n in proto.graph.node if n.op_type == "DequantizeLinear"
-                     and n.input[0] in inits and inits[n.input[0]].dtype == np.int8), key=lambda a: (a.size, float(a[0])))
-    tfl_w = sorted((d["quantization_parameters"]["scales"] for d in interp.get_tensor_details()
-                    if d["dtype"] == np.int8 and len(d["quantization_parameters"]["scales"]) > 1),
-                   key=lambda a: (a.size, float(a[0])))
+    onnx_w = sorted(
+        (
+            inits[n.input[1]]
+            for n in proto.graph.node
+            if n.op_type == "DequantizeLinear" and n.input[0] in inits and inits[n.input[0]].dtype == np.int8
+        ),
+        key=lambda a: (a.size, float(a[0])),
+    )
+    tfl_w = sorted(
+        (
+            d["quantization_parameters"]["scales"]
+            for d in interp.get_tensor_details()
+            if d["dtype"] == np.int8 and len(d["quantization_parameters"]["scales"]) > 1
+        ),
+        key=lambda a: (a.size, float(a[0])),
+    )
     assert len(onnx_w) == len(tfl_w) == 10
     for a, b in zip(onnx_w, tfl_w, strict=True):
         np.testing.assert_array_equal(a.astype(np.float32), b.astype(np.float32))
@@ -90,19 +119,29 @@ def test_no_float_island_between_quantized_ops(trained_resnet, digits, tmp_path:
             for name in node.input[:2]:
                 if name in inits or not name:
                     continue
-                assert producers[name].op_type == "DequantizeLinear", f"{node.op_type} {node.name} reads float {name}"
+                assert producers[name].op_type == "DequantizeLinear", (
+                    f"{node.op_type} {node.name} reads float {name}"
+                )
 
 
 @pytest.mark.parametrize("calibrator", ["moving_average", "percentile", "mse"])
 def test_calibrators_keep_accuracy(calibrator: str, trained_cnn, digits, fp32_accuracy) -> None:
-    q = ek.quantize(copy.deepcopy(trained_cnn), _example(digits), calibrate=digits.calibration_batches(128),
-                    config=QuantConfig(calibrator=calibrator))
+    q = ek.quantize(
+        copy.deepcopy(trained_cnn),
+        _example(digits),
+        calibrate=digits.calibration_batches(128),
+        config=QuantConfig(calibrator=calibrator),
+    )
     assert accuracy(q, digits.x_test, digits.y_test) >= fp32_accuracy - 0.02
 
 
 def test_keep_float_leaves_the_layer_unquantized(trained_cnn, digits) -> None:
-    q = ek.quantize(copy.deepcopy(trained_cnn), _example(digits), calibrate=digits.calibration_batches(64),
-                    config=QuantConfig(keep_float=("classifier",)))
+    q = ek.quantize(
+        copy.deepcopy(trained_cnn),
+        _example(digits),
+        calibrate=digits.calibration_batches(64),
+        config=QuantConfig(keep_float=("classifier",)),
+    )
     weights = {n.target for n in q.graph.nodes if n.op == "get_attr"}
     assert any("classifier" in w for w in weights), "the classifier keeps its float weight"
     linear = next(n for n in q.graph.nodes if n.target == torch.ops.aten.linear.default)
@@ -111,7 +150,11 @@ def test_keep_float_leaves_the_layer_unquantized(trained_cnn, digits) -> None:
 
 def test_sensitivity_lists_every_layer_worst_first(trained_cnn, digits) -> None:
     x, y = digits.x_test[:200], digits.y_test[:200]
-    result = ek.sensitivity(copy.deepcopy(trained_cnn), _example(digits), calibrate=digits.calibration_batches(64),
-                            evaluate=lambda m: accuracy(m, x, y))
+    result = ek.sensitivity(
+        copy.deepcopy(trained_cnn),
+        _example(digits),
+        calibrate=digits.calibration_batches(64),
+        evaluate=lambda m: accuracy(m, x, y),
+    )
     assert [r.layer for r in result] and len(result) == 4
-    assert all(a.drop >= b.drop for a, b in zip(result, result[1:], strict=False))
+    assert all(a.drop >= b.drop for a, b in itertools.pairwise(result))

@@ -45,7 +45,10 @@ def _write(tmp_path: Path, text: str, name: str = "r.yaml") -> Path:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (TINY.replace("    epochs: 2", "    epochs: 2\n    epoks: 3"), r"r.yaml:9: steps.0.epoks: Extra inputs"),
+        (
+            TINY.replace("    epochs: 2", "    epochs: 2\n    epoks: 3"),
+            r"r.yaml:9: steps.0.epoks: Extra inputs",
+        ),
         (TINY.replace("step: verify", "step: dance"), r"steps.3"),
         (TINY.replace("  demo: cnn", "  demo: cnn\n  colour: red"), r"r.yaml:4: model.colour"),
         (TINY.replace("    epochs: 2", "    epochs: -1"), r"r.yaml:8: steps.0.epochs"),
@@ -91,7 +94,12 @@ def test_run_writes_artifacts_summary_report_and_reuses_unchanged_steps(tmp_path
     out = tmp_path / "out"
     first = ek.run(recipe, out=out)
     assert first.ok, first.failed_steps
-    assert {p.name for p in out.iterdir()} >= {"tiny_int8.onnx", "tiny_int8.tflite", "summary.json", "report.html"}
+    assert {p.name for p in out.iterdir()} >= {
+        "tiny_int8.onnx",
+        "tiny_int8.tflite",
+        "summary.json",
+        "report.html",
+    }
     summary = json.loads((out / "summary.json").read_text())
     verify = next(s for s in summary["stages"] if s["step"] == "verify")
     assert verify["parity"]["accuracy"]["tflite"] > 0.8
@@ -138,7 +146,9 @@ def test_npz_data_source(tmp_path: Path) -> None:
     assert summary.ok and summary.stages[0].accuracy > 0.5
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium not installed (apt-get install chromium)")
+@pytest.mark.skipif(
+    shutil.which("chromium") is None, reason="chromium not installed (apt-get install chromium)"
+)
 def test_report_renders_in_a_real_browser(tmp_path: Path) -> None:
     out = tmp_path / "out"
     ek.run(_write(tmp_path, TINY), out=out)

@@ -63,7 +63,9 @@ def _keras_tflite(path: Path, int8: bool) -> Path:
     if int8:
         rng = np.random.default_rng(0)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([rng.random((1, 8, 8, 1), dtype=np.float32)] for _ in range(32))
+        converter.representative_dataset = lambda: (
+            [rng.random((1, 8, 8, 1), dtype=np.float32)] for _ in range(32)
+        )
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8

@@ -22,11 +22,13 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_random_bytes(tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"random{suffix}"
     path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
-    with pytest.raises(ModelFileError, match="not a valid|not a TFLite"):
+    with pytest.raises(ModelFileError, match=r"not a valid|not a TFLite"):
         Model.load(path)
 
 
-def test_truncated_tflite_is_rejected_before_the_interpreter_sees_it(tflite_fp32_path: Path, tmp_path: Path) -> None:
+def test_truncated_tflite_is_rejected_before_the_interpreter_sees_it(
+    tflite_fp32_path: Path, tmp_path: Path
+) -> None:
     data = tflite_fp32_path.read_bytes()
     path = tmp_path / "truncated.tflite"
     path.write_bytes(data[: len(data) // 2])
@@ -111,5 +113,5 @@ def test_gpu_delegates_absent_here(onnx_path: Path, tflite_fp32_path: Path, dele
 
 
 def test_backend_that_cannot_run_the_format(onnx_path: Path) -> None:
-    with pytest.raises(EdgekitError, match="runs .tflite files, not .onnx"):
+    with pytest.raises(EdgekitError, match=r"runs \.tflite files, not \.onnx"):
         Model.load(onnx_path, backend="litert")

@@ -49,7 +49,10 @@ def test_int8_model_quantizes_and_dequantizes(tflite_int8_path: Path) -> None:
     x = RNG.random((1, 8, 8, 1), dtype=np.float32)
     q = np.clip(np.rint(x / scale) + zp, -128, 127).astype(np.int8)
     raw = _raw_litert(tflite_int8_path, q)
-    np.testing.assert_array_equal(model.run(x, raw=False).round(6), ((raw.astype(np.float32) - out_spec.quantization[1]) * out_spec.quantization[0]).round(6))
+    np.testing.assert_array_equal(
+        model.run(x, raw=False).round(6),
+        ((raw.astype(np.float32) - out_spec.quantization[1]) * out_spec.quantization[0]).round(6),
+    )
     np.testing.assert_array_equal(model.run(q, raw=True), raw)
 
 
@@ -75,7 +78,9 @@ def test_metadata_maps_nchw_onto_nhwc_file(tflite_fp32_path: Path, tmp_path: Pat
     assert model.inputs[0].shape == (1, 1, 8, 8) and model.inputs[0].file_shape == (1, 8, 8, 1)
     assert model.inputs[0].name == "image" and model.outputs[0].name == "logits"
     x_nchw = RNG.random((1, 1, 8, 8), dtype=np.float32)
-    np.testing.assert_allclose(model(x_nchw), _raw_litert(tflite_fp32_path, x_nchw.transpose(0, 2, 3, 1)), atol=1e-6)
+    np.testing.assert_allclose(
+        model(x_nchw), _raw_litert(tflite_fp32_path, x_nchw.transpose(0, 2, 3, 1)), atol=1e-6
+    )
 
 
 def test_unlabelled_nhwc_file_transposes_unambiguous_nchw_with_a_warning(
