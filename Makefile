@@ -34,7 +34,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy edgekit/__init__.py runtime converters/api.py devices/__init__.py
+	PYTHON=$(abspath $(BIN))/python bash scripts/typecheck.sh
 
 bench: setup
 	$(BIN)/python benchmarks/runtime_overhead.py

@@ -59,7 +59,7 @@ class _Binding:
     perm: tuple[int, ...] | None
     inv_perm: tuple[int, ...] | None
     scale: float | None
-    zero_point: int | None
+    zero_point: int
     qmin: int
     qmax: int
 
@@ -90,7 +90,7 @@ def _bindings(files: list[FileTensor], layouts: Sequence[TensorLayout] | None) -
                 perm,
                 inv,
                 ft.scale,
-                ft.zero_point,
+                ft.zero_point or 0,
                 int(info.min) if info else 0,
                 int(info.max) if info else 0,
             )

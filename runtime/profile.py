@@ -63,7 +63,7 @@ class Profile:
         return cls(**kwargs)
 
 
-def summarize(samples_ms: list[float]) -> dict[str, float]:
+def summarize(samples_ms: list[float]) -> dict[str, Any]:
     """Percentiles (nearest-rank on all samples), mean, std, min and max.
 
     >>> s = summarize([1.0, 2.0, 3.0, 4.0])

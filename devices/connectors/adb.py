@@ -16,11 +16,12 @@ class ADBTransport(Transport):
         self.uri = str(uri)
         self.serial = uri.host
         self.python = python
-        self.adb = shutil.which("adb")
-        if self.adb is None:
+        adb = shutil.which("adb")
+        if adb is None:
             raise DeviceConnectionError(
                 "adb is not installed: apt-get install adb (or the Android platform-tools)"
             )
+        self.adb: str = adb
         try:
             listing = subprocess.run(
                 [self.adb, "devices"], capture_output=True, text=True, timeout=connect_timeout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import logging
 import shlex
 import time
@@ -149,7 +150,7 @@ class Device:
 
     def profile(
         self,
-        model_path: str | Path,
+        model_path: str | os.PathLike[str],
         *,
         delegate: str = "auto",
         threads: int | None = None,
