@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import logging
+import os
 import shlex
 import time
 from dataclasses import dataclass, field
