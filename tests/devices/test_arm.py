@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from edgekit.devices import connect
+from edgekit.devices.loopback import loopback_sshd
 
 ROOT = Path(os.environ.get("EDGEKIT_ARM64_ROOT", Path(__file__).resolve().parents[2] / ".arm64-root"))
 pytestmark = [
@@ -34,15 +35,13 @@ pytestmark = [
 def arm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     import subprocess
 
-    from .conftest import sshd
-
     forced = f'command="QEMU_CPU=cortex-a76 chroot {shlex.quote(str(ROOT))} /bin/sh -c \\"$SSH_ORIGINAL_COMMAND\\"" '
     proc = ROOT / "proc"
     mounted = subprocess.run(["mountpoint", "-q", str(proc)]).returncode == 0
     if not mounted:  # XNNPACK reads /proc/cpuinfo; without it the delegate silently does not start
         subprocess.run(["mount", "-t", "proc", "proc", str(proc)], check=True)
     try:
-        with sshd(tmp_path_factory.mktemp("armsshd"), forced) as server:
+        with loopback_sshd(tmp_path_factory.mktemp("armsshd"), authorized_prefix=forced) as server:
             yield server
     finally:
         if not mounted:
