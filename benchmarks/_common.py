@@ -76,3 +76,19 @@ def bn_ready(name: str, size: int, num_classes: int = 1000) -> Any:
         for _ in range(2):
             model(torch.rand(4, 3, size, size))
     return model.eval()
+
+
+def raw_litert(path: Path, x_nhwc: Any) -> Callable[[], Any]:
+    """A call of the bare ai_edge_litert Interpreter (set_tensor / invoke / get_tensor), one thread."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(path), num_threads=1)
+    interp.allocate_tensors()
+    i, o = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
+
+    def call() -> Any:
+        interp.set_tensor(i, x_nhwc)
+        interp.invoke()
+        return interp.get_tensor(o)
+
+    return call

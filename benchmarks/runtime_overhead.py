@@ -14,26 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import bn_ready, interleaved, table, write
+from _common import bn_ready, interleaved, raw_litert, table, write
 
 import edgekit as ek
 from edgekit.demo import DigitsCNN
 from edgekit.runtime import Model
-
-
-def raw_litert(path: Path, x_nhwc: np.ndarray):
-    from ai_edge_litert.interpreter import Interpreter
-
-    interp = Interpreter(model_path=str(path), num_threads=1)
-    interp.allocate_tensors()
-    i, o = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
-
-    def call() -> np.ndarray:
-        interp.set_tensor(i, x_nhwc)
-        interp.invoke()
-        return interp.get_tensor(o)
-
-    return call
 
 
 def raw_ort(path: Path, x: np.ndarray):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import bn_ready, interleaved, table, write
+from _common import bn_ready, interleaved, raw_litert, table, write
 
 import edgekit as ek
 from edgekit.runtime import Model
@@ -45,21 +45,6 @@ def run_onnx2tf(venv: Path, onnx_file: Path, work: Path) -> tuple[Path | None, f
     seconds = time.perf_counter() - start
     produced = sorted((work / "out").glob("*_float32.tflite"))
     return (produced[0] if produced else None), seconds, done.stderr[-400:] if done.returncode else ""
-
-
-def raw_tflite_runner(path: Path, x_nhwc: np.ndarray):
-    from ai_edge_litert.interpreter import Interpreter
-
-    interp = Interpreter(model_path=str(path), num_threads=1)
-    interp.allocate_tensors()
-    i, o = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
-
-    def call() -> np.ndarray:
-        interp.set_tensor(i, x_nhwc)
-        interp.invoke()
-        return interp.get_tensor(o)
-
-    return call
 
 
 def main() -> None:
@@ -91,10 +76,10 @@ def main() -> None:
                 "ours_max_abs": float(np.abs(ours_out - reference).max()),
             }
             if theirs is not None:
-                theirs_out = raw_tflite_runner(theirs, nhwc)()
+                theirs_out = raw_litert(theirs, nhwc)()
                 entry["theirs_max_abs"] = float(np.abs(theirs_out.reshape(reference.shape) - reference).max())
                 lat = interleaved(
-                    {"ours": raw_tflite_runner(ours, nhwc), "theirs": raw_tflite_runner(theirs, nhwc)},
+                    {"ours": raw_litert(ours, nhwc), "theirs": raw_litert(theirs, nhwc)},
                     rounds=5,
                     calls=5,
                 )

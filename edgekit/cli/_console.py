@@ -35,9 +35,9 @@ def fmt(value: Any) -> str:
 
 @contextmanager
 def progress_bar(description: str, total: int, *, enabled: bool = True) -> Iterator[Any]:
-    """Yield ``update(done, total)``; draws a rich progress bar on stderr when enabled."""
+    """Yield ``update(done, total, message=None)``; draws a rich progress bar on stderr when enabled."""
     if not enabled:
-        yield lambda done, total: None
+        yield lambda done, total, message=None: None
         return
     with Progress(
         TextColumn("{task.description}"),
@@ -48,7 +48,13 @@ def progress_bar(description: str, total: int, *, enabled: bool = True) -> Itera
         transient=True,
     ) as bar:
         task = bar.add_task(description, total=total)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+        def update(done: int, total: int, message: str | None = None) -> None:
+            bar.update(
+                task, completed=done, total=max(total, 1), **({"description": message} if message else {})
+            )
+
+        yield update
 
 
 def write_json(path: str | Path, data: Any) -> None:

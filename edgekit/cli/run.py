@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from edgekit.cli._console import console, err_console, table
+from edgekit.cli._console import console, progress_bar, table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,29 +42,17 @@ def stage_rows(summary: object) -> list[list[object]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from edgekit.recipes import load_recipe
     from edgekit.recipes import run as run_recipe
 
     recipe = load_recipe(args.recipe)  # fails before any work on a bad recipe
-    if args.quiet or args.json:
-        summary = run_recipe(recipe, out=args.out, force=args.force)
-    else:
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=True,
-        ) as bar:
-            task = bar.add_task(recipe.name, total=1)
-
-            def progress(message: str, done: int, total: int) -> None:
-                bar.update(task, description=message, completed=done, total=max(total, 1))
-
-            summary = run_recipe(recipe, out=args.out, force=args.force, progress=progress)
+    with progress_bar(recipe.name, 1, enabled=not (args.quiet or args.json)) as update:
+        summary = run_recipe(
+            recipe,
+            out=args.out,
+            force=args.force,
+            progress=lambda message, done, total: update(done, total, message),
+        )
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2, default=str))
     else:
