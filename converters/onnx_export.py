@@ -91,6 +91,11 @@ def export_onnx(
     inputs = as_tuple(example_inputs)
     with contextlib.suppress(NotImplementedError):  # exported GraphModules may refuse .eval()
         model.eval()
+    if isinstance(
+        model, torch.fx.GraphModule
+    ):  # eval-mode ops are already in the graph; only the flag is left
+        for module in model.modules():
+            module.training = False
     reference = torch_outputs(model, inputs)
     if output_names is None:
         output_names = ["output"] if len(reference) == 1 else [f"output_{i}" for i in range(len(reference))]
