@@ -43,9 +43,7 @@ class Distiller:
     """
 
     def __init__(self, teacher: nn.Module, *, temperature: float = 4.0, alpha: float = 0.5) -> None:
-        self.teacher = teacher.eval()
-        for p in self.teacher.parameters():
-            p.requires_grad_(False)
+        self.teacher = teacher.eval()  # run under no_grad below; the caller's parameters are left as they are
         self.temperature = temperature
         self.alpha = alpha
 

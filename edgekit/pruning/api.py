@@ -127,6 +127,9 @@ def prune(
     _check_model(model)
     example = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
     work = copy.deepcopy(model).eval()
+    frozen = {name for name, p in work.named_parameters() if not p.requires_grad}
+    for p in work.parameters():  # DepGraph traces through autograd; frozen parameters would hide their layers
+        p.requires_grad_(True)
     with torch.no_grad():
         out = work(*example)
     expected = [
@@ -187,6 +190,8 @@ def prune(
             f"{macs_after:,} MACs ({macs_after / macs_before:.2%} of {macs_before:,}); unpruned layers dominate"
         )
     _forward_ok(work, example, expected)
+    for name, p in work.named_parameters():
+        p.requires_grad_(name not in frozen)
     after = _channels(work)
     layers = [LayerChange(n, kind, c, after[n][1]) for n, (kind, c) in before.items() if n in after]
     model.__dict__.update(work.__dict__)  # in place: the caller's object now is the pruned model

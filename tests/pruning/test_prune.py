@@ -135,3 +135,12 @@ def test_untraceable_model_gives_the_cause() -> None:
     with pytest.raises(PruningError, match=r"no \.detach"):
         ek.prune(model, torch.rand(1, 3, 8, 8), ratio=0.5, ignored_layers=["conv2"])
     assert model.conv1.out_channels == 16
+
+
+def test_frozen_parameters_are_pruned_and_stay_frozen() -> None:
+    model = _model("resnet18")
+    for p in model.parameters():
+        p.requires_grad_(False)
+    result = ek.prune(model, X, ratio=0.5)
+    assert result.params_after < 0.5 * result.params_before
+    assert not any(p.requires_grad for p in model.parameters())
