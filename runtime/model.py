@@ -247,8 +247,9 @@ class Model:
 
     def _encode(self, b: _Binding, a: np.ndarray, raw: bool) -> np.ndarray:
         spec = b.spec
-        if a.ndim != len(spec.shape) or any(
-            d is not None and d != s for d, s in zip(spec.shape, a.shape, strict=True)
+        if a.shape != spec.shape and (
+            a.ndim != len(spec.shape)
+            or any(d is not None and d != s for d, s in zip(spec.shape, a.shape, strict=True))
         ):
             a = self._maybe_unlabelled_layout(b, a)
         perm = b.perm
