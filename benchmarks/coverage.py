@@ -4,7 +4,7 @@ ONNX and converted to fp32 TFLite, with parity against PyTorch (cosine >= 0.9999
 Resumable: results accumulate in benchmarks/results/coverage.json; models already there are skipped
 unless --redo. Random weights with BatchNorm statistics re-estimated (untrained nets output ~1e-9).
 
-    python benchmarks/coverage.py [--models resnet18 vit_b_16] [--size 96] [--redo]
+    python benchmarks/coverage.py [--models resnet18 vit_b_16] [--size 224] [--redo]
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def one(name: str, size: int, folder: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", nargs="*")
-    parser.add_argument("--size", type=int, default=96)
+    parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--redo", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(2)
