@@ -114,3 +114,17 @@ def test_compare_reports_the_metrics(onnx_file: Path, tflite_file: Path, small_c
         "top1_agreement",
         "n",
     }
+
+
+def test_gelu_erf_converts_with_parity(tmp_path: Path) -> None:
+    class GeluNet(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1, self.fc2 = torch.nn.Linear(16, 32), torch.nn.Linear(32, 4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc2(torch.nn.functional.gelu(self.fc1(x) * 3))
+
+    torch.manual_seed(0)
+    result = ek.export(GeluNet().eval(), torch.randn(1, 16), tmp_path / "gelu.tflite")
+    assert result.parity.within(cosine=0.9999, rel_max_abs=1e-3), result.parity.summary()

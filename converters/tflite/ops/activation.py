@@ -33,9 +33,22 @@ def tanh(ctx: NodeContext) -> list[Value]:
     return _unary(ctx, ctx.tf.math.tanh)
 
 
+# Abramowitz & Stegun 7.1.26 (max abs error 1.5e-7): TFLite has no ERF builtin, GELU exports contain it.
+_ERF_P = 0.3275911
+_ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+
+
 @register("Erf")
 def erf(ctx: NodeContext) -> list[Value]:
-    return _unary(ctx, ctx.tf.math.erf)
+    tf = ctx.tf
+
+    def approx(x):  # noqa: ANN001, ANN202
+        ax = tf.math.abs(x)
+        t = 1.0 / (1.0 + _ERF_P * ax)
+        poly = t * (_ERF_A[0] + t * (_ERF_A[1] + t * (_ERF_A[2] + t * (_ERF_A[3] + t * _ERF_A[4]))))
+        return tf.math.sign(x) * (1.0 - poly * tf.math.exp(-ax * ax))
+
+    return _unary(ctx, approx)
 
 
 @register("Exp", "Log", "Sqrt", "Neg", "Abs", "Reciprocal", "Floor", "Ceil", "Sin", "Cos")
