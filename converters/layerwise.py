@@ -100,7 +100,9 @@ def _onnx_taps(path: Path, x: np.ndarray) -> list[Tap]:
             model.graph.output.append(onnx.ValueInfoProto(name=out))
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC  # QDQ semantics, no fusions
+    options.graph_optimization_level = (
+        ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    )  # QDQ semantics, no fusions
     session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     outs = dict(zip([o.name for o in session.get_outputs()], session.run(None, {name: x}), strict=True))

@@ -223,30 +223,36 @@ class Runner:
         if not artifact.quantized:
             record.macs, record.params = _count(artifact.model, self._example(artifact))
 
-    def _epochs(self, label: str, total: int) -> Callable[[int, float], None]:
-        return lambda epoch, loss: self.progress(
-            f"{label} epoch {epoch + 1}/{total} loss {loss:.3f}", epoch + 1, total
-        )
-
-    def _train(self, step: TrainStep, artifact: Artifact, record: StageRecord) -> None:
+    def _fit(
+        self, model: Any, artifact: Artifact, label: str, *, epochs: int, lr: float, **kwargs: Any
+    ) -> None:
+        """Train ``model`` on the artifact's training split, reporting each epoch as progress."""
         from edgekit.demo import train
 
         d = artifact.data
+
+        def on_epoch(epoch: int, loss: float) -> None:
+            self.progress(f"{label} epoch {epoch + 1}/{epochs} loss {loss:.3f}", epoch + 1, epochs)
+
         train(
-            artifact.model,
+            model,
             d.x_train,
             d.y_train,
-            epochs=step.epochs,
-            lr=step.lr,
-            batch_size=step.batch_size,
+            epochs=epochs,
+            lr=lr,
             seed=self.recipe.seed,
-            on_epoch=self._epochs("train", step.epochs),
+            on_epoch=on_epoch,
+            **kwargs,
+        )
+
+    def _train(self, step: TrainStep, artifact: Artifact, record: StageRecord) -> None:
+        self._fit(
+            artifact.model, artifact, "train", epochs=step.epochs, lr=step.lr, batch_size=step.batch_size
         )
         self._describe(artifact, record)
 
     def _prune(self, step: PruneStep, artifact: Artifact, record: StageRecord) -> None:
         import edgekit as ek
-        from edgekit.demo import train
 
         teacher = copy.deepcopy(artifact.model).eval()
         result = ek.prune(
@@ -259,23 +265,12 @@ class Runner:
         record.layers = [asdict(layer) for layer in result.layers]
         if step.epochs:
             loss = ek.Distiller(teacher) if step.distill else None
-            d = artifact.data
-            train(
-                artifact.model,
-                d.x_train,
-                d.y_train,
-                epochs=step.epochs,
-                lr=step.lr,
-                seed=self.recipe.seed,
-                loss_fn=loss,
-                on_epoch=self._epochs("fine-tune", step.epochs),
-            )
+            self._fit(artifact.model, artifact, "fine-tune", epochs=step.epochs, lr=step.lr, loss_fn=loss)
         artifact.teacher = teacher if step.distill else None
         self._describe(artifact, record)
 
     def _quantize(self, step: QuantizeStep, artifact: Artifact, record: StageRecord) -> None:
         import edgekit as ek
-        from edgekit.demo import train
 
         d = artifact.data
         config = ek.QuantConfig(calibrator=step.calibrator)
@@ -290,16 +285,7 @@ class Runner:
             qat = ek.prepare_qat(artifact.model, self._example(artifact), config=config)
             loss = ek.Distiller(artifact.teacher) if artifact.teacher is not None else None
             if step.epochs:
-                train(
-                    qat,
-                    d.x_train,
-                    d.y_train,
-                    epochs=step.epochs,
-                    lr=step.lr,
-                    seed=self.recipe.seed,
-                    loss_fn=loss,
-                    on_epoch=self._epochs("QAT", step.epochs),
-                )
+                self._fit(qat, artifact, "QAT", epochs=step.epochs, lr=step.lr, loss_fn=loss)
             artifact.model = ek.finalize(qat)
         artifact.quantized = True
         self._describe(artifact, record)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from edgekit.converters.tflite.registry import register
 from edgekit.converters.tflite.values import Layout, NodeContext, Value, as_layout, nhwc_axis, to_tensor
@@ -42,7 +43,7 @@ _ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
 def erf(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
 
-    def approx(x):  # noqa: ANN001, ANN202
+    def approx(x: Any) -> Any:
         ax = tf.math.abs(x)
         t = 1.0 / (1.0 + _ERF_P * ax)
         poly = t * (_ERF_A[0] + t * (_ERF_A[1] + t * (_ERF_A[2] + t * (_ERF_A[3] + t * _ERF_A[4]))))
