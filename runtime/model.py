@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,6 +22,9 @@ from edgekit.errors import InputSpecError
 from edgekit.runtime import backends, model_file
 from edgekit.runtime.backends.base import FileTensor
 from edgekit.runtime.metadata import ModelMetadata, TensorLayout
+
+if TYPE_CHECKING:
+    from edgekit.runtime.profile import Profile
 
 log = logging.getLogger(__name__)
 
@@ -325,7 +328,7 @@ class Model:
         threads: int | None = None,
         op_profile: bool = True,
         progress: Any | None = None,
-    ) -> Any:
+    ) -> Profile:
         """Measure latency (see :func:`edgekit.runtime.benchmark.benchmark`); returns a ``Profile``."""
         from edgekit.runtime.benchmark import benchmark
 
