@@ -55,6 +55,47 @@ def emulated() -> bool:
     ) or bool(os.environ.get("QEMU_CPU"))
 
 
+# Linux aarch64 AT_HWCAP / AT_HWCAP2 bits (arch/arm64/include/uapi/asm/hwcap.h) under edgekit's flag names.
+_HWCAP = {1 << 1: "neon", 1 << 9: "fp16", 1 << 10: "fp16_simd", 1 << 20: "dotprod", 1 << 22: "sve"}
+_HWCAP2 = {1 << 1: "sve2", 1 << 13: "i8mm", 1 << 14: "bf16"}
+
+
+def hwcap_flags(hwcap: int, hwcap2: int = 0) -> list[str]:
+    """ISA flags the kernel advertises to processes (what XNNPACK dispatches on).
+
+    >>> hwcap_flags((1 << 1) | (1 << 20))
+    ['dotprod', 'neon']
+    """
+    flags = {name for bit, name in _HWCAP.items() if hwcap & bit}
+    flags |= {name for bit, name in _HWCAP2.items() if hwcap2 & bit}
+    return sorted(flags)
+
+
+def auxv_flags() -> list[str]:
+    """aarch64 ISA flags from ``getauxval``: right under qemu user mode too, where /proc/cpuinfo is the
+    host's. Empty on other architectures or without glibc."""
+    if platform.machine().lower() not in {"aarch64", "arm64"}:
+        return []
+    try:
+        import ctypes
+
+        getauxval = ctypes.CDLL(None).getauxval
+        getauxval.restype = ctypes.c_ulong
+        getauxval.argtypes = [ctypes.c_ulong]
+        return hwcap_flags(getauxval(16), getauxval(26))  # AT_HWCAP, AT_HWCAP2
+    except (OSError, AttributeError):
+        return []
+
+
+def cpu_facts() -> dict[str, Any]:
+    """The runtime's CPU description, with the kernel-advertised aarch64 flags merged in."""
+    from edgekit.runtime.cpuinfo import cpu_info
+
+    cpu = cpu_info()
+    cpu["flags"] = sorted({*cpu["flags"], *auxv_flags()})
+    return cpu
+
+
 def device_facts() -> dict[str, Any]:
     try:
         affinity = sorted(os.sched_getaffinity(0))
@@ -86,19 +127,18 @@ def _emit(payload: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.info:
-        from edgekit.runtime.cpuinfo import cpu_info
-
-        return {"info": {**device_facts(), "cpu": cpu_info()}}
+        return {"info": {**device_facts(), "cpu": cpu_facts()}}
     digest = hashlib.sha256(Path(args.model).read_bytes()).hexdigest()
     if args.sha256 and digest != args.sha256:
         raise RuntimeError(f"the model arrived corrupted: sha256 {digest} != {args.sha256}")
-    if args.cpus:
-        os.sched_setaffinity(0, _cpus(args.cpus))
+    if args.affinity:
+        os.sched_setaffinity(0, _cpus(args.affinity))
     from edgekit.runtime import Model
 
     model = Model.load(args.model, delegate=args.delegate, threads=args.threads)
     profile = model.benchmark(runs=args.runs, warmup=args.warmup)
     profile.extra.update(device_facts())
+    profile.cpu = cpu_facts()
     profile.extra["sha256"] = digest
     return {"profile": profile.to_dict()}
 
@@ -111,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int)
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=10)
-    parser.add_argument("--cpus", help="pin to these CPUs, e.g. 4-7 (big cores)")
+    parser.add_argument("--affinity", help="pin to these CPUs, e.g. 4-7 (big cores)")
     parser.add_argument("--info", action="store_true")
     args = parser.parse_args(argv)
     try:

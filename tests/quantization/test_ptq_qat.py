@@ -158,3 +158,19 @@ def test_sensitivity_lists_every_layer_worst_first(trained_cnn, digits) -> None:
     )
     assert [r.layer for r in result] and len(result) == 4
     assert all(a.drop >= b.drop for a, b in itertools.pairwise(result))
+
+
+def test_per_layer_parity_matches_tensors_by_their_scales(trained_resnet, digits, tmp_path: Path) -> None:
+    example = _example(digits)
+    q = ek.quantize(copy.deepcopy(trained_resnet), example, calibrate=digits.calibration_batches())
+    onnx_path = ek.export(q, example, tmp_path / "q.onnx").path
+    tfl_path = ek.export(q, example, tmp_path / "q.tflite").path
+    report = ek.compare(onnx_path, tfl_path, [digits.x_test[:4]], per_layer=True)
+    assert len(report.layers) >= 10, [layer.name for layer in report.layers]
+    assert max(layer.max_steps for layer in report.layers) <= 3.01  # rounding steps, never a wrong layer
+    assert {"name", "max_steps", "mean_steps", "scale"} <= set(report.layers[0].to_dict())
+    # a model calibrated on other data has other scales: far fewer tensors match
+    other = ek.quantize(copy.deepcopy(trained_resnet), example, calibrate=[digits.x_train[:8] * 0.5])
+    other_tfl = ek.export(other, example, tmp_path / "other.tflite").path
+    mismatch = ek.compare(tfl_path, other_tfl, [digits.x_test[:4]], per_layer=True)
+    assert len(mismatch.layers) < len(report.layers)
