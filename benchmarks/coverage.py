@@ -2,7 +2,9 @@
 ONNX and converted to fp32 TFLite, with parity against PyTorch (cosine >= 0.9999, max abs <= 1e-3 x range).
 
 Resumable: results accumulate in benchmarks/results/coverage.json; models already there are skipped
-unless --redo. Random weights with BatchNorm statistics re-estimated (untrained nets output ~1e-9).
+unless --redo (which re-runs only the selected models). Random weights with BatchNorm statistics
+re-estimated (untrained nets output ~1e-9), and zero-initialised layers (ViT's head) re-drawn so the
+output is not a constant that any converter would match.
 
     python benchmarks/coverage.py [--models resnet18 vit_b_16] [--size 224] [--redo]
 """
@@ -37,6 +39,15 @@ class OutOnly(torch.nn.Module):
         return self.inner(x)["out"]
 
 
+def redraw_zero_weights(model: torch.nn.Module) -> None:
+    """Re-draw weight matrices initialised to all zeros (torchvision's ViT head): a constant output
+    would make the parity check vacuous."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.Linear) and not module.weight.any():
+                torch.nn.init.normal_(module.weight, std=0.02)
+
+
 def build(name: str, size: int) -> tuple[torch.nn.Module, int]:
     torch.manual_seed(0)
     if name in SEGMENTATION:
@@ -45,6 +56,7 @@ def build(name: str, size: int) -> tuple[torch.nn.Module, int]:
         )
     else:
         model = torchvision.models.get_model(name, weights=None)
+    redraw_zero_weights(model)
     model.train()
     for candidate in (size, 224, 299):
         try:
@@ -82,6 +94,8 @@ def one(name: str, size: int, folder: Path) -> dict:
             parity=report.within(cosine=0.9999, rel_max_abs=1e-3),
         )
         row["status"] = "ok" if row["parity"] else "parity"
+        if report.output_range == 0:
+            row["status"] = "constant output"
     except Exception as exc:
         row["status"] = "failed"
         row["error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:400]}"
@@ -102,11 +116,10 @@ def main() -> None:
     torch.set_num_threads(2)
     names = args.models or (sorted(torchvision.models.list_models(module=torchvision.models)) + SEGMENTATION)
     path = RESULTS / "coverage.json"
-    done = (
-        {}
-        if args.redo or not path.exists()
-        else {r["model"]: r for r in json.loads(path.read_text())["results"]}
-    )
+    done = {} if not path.exists() else {r["model"]: r for r in json.loads(path.read_text())["results"]}
+    if args.redo:
+        for name in names:
+            done.pop(name, None)
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             if name in done:
