@@ -93,6 +93,8 @@ def cpu_facts() -> dict[str, Any]:
 
     cpu = cpu_info()
     cpu["flags"] = sorted({*cpu["flags"], *auxv_flags()})
+    if emulated():  # /proc/cpuinfo names the host's CPU, not the emulated one
+        cpu["model"] = f"{os.environ.get('QEMU_CPU', 'qemu')} (emulated on {cpu['model']})"
     return cpu
 
 
@@ -112,14 +114,6 @@ def device_facts() -> dict[str, Any]:
     }
 
 
-def _cpus(text: str) -> set[int]:
-    cpus: set[int] = set()
-    for part in text.split(","):
-        low, _, high = part.partition("-")
-        cpus.update(range(int(low), int(high or low) + 1))
-    return cpus
-
-
 def _emit(payload: dict[str, Any]) -> None:
     sys.stdout.write(MARKER + json.dumps(payload) + "\n")
     sys.stdout.flush()
@@ -132,7 +126,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.sha256 and digest != args.sha256:
         raise RuntimeError(f"the model arrived corrupted: sha256 {digest} != {args.sha256}")
     if args.affinity:
-        os.sched_setaffinity(0, _cpus(args.affinity))
+        wanted = {int(c) for c in args.affinity.split(",")}
+        try:
+            os.sched_setaffinity(0, wanted)
+        except OSError as exc:
+            raise ValueError(
+                f"cannot pin to CPUs {args.affinity}: this device offers CPUs {sorted(os.sched_getaffinity(0))}"
+            ) from exc
     from edgekit.runtime import Model
 
     model = Model.load(args.model, delegate=args.delegate, threads=args.threads)
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int)
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=10)
-    parser.add_argument("--affinity", help="pin to these CPUs, e.g. 4-7 (big cores)")
+    parser.add_argument("--affinity", help="pin to these CPUs, comma-separated (e.g. 4,5,6,7: big cores)")
     parser.add_argument("--info", action="store_true")
     args = parser.parse_args(argv)
     try:

@@ -9,6 +9,7 @@ import logging
 import os
 import shlex
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,12 +157,18 @@ class Device:
         threads: int | None = None,
         runs: int = 100,
         warmup: int = 10,
-        cpus: str | None = None,
+        affinity: str | Iterable[int] | None = None,
     ) -> Any:
         """Push ``model_path`` and the agent, benchmark on the device, return its ``Profile``.
 
-        ``cpus`` pins the run (e.g. "4-7" for the big cores). The remote folder is removed afterwards,
-        also when the run fails.
+        ``affinity`` pins the run to CPUs, like ``taskset`` ("4-7" or ``[4, 5, 6, 7]`` for the big cores of
+        a big.LITTLE board); ``Profile.extra["affinity"]`` records the CPUs the run had. The remote folder
+        is removed afterwards, also when the run fails.
+
+        >>> from edgekit.devices import connect
+        >>> with connect("local") as device:  # doctest: +SKIP
+        ...     device.profile("model.tflite", threads=1, affinity="0").extra["affinity"]
+        [0]
         """
         from edgekit.runtime import Profile, model_file
 
@@ -169,6 +176,7 @@ class Device:
         model_file.validate(path)  # never push something that is not a model
         if threads is not None and threads <= 0:
             raise ValueError(f"threads must be a positive integer or None, got {threads}")
+        cpus = cpu_list(affinity)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         workdir = self._mktemp()
         try:
@@ -191,13 +199,38 @@ class Device:
             if threads is not None:
                 args += ["--threads", str(threads)]
             if cpus:
-                args += ["--cpus", cpus]
+                args += ["--affinity", cpus]
             payload = self._agent(args, workdir)
         finally:
             self._cleanup(workdir)
         profile = Profile.from_dict(payload["profile"])
         profile.extra.update(device=self.uri, push_s=push_s)
         return profile
+
+
+def cpu_list(affinity: str | Iterable[int] | None) -> str | None:
+    """Validate an affinity ("0-3,6" or CPU numbers) into the agent's "0,1,2,3,6" form.
+
+    >>> cpu_list("4-7")
+    '4,5,6,7'
+    """
+    if affinity is None:
+        return None
+    try:
+        if isinstance(affinity, str):
+            cpus: set[int] = set()
+            for part in affinity.split(","):
+                low, _, high = part.strip().partition("-")
+                cpus.update(range(int(low), int(high or low) + 1))
+        else:
+            cpus = {int(c) for c in affinity}
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"affinity must look like '4-7' or '0,2' or be CPU numbers, got {affinity!r}"
+        ) from exc
+    if not cpus or min(cpus) < 0:
+        raise ValueError(f"affinity names no valid CPU: {affinity!r} (CPU numbers start at 0)")
+    return ",".join(map(str, sorted(cpus)))
 
 
 def quote(argv: list[str]) -> str:

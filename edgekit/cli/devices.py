@@ -19,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     prof.add_argument("--delegate", default="auto")
     prof.add_argument("--threads", type=int)
     prof.add_argument("--runs", type=int, default=50)
+    prof.add_argument("--affinity", help="pin each run to these CPUs, like taskset: 4-7 or 0,2")
     prof.add_argument("--json", dest="json_out", type=Path)
     p.set_defaults(func=run)
 
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
             delegate=args.delegate,
             threads=args.threads,
             runs=args.runs,
+            affinity=args.affinity,
         )
     rows = []
     for r in results:

@@ -8,6 +8,7 @@ import pytest
 
 from edgekit.devices import connect, parse_uri, profile_many, specs
 from edgekit.devices.agent import build_agent
+from edgekit.devices.agent_main import hwcap_flags
 from edgekit.errors import DeviceConnectionError, DeviceError
 
 
@@ -69,3 +70,28 @@ def test_fleet_keeps_results_when_one_device_fails(tflite_file: Path) -> None:
     results = profile_many(tflite_file, ["local", "adb://missing", "local"], runs=3, warmup=0)
     assert [r.ok for r in results] == [True, False, True]
     assert "no adb device" in results[1].error and results[0].profile.runs == 3
+
+
+def test_local_profile_pins_the_requested_cpus(tflite_file: Path) -> None:
+    with connect("local") as device:
+        profile = device.profile(tflite_file, runs=3, warmup=0, threads=1, affinity="0")
+    assert profile.extra["affinity"] == [0] and profile.threads == 1 and profile.extra["device"] == "local"
+
+
+@pytest.mark.parametrize("affinity", ["big", "3-x", "", [-1]])
+def test_malformed_affinity_is_rejected_before_anything_runs(tflite_file: Path, affinity: object) -> None:
+    with connect("local") as device, pytest.raises(ValueError, match="affinity"):
+        device.profile(tflite_file, affinity=affinity)
+
+
+def test_affinity_the_device_does_not_have(tflite_file: Path) -> None:
+    with connect("local") as device, pytest.raises(DeviceError, match="cannot pin to CPUs 4095"):
+        device.profile(tflite_file, runs=2, affinity=[4095])
+
+
+def test_aarch64_hwcaps_name_the_isa_xnnpack_dispatches_on() -> None:
+    cortex_a72 = (1 << 0) | (1 << 1)  # fp, asimd
+    cortex_a76 = cortex_a72 | (1 << 9) | (1 << 10) | (1 << 20)  # + fphp, asimdhp, asimddp
+    assert hwcap_flags(cortex_a72) == ["neon"]
+    assert hwcap_flags(cortex_a76) == ["dotprod", "fp16", "fp16_simd", "neon"]
+    assert hwcap_flags(cortex_a72, (1 << 13) | (1 << 14)) == ["bf16", "i8mm", "neon"]
