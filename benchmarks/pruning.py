@@ -3,7 +3,8 @@
 Part 1: resnet18 / mobilenet_v2 (random init, BN re-estimated) pruned at ratios 0.1..0.7: MACs, params
 and measured latency ratios of the fp32 .tflite (LiteRT) and .onnx (ORT) files, interleaved with the
 unpruned model in the same run. Part 2: DigitsCNN on scikit-learn digits: 50% pruned + fine-tune (with
-and without KD, each importance criterion) + QAT -> int8 .tflite accuracy. Writes pruning.json + pruning.png.
+and without KD, each importance criterion) + QAT -> int8 .tflite accuracy, next to the unpruned fp32 / int8
+and pruned fp32 files. Writes pruning.json + pruning.png (accuracy vs latency vs size).
 
     python benchmarks/pruning.py [--size 224] [--ratios 0.1 0.3 0.5 0.7]
 """
@@ -80,45 +81,90 @@ def latency_part(size: int, ratios: list[float], folder: Path) -> list[dict]:
     return rows
 
 
+def _qat_int8(model, teacher, d, example, kd: bool, path: Path) -> Path:
+    qat = ek.prepare_qat(model, example)
+    train(qat, d.x_train, d.y_train, epochs=3, lr=3e-4, loss_fn=ek.Distiller(teacher) if kd else None)
+    return ek.export(ek.finalize(qat), example, path).path
+
+
+def _row(variant: str, path: Path, d, *, pruned: bool, precision: str, params: int) -> dict:
+    return {
+        "variant": variant,
+        "pruned": pruned,
+        "precision": precision,
+        "accuracy": accuracy(Model.load(path), d.x_test, d.y_test),
+        "params": params,
+        "size": path.stat().st_size,
+        "file": str(path),
+    }
+
+
 def digits_part(folder: Path) -> list[dict]:
     d = load_digits_split()
     example = torch.from_numpy(d.x_train[:1])
+    batch = (torch.from_numpy(d.x_train[:256]), torch.from_numpy(d.y_train[:256]))
     torch.manual_seed(0)
     teacher = train(DigitsCNN(), d.x_train, d.y_train, epochs=12)
+    n_params = sum(p.numel() for p in teacher.parameters())
     out = [
         {
             "variant": "unpruned fp32 (PyTorch)",
             "accuracy": accuracy(teacher, d.x_test, d.y_test),
-            "params": sum(p.numel() for p in teacher.parameters()),
-        }
+            "params": n_params,
+        },
+        _row(
+            "unpruned fp32 .tflite",
+            ek.export(teacher, example, folder / "digits_fp32.tflite").path,
+            d,
+            pruned=False,
+            precision="fp32",
+            params=n_params,
+        ),
+        _row(
+            "unpruned + QAT int8 .tflite",
+            _qat_int8(copy.deepcopy(teacher), teacher, d, example, False, folder / "digits_int8.tflite"),
+            d,
+            pruned=False,
+            precision="int8",
+            params=n_params,
+        ),
     ]
-    fp32_file = ek.export(teacher, example, folder / "digits_fp32.tflite").path
-    out.append(
-        {
-            "variant": "unpruned fp32 .tflite",
-            "accuracy": accuracy(Model.load(fp32_file), d.x_test, d.y_test),
-            "size": fp32_file.stat().st_size,
-            "file": str(fp32_file),
-        }
-    )
-    variants = [("l2", True), ("l2", False), ("l1", True), ("bn_scale", True), ("random", True)]
+    variants = [
+        ("l2", True),
+        ("l2", False),
+        ("l1", True),
+        ("bn_scale", True),
+        ("taylor", True),
+        ("random", True),
+    ]
     for importance, kd in variants:
         torch.manual_seed(0)
         student = copy.deepcopy(teacher)
-        result = ek.prune(student, example, ratio=0.5, importance=importance, round_to=8)
-        loss = ek.Distiller(teacher) if kd else None
-        train(student, d.x_train, d.y_train, epochs=6, lr=2e-3, loss_fn=loss)
-        qat = ek.prepare_qat(student, example)
-        train(qat, d.x_train, d.y_train, epochs=3, lr=3e-4, loss_fn=ek.Distiller(teacher) if kd else None)
-        path = ek.export(ek.finalize(qat), example, folder / f"digits_{importance}_{kd}.tflite").path
+        result = ek.prune(student, example, ratio=0.5, importance=importance, round_to=8, loss_fn=batch)
+        train(student, d.x_train, d.y_train, epochs=6, lr=2e-3, loss_fn=ek.Distiller(teacher) if kd else None)
+        label = f"50% pruned ({importance}{', KD' if kd else ', no KD'})"
+        if (importance, kd) == ("l2", True):
+            fp32 = ek.export(student, example, folder / "digits_pruned_fp32.tflite").path
+            out.append(
+                _row(
+                    f"{label} fp32 .tflite",
+                    fp32,
+                    d,
+                    pruned=True,
+                    precision="fp32",
+                    params=result.params_after,
+                )
+            )
+        path = _qat_int8(student, teacher, d, example, kd, folder / f"digits_{importance}_{kd}.tflite")
         out.append(
-            {
-                "variant": f"50% pruned ({importance}{', KD' if kd else ', no KD'}) + QAT int8 .tflite",
-                "accuracy": accuracy(Model.load(path), d.x_test, d.y_test),
-                "params": result.params_after,
-                "size": path.stat().st_size,
-                "file": str(path),
-            }
+            _row(
+                f"{label} + QAT int8 .tflite",
+                path,
+                d,
+                pruned=True,
+                precision="int8",
+                params=result.params_after,
+            )
         )
     return out
 
@@ -141,11 +187,17 @@ def plot(latency_rows: list[dict], digits_rows: list[dict], path: Path) -> None:
     a.grid(alpha=0.3)
     files = [r for r in digits_rows if "file" in r]
     xn = load_digits_split().x_test[:1]
+    models = {r["variant"]: Model.load(r["file"], threads=1) for r in files}
+    ms = interleaved({v: lambda m=m: m(xn) for v, m in models.items()}, rounds=5, calls=200)
+    colors = {(False, "fp32"): "C0", (False, "int8"): "C1", (True, "fp32"): "C2", (True, "int8"): "C3"}
+    for (pruned, precision), color in colors.items():
+        b.scatter([], [], c=color, label=f"{'pruned' if pruned else 'unpruned'} {precision}")
     for r in files:
-        model = Model.load(r["file"], threads=1)
-        ms = interleaved({"m": lambda model=model: model(xn)}, rounds=5, calls=200)["m"] * 1e3
-        b.scatter(ms, r["accuracy"] * 100, s=30 + r["size"] / 300, alpha=0.6)
-        b.annotate(r["variant"].replace(" .tflite", ""), (ms, r["accuracy"] * 100), fontsize=6)
+        r["latency_ms"] = ms[r["variant"]] * 1e3
+        color = colors[(r["pruned"], r["precision"])]
+        b.scatter(r["latency_ms"], r["accuracy"] * 100, s=20 + r["size"] / 1000, c=color, alpha=0.6)
+        b.annotate(r["variant"].replace(" .tflite", ""), (r["latency_ms"], r["accuracy"] * 100), fontsize=5)
+    b.legend(fontsize=7)
     b.set_xlabel("LiteRT latency (ms, 1 thread)")
     b.set_ylabel("digits test accuracy (%)")
     b.set_title("accuracy vs latency (marker area ~ file size)")
@@ -192,13 +244,14 @@ def main() -> None:
     )
     print(
         table(
-            ["variant", "accuracy %", "params", "size KiB"],
+            ["variant", "accuracy %", "params", "size KiB", "LiteRT ms"],
             [
                 [
                     r["variant"],
                     f"{r['accuracy'] * 100:.2f}",
                     r.get("params", ""),
                     f"{r['size'] / 1024:.1f}" if "size" in r else "",
+                    f"{r['latency_ms']:.4f}" if "latency_ms" in r else "",
                 ]
                 for r in digits
             ],

@@ -92,7 +92,9 @@ def cpu_facts() -> dict[str, Any]:
     from edgekit.runtime.cpuinfo import cpu_info
 
     cpu = cpu_info()
-    cpu["flags"] = sorted({*cpu["flags"], *auxv_flags()})
+    known = cpu.get("flags")
+    flags = [str(f) for f in known] if isinstance(known, list) else []
+    cpu["flags"] = sorted({*flags, *auxv_flags()})
     if emulated():  # /proc/cpuinfo names the host's CPU, not the emulated one
         cpu["model"] = f"{os.environ.get('QEMU_CPU', 'qemu')} (emulated on {cpu['model']})"
     return cpu

@@ -6,6 +6,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edgekit.errors import EdgekitError
+
+
+class DistillationError(EdgekitError, ValueError):
+    """A distillation setting is out of range (``alpha`` outside [0, 1], ``temperature`` <= 0)."""
+
+
+def _check(temperature: float, alpha: float) -> None:
+    if not 0.0 <= alpha <= 1.0:
+        raise DistillationError(f"alpha must be in [0, 1] (the weight of the hard-label loss), got {alpha}")
+    if temperature <= 0:
+        raise DistillationError(f"temperature must be > 0 (4 is a common choice), got {temperature}")
+
 
 def distill_loss(
     student_logits: torch.Tensor,
@@ -21,10 +34,7 @@ def distill_loss(
     >>> float(distill_loss(s, t, torch.tensor([0]), alpha=0.0))
     0.0
     """
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+    _check(temperature, alpha)
     hard = F.cross_entropy(student_logits, targets)
     soft = F.kl_div(
         F.log_softmax(student_logits / temperature, dim=1),
@@ -39,10 +49,18 @@ class Distiller:
     """A loss ``(student_logits, targets, inputs) -> loss`` that runs a frozen teacher on the same inputs.
 
     Use it as ``loss_fn`` of ``edgekit.demo.train`` or call it in any training loop, e.g. to fine-tune a
-    pruned student against its unpruned teacher.
+    pruned student against its unpruned teacher (keep a copy of the model before ``ek.prune``).
+
+    >>> teacher, student = nn.Linear(4, 3), nn.Linear(4, 3)
+    >>> x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+    >>> loss = Distiller(teacher, temperature=2.0)(student(x), y, x)
+    >>> loss.backward()  # gradients reach the student only
+    >>> teacher.weight.grad is None, student.weight.grad is not None
+    (True, True)
     """
 
     def __init__(self, teacher: nn.Module, *, temperature: float = 4.0, alpha: float = 0.5) -> None:
+        _check(temperature, alpha)
         self.teacher = teacher.eval()  # run under no_grad below; the caller's parameters are left as they are
         self.temperature = temperature
         self.alpha = alpha

@@ -8,17 +8,30 @@ from typing import Any
 import torch
 from torch import nn
 
+from edgekit.errors import EdgekitError
+
+
+class LowRankError(EdgekitError, ValueError):
+    """``lowrank`` was given a bad setting (``energy`` outside (0, 1])."""
+
 
 @dataclass(frozen=True)
 class RankChoice:
+    """One factorized layer: its (out, in) shape, the rank kept, and its weight count before/after."""
+
     name: str
     shape: tuple[int, int]  # (out, in)
     rank: int
     params_before: int
     params_after: int
 
+    @property
+    def reduction(self) -> float:
+        """Fraction of the layer's weights removed (0.75: a quarter remains)."""
+        return 1.0 - self.params_after / self.params_before
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "reduction": self.reduction}
 
 
 def _rank_for(singular: torch.Tensor, energy: float) -> int:
@@ -44,7 +57,9 @@ def lowrank(model: nn.Module, *, energy: float = 0.9, min_params: int = 4096) ->
     ['Linear', 'Linear']
     """
     if not 0.0 < energy <= 1.0:
-        raise ValueError(f"energy must be in (0, 1], got {energy}")
+        raise LowRankError(
+            f"energy must be in (0, 1] (the fraction of squared singular values kept), got {energy}"
+        )
     choices: list[RankChoice] = []
     for name, module in list(model.named_modules()):
         is_linear = isinstance(module, nn.Linear)
@@ -65,15 +80,16 @@ def lowrank(model: nn.Module, *, energy: float = 0.9, min_params: int = 4096) ->
             continue
         a, b = _factor(weight, rank)
         bias = module.bias is not None
+        first: nn.Linear | nn.Conv2d
+        second: nn.Linear | nn.Conv2d
         if is_linear:
             first, second = nn.Linear(in_f, rank, bias=False), nn.Linear(rank, out_f, bias=bias)
-            first.weight.data.copy_(b)
-            second.weight.data.copy_(a)
         else:
             first, second = nn.Conv2d(in_f, rank, 1, bias=False), nn.Conv2d(rank, out_f, 1, bias=bias)
-            first.weight.data.copy_(b[:, :, None, None])
-            second.weight.data.copy_(a[:, :, None, None])
-        if bias:
+            a, b = a[:, :, None, None], b[:, :, None, None]
+        first.weight.data.copy_(b)
+        second.weight.data.copy_(a)
+        if module.bias is not None and second.bias is not None:
             second.bias.data.copy_(module.bias.detach())
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model

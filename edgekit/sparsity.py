@@ -15,6 +15,12 @@ from typing import Any
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
+from edgekit.errors import EdgekitError
+
+
+class SparsityError(EdgekitError, ValueError):
+    """``sparsify`` was given a bad setting or a model without Conv / Linear weights."""
+
 
 @dataclass(frozen=True)
 class LayerSparsity:
@@ -30,7 +36,7 @@ class LayerSparsity:
         return {**asdict(self), "sparsity": self.sparsity}
 
 
-def _weights(model: nn.Module) -> list[tuple[str, nn.Module]]:
+def _weights(model: nn.Module) -> list[tuple[str, nn.Conv1d | nn.Conv2d | nn.Linear]]:
     return [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv1d | nn.Conv2d | nn.Linear)]
 
 
@@ -52,10 +58,14 @@ def sparsify(model: nn.Module, sparsity: float, *, scope: str = "global") -> nn.
     0.5
     """
     if not 0.0 <= sparsity < 1.0:
-        raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
+        raise SparsityError(f"sparsity must be in [0, 1) (the fraction of weights zeroed), got {sparsity}")
     if scope not in ("global", "local"):
-        raise ValueError(f"scope must be 'global' or 'local', got {scope!r}")
+        raise SparsityError(f"scope must be 'global' or 'local', got {scope!r}")
     layers = _weights(model)
+    if not layers:
+        raise SparsityError(
+            f"{type(model).__name__} has no Conv1d / Conv2d / Linear layer: nothing to sparsify"
+        )
     if scope == "global":
         torch_prune.global_unstructured(
             [(m, "weight") for _, m in layers], pruning_method=torch_prune.L1Unstructured, amount=sparsity
@@ -74,4 +84,4 @@ def compressed_size(path: str | os.PathLike[str], level: int = 9) -> int:
     return len(zlib.compress(Path(path).read_bytes(), level))
 
 
-__all__ = ["LayerSparsity", "compressed_size", "sparsify", "sparsity_report"]
+__all__ = ["LayerSparsity", "SparsityError", "compressed_size", "sparsify", "sparsity_report"]

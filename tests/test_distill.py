@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 import edgekit as ek
 from edgekit.demo import DigitsCNN, load_digits_split
+from edgekit.distill import DistillationError
 
 
 def test_matches_the_hinton_formula() -> None:
@@ -22,10 +23,19 @@ def test_matches_the_hinton_formula() -> None:
 
 def test_bad_alpha_and_temperature() -> None:
     s = torch.randn(2, 3)
-    with pytest.raises(ValueError, match="alpha"):
+    with pytest.raises(DistillationError, match="alpha"):
         ek.distill_loss(s, s, torch.tensor([0, 1]), alpha=1.5)
-    with pytest.raises(ValueError, match="temperature"):
+    with pytest.raises(DistillationError, match="temperature"):
         ek.distill_loss(s, s, torch.tensor([0, 1]), temperature=0)
+    with pytest.raises(DistillationError, match="temperature"):
+        ek.Distiller(torch.nn.Linear(3, 3), temperature=-1.0)  # refused when built, not at the first batch
+
+
+def test_alpha_one_is_plain_cross_entropy_and_teacher_matters_otherwise() -> None:
+    s, y = torch.randn(4, 10), torch.randint(0, 10, (4,))
+    t1, t2 = torch.randn(4, 10), torch.randn(4, 10)
+    assert torch.allclose(ek.distill_loss(s, t1, y, alpha=1.0), F.cross_entropy(s, y))
+    assert not torch.allclose(ek.distill_loss(s, t1, y), ek.distill_loss(s, t2, y))
 
 
 def test_distiller_pulls_the_student_towards_the_teacher() -> None:
@@ -38,10 +48,10 @@ def test_distiller_pulls_the_student_towards_the_teacher() -> None:
     first = None
     for _ in range(30):
         value = loss(student(x), y, x)
-        first = first if first is not None else float(value)
+        first = first if first is not None else float(value.detach())
         opt.zero_grad()
         value.backward()
         opt.step()
-    assert float(value) < 0.5 * first
+    assert float(value.detach()) < 0.5 * first
     assert all(p.grad is None for p in teacher.parameters()), "the teacher is never trained"
     assert all(p.requires_grad for p in teacher.parameters()), "the teacher's flags are not changed"

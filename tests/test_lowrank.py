@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 import edgekit as ek
+from edgekit.factorize import LowRankError
 
 
 def test_low_rank_weight_is_reproduced_with_fewer_parameters() -> None:
@@ -20,6 +21,7 @@ def test_low_rank_weight_is_reproduced_with_fewer_parameters() -> None:
     ek.lowrank(model, energy=0.999, min_params=1000)
     (choice,) = model.edgekit_lowrank
     assert choice.rank == 8 and choice.params_after == 8 * (96 + 128) < choice.params_before
+    assert choice.to_dict()["reduction"] == pytest.approx(1 - 8 * (96 + 128) / (96 * 128))
     assert torch.allclose(model[0](x), expected, atol=1e-3)
 
 
@@ -30,6 +32,13 @@ def test_pointwise_conv_is_factorized_and_3x3_is_not() -> None:
     assert model(torch.randn(1, 64, 8, 8)).shape == (1, 64, 6, 6)
 
 
+def test_full_rank_layer_is_left_alone() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(128, 128))
+    ek.lowrank(model, energy=0.999, min_params=100)  # a random matrix needs nearly full rank
+    assert isinstance(model[0], nn.Linear) and model.edgekit_lowrank == []
+
+
 def test_bad_energy() -> None:
-    with pytest.raises(ValueError, match="energy"):
+    with pytest.raises(LowRankError, match="energy"):
         ek.lowrank(nn.Linear(4, 4), energy=0)

@@ -9,7 +9,7 @@ import torch
 import torchvision
 
 import edgekit as ek
-from edgekit.sparsity import compressed_size, sparsity_report
+from edgekit.sparsity import SparsityError, compressed_size, sparsity_report
 
 
 @pytest.mark.parametrize("scope", ["global", "local"])
@@ -37,5 +37,9 @@ def test_sparse_file_compresses_smaller(tmp_path: Path) -> None:
 
 
 def test_bad_sparsity() -> None:
-    with pytest.raises(ValueError, match="sparsity"):
+    with pytest.raises(SparsityError, match="sparsity"):
         ek.sparsify(torch.nn.Linear(2, 2), 1.0)
+    with pytest.raises(SparsityError, match="scope"):
+        ek.sparsify(torch.nn.Linear(2, 2), 0.5, scope="layer")
+    with pytest.raises(SparsityError, match="no Conv1d / Conv2d / Linear"):
+        ek.sparsify(torch.nn.Sequential(torch.nn.ReLU()), 0.5)

@@ -6,7 +6,17 @@
 """
 
 from edgekit.pruning.api import prune
-from edgekit.pruning.importance import IMPORTANCES, importance
+from edgekit.pruning.config import PruneConfig, Scope
+from edgekit.pruning.importance import IMPORTANCES, Importance, importance
 from edgekit.pruning.result import LayerChange, PruneResult
 
-__all__ = ["IMPORTANCES", "LayerChange", "PruneResult", "importance", "prune"]
+__all__ = [
+    "IMPORTANCES",
+    "Importance",
+    "LayerChange",
+    "PruneConfig",
+    "PruneResult",
+    "Scope",
+    "importance",
+    "prune",
+]

@@ -9,16 +9,24 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from edgekit.errors import PruningError
+from edgekit.pruning.config import PruneConfig, Scope
+from edgekit.pruning.importance import Importance
 from edgekit.pruning.importance import importance as make_importance
 from edgekit.pruning.result import LayerChange, PruneResult
 
 log = logging.getLogger(__name__)
 
 Finetune = Callable[[nn.Module, int], Any]
+"""``finetune(model, step)``: called after each of ``steps`` pruning steps."""
 LossFn = Callable[[nn.Module], torch.Tensor]
+"""``loss_fn(model) -> loss`` on a training batch (for ``importance="taylor"``)."""
+
+_MAX_RATIO = 0.95  # the most a target_macs search removes from any layer
+_SEARCH_STEPS = 40  # resolution of the target_macs search (0.95 / 40 = 2.4% of channels per step)
 
 
 def _channels(model: nn.Module) -> dict[str, tuple[str, int]]:
@@ -31,53 +39,188 @@ def _channels(model: nn.Module) -> dict[str, tuple[str, int]]:
     return out
 
 
-def _count(model: nn.Module, example: Any) -> tuple[int, int]:
+def _count(model: nn.Module, example: tuple[torch.Tensor, ...]) -> tuple[int, int]:
     import torch_pruning as tp
 
     macs, params = tp.utils.count_ops_and_params(model, example)
     return int(macs), int(params)
 
 
-def _resolve_ignored(model: nn.Module, ignored: Sequence[str | nn.Module]) -> list[nn.Module]:
+def _ignored_names(model: nn.Module, original: nn.Module, ignored: Sequence[str | nn.Module]) -> list[str]:
+    """Names (in ``model``, a deep copy of ``original``) of the layers left intact."""
     named = dict(model.named_modules())
     if not ignored:  # default: the final classifier (the last Linear, else the last conv)
-        last = [m for m in model.modules() if isinstance(m, nn.Linear)] or [
-            m for m in model.modules() if isinstance(m, nn.Conv2d)
+        last = [n for n, m in named.items() if isinstance(m, nn.Linear)] or [
+            n for n, m in named.items() if isinstance(m, nn.Conv1d | nn.Conv2d)
         ]
         return last[-1:]
-    modules = []
+    names = []
     for item in ignored:
-        if isinstance(item, nn.Module):
-            modules.append(item)
-            continue
-        if item not in named:
-            close = difflib.get_close_matches(item, list(named), n=3)
+        name = item if isinstance(item, str) else _name_of(original, item)
+        if name not in named:
+            close = difflib.get_close_matches(name, [n for n in named if n], n=3)
             raise PruningError(
-                f"ignored layer {item!r} is not in the model"
-                + (f"; did you mean {', '.join(close)}?" if close else "")
+                f"ignored layer {name!r} is not in the model"
+                + (
+                    f"; did you mean {', '.join(close)}?"
+                    if close
+                    else "; see model.named_modules() for names"
+                )
             )
-        modules.append(named[item])
-    return modules
+        names.append(name)
+    return names
 
 
-def _check_model(model: nn.Module) -> None:
-    kinds = {type(m).__module__ for m in model.modules()}
-    if any(k.endswith("shufflenetv2") for k in kinds):
+def _name_of(root: nn.Module, module: nn.Module) -> str:
+    for name, m in root.named_modules():
+        if m is module:
+            return name
+    raise PruningError(f"ignored layer {type(module).__name__} is not a module of this model")
+
+
+def _channel_shuffle(output: Any) -> bool:
+    """True when the autograd graph has a channel shuffle: a 4-D tensor viewed as (N, groups, C/groups, ...)
+    whose axes 1 and 2 are then swapped. It interleaves channels of different branches."""
+    outs = output if isinstance(output, list | tuple) else [output]
+    stack: list[Any] = [o.grad_fn for o in outs if isinstance(o, torch.Tensor) and o.grad_fn is not None]
+    seen: set[Any] = set()
+    while stack:
+        fn = stack.pop()
+        if fn is None or fn in seen:
+            continue
+        seen.add(fn)
+        name = type(fn).__name__
+        swaps = (
+            name == "TransposeBackward0"
+            and {getattr(fn, "_saved_dim0", 0), getattr(fn, "_saved_dim1", 0)} == {1, 2}
+        ) or (name == "PermuteBackward0" and tuple(getattr(fn, "_saved_dims", ()))[:3] == (0, 2, 1))
+        if swaps:
+            for source, _ in fn.next_functions:
+                sizes = getattr(source, "_saved_self_sym_sizes", None)
+                if (
+                    type(source).__name__.startswith(("View", "Reshape", "UnsafeView"))
+                    and sizes
+                    and len(sizes) == 4
+                ):
+                    return True
+        stack.extend(next_fn for next_fn, _ in fn.next_functions)
+    return False
+
+
+def _taylor_backward(model: nn.Module, loss_fn: LossFn) -> None:
+    model.zero_grad()
+    loss = loss_fn(model)
+    if not isinstance(loss, torch.Tensor) or loss.numel() != 1 or loss.grad_fn is None:
         raise PruningError(
-            "ShuffleNetV2's channel shuffle (reshape -> transpose -> reshape of the channel axis) interleaves "
-            "channels across branches, so pruning one branch breaks the other; torch-pruning cannot keep it "
-            "consistent. Prune a model without channel shuffle, or use ek.sparsify for unstructured sparsity"
+            "importance='taylor' needs gradients, but loss_fn(model) returned "
+            + (
+                f"a {type(loss).__name__}"
+                if not isinstance(loss, torch.Tensor)
+                else "a tensor without grad_fn"
+            )
+            + ": return a scalar loss computed from model(inputs) with autograd on (no torch.no_grad(), no .detach())"
         )
+    loss.backward()
 
 
-def _forward_ok(model: nn.Module, example: tuple[torch.Tensor, ...], expected: list[torch.Size]) -> None:
-    with torch.no_grad():
-        out = model(*example)
+def _as_loss_fn(loss_fn: LossFn | tuple[torch.Tensor, torch.Tensor] | None) -> LossFn | None:
+    if loss_fn is None or callable(loss_fn):
+        return loss_fn
+    if isinstance(loss_fn, tuple) and len(loss_fn) == 2:
+        inputs, targets = loss_fn
+        return lambda model: F.cross_entropy(model(inputs), targets)
+    raise PruningError(
+        f"loss_fn must be a callable loss_fn(model) -> loss or an (inputs, targets) batch, got {type(loss_fn).__name__}"
+    )
+
+
+def _run_pruner(
+    work: nn.Module,
+    example: tuple[torch.Tensor, ...],
+    config: PruneConfig,
+    ignored: list[str],
+    *,
+    ratio: float,
+    steps: int,
+    loss_fn: LossFn | None,
+    after_step: Callable[[nn.Module, int], bool],
+) -> int:
+    """Prune ``work`` in ``steps`` linear steps up to ``ratio``; stop early when ``after_step`` is True."""
+    import torch_pruning as tp
+
+    pruner = tp.pruner.MetaPruner(
+        work,
+        example,
+        importance=make_importance(config.importance),
+        pruning_ratio=ratio,
+        global_pruning=config.scope is Scope.GLOBAL,
+        round_to=config.round_to,
+        ignored_layers=[work.get_submodule(n) for n in ignored],
+        iterative_steps=steps,
+    )
+    for step in range(steps):
+        if config.needs_gradients and loss_fn is not None:
+            _taylor_backward(work, loss_fn)
+        pruner.step()
+        if after_step(work, step):
+            return step + 1
+    return steps
+
+
+def _ratio_for(
+    work: nn.Module,
+    example: tuple[torch.Tensor, ...],
+    config: PruneConfig,
+    ignored: list[str],
+    loss_fn: LossFn | None,
+    macs_before: int,
+) -> tuple[float, nn.Module]:
+    """The smallest ratio (in steps of 2.4%) whose pruned copy has at most ``config.target_macs`` MACs, and
+    that copy."""
+    target = float(config.target_macs or 0)
+    if target >= macs_before:
+        raise PruningError(f"target_macs {target:,.0f} is not below the model's {macs_before:,} MACs")
+    probe = copy.deepcopy(work)
+    reached: list[int] = []
+
+    def reached_target(model: nn.Module, step: int) -> bool:
+        reached.append(_count(model, example)[0])
+        return reached[-1] <= target
+
+    done = _run_pruner(
+        probe,
+        example,
+        config,
+        ignored,
+        ratio=_MAX_RATIO,
+        steps=_SEARCH_STEPS,
+        loss_fn=loss_fn,
+        after_step=reached_target,
+    )
+    if reached[-1] > target:
+        raise PruningError(
+            f"target_macs {target:,.0f} is not reachable: pruning {_MAX_RATIO:.0%} of prunable channels reached "
+            f"{reached[-1]:,} MACs ({reached[-1] / macs_before:.2%} of {macs_before:,}); the ignored and "
+            "unprunable layers dominate: lower the target or ignore fewer layers"
+        )
+    return _MAX_RATIO * done / _SEARCH_STEPS, probe
+
+
+def _check_outputs(model: nn.Module, example: tuple[torch.Tensor, ...], expected: list[torch.Size]) -> None:
+    try:
+        with torch.no_grad():
+            out = model(*example)
+    except Exception as exc:
+        raise PruningError(
+            f"the pruned model no longer runs ({type(exc).__name__}: {exc}); its graph has a dependency "
+            "torch-pruning did not track: add the layers involved to ignored_layers. The model is unchanged"
+        ) from exc
     outs = out if isinstance(out, list | tuple) else [out]
     shapes = [o.shape for o in outs if isinstance(o, torch.Tensor)]
     if shapes != expected:
         raise PruningError(
-            f"pruning changed the output shapes {expected} -> {shapes}; the model is left unchanged"
+            f"pruning changed the output shapes {expected} -> {shapes}: add the output layers to ignored_layers. "
+            "The model is unchanged"
         )
 
 
@@ -87,111 +230,106 @@ def prune(
     *,
     ratio: float | None = None,
     target_macs: float | None = None,
-    importance: str | Any = "l2",
-    scope: str = "local",
+    importance: str | Importance | Any = "l2",
+    scope: str | Scope = "local",
     round_to: int | None = None,
     ignored_layers: Sequence[str | nn.Module] = (),
     steps: int = 1,
     finetune: Finetune | None = None,
-    loss_fn: LossFn | None = None,
+    loss_fn: LossFn | tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> PruneResult:
     """Remove whole channels; the model is changed in place and returned as ``result.model``.
 
     ``ratio``: fraction of channels removed per prunable layer (``scope="local"``) or overall
-    (``"global"``, ranked across layers). ``target_macs``: prune until MACs <= target instead.
-    ``importance``: "l1", "l2", "bn_scale", "taylor" (needs ``loss_fn(model) -> loss``), "random", or a
-    torch-pruning Importance. ``round_to``: keep channel counts multiples of N (8 suits NEON/XNNPACK).
-    ``ignored_layers``: names or modules left intact (default: the final classifier). ``steps`` > 1 prunes
-    iteratively and calls ``finetune(model, step)`` after each step. On any failure the model is unchanged.
+    (``"global"``, ranked across layers). ``target_macs``: instead of a ratio, prune the least until
+    MACs <= target (searched in steps of 2.4% of channels). ``importance``: "l1", "l2", "bn_scale",
+    "taylor", "random" (see :class:`Importance`), or a torch-pruning importance object. "taylor" needs
+    ``loss_fn``: ``loss_fn(model) -> loss`` on a training batch, or an ``(inputs, targets)`` batch
+    (cross-entropy). ``round_to``: keep channel counts multiples of N (8 suits NEON/XNNPACK).
+    ``ignored_layers``: names or modules left intact (default: the final classifier, i.e. the last
+    Linear, else the last conv). ``steps`` > 1 prunes iteratively and calls ``finetune(model, step)``
+    after each step. Channel-shuffle models (ShuffleNet) are refused: their channels cannot stay
+    consistent. On any failure a :class:`~edgekit.errors.PruningError` says why and the model is unchanged.
 
     >>> import torchvision, torch, edgekit as ek
     >>> r = ek.prune(torchvision.models.resnet18(num_classes=10), torch.rand(1, 3, 32, 32), ratio=0.5)
     >>> round(r.params_ratio, 2) < 0.3
     True
     """
-    import torch_pruning as tp
-
-    if (ratio is None) == (target_macs is None):
-        raise PruningError("give exactly one of ratio (fraction of channels to remove) or target_macs")
-    if ratio is not None and not 0.0 <= ratio < 1.0:
-        raise PruningError(f"ratio must be in [0, 1), got {ratio}")
-    if scope not in ("local", "global"):
-        raise PruningError(f"scope must be 'local' or 'global', got {scope!r}")
-    if steps < 1:
-        raise PruningError(f"steps must be >= 1, got {steps}")
-    if importance == "taylor" and loss_fn is None:
+    config = PruneConfig(ratio, target_macs, importance, scope, round_to, ignored_layers, steps)
+    loss = _as_loss_fn(loss_fn)
+    if config.needs_gradients and loss is None:
         raise PruningError(
-            "importance='taylor' ranks channels by gradient x weight: pass loss_fn=lambda model: loss on a "
-            "training batch (edgekit calls backward on it)"
+            "importance='taylor' ranks channels by gradient x weight and needs a loss on a training batch: pass "
+            "loss_fn=lambda model: loss (edgekit calls backward on it) or loss_fn=(inputs, targets)"
         )
-    _check_model(model)
     example = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
     work = copy.deepcopy(model).eval()
     frozen = {name for name, p in work.named_parameters() if not p.requires_grad}
     for p in work.parameters():  # DepGraph traces through autograd; frozen parameters would hide their layers
         p.requires_grad_(True)
-    with torch.no_grad():
-        out = work(*example)
+    out = work(*example)
+    if _channel_shuffle(out):
+        raise PruningError(
+            f"{type(model).__name__} has a channel shuffle (reshape -> transpose -> reshape of the channel axis, as "
+            "in ShuffleNet): it interleaves channels across branches, so removing channels in one branch "
+            "breaks the other and torch-pruning cannot keep them consistent. Prune a model without channel "
+            "shuffle, or use ek.sparsify for unstructured sparsity"
+        )
     expected = [
         o.shape for o in (out if isinstance(out, list | tuple) else [out]) if isinstance(o, torch.Tensor)
     ]
+    del out
     before = _channels(work)
     macs_before, params_before = _count(work, example)
-    ignored = _resolve_ignored(
-        work, [i if isinstance(i, str) else _same_in(work, model, i) for i in ignored_layers]
-    )
-    imp = make_importance(importance)
-    if target_macs is not None:
-        if target_macs >= macs_before:
-            raise PruningError(
-                f"target_macs {target_macs:,.0f} is not below the model's {macs_before:,} MACs"
-            )
-        ratio_goal, total_steps = 0.95, max(steps, 40)
-    else:
-        ratio_goal, total_steps = float(ratio), steps
+    ignored = _ignored_names(work, model, config.ignored_layers)
+
+    def after_step(pruned: nn.Module, step: int) -> bool:
+        if finetune is not None:
+            finetune(pruned, step)
+        return False
+
     try:
-        pruner = tp.pruner.MetaPruner(
-            work,
-            example,
-            importance=imp,
-            pruning_ratio=ratio_goal,
-            global_pruning=scope == "global",
-            round_to=round_to,
-            ignored_layers=ignored,
-            iterative_steps=total_steps,
-        )
-        done_steps = 0
-        for step in range(total_steps):
-            if loss_fn is not None and importance == "taylor":
-                work.zero_grad()
-                loss_fn(work).backward()
-            pruner.step()
-            done_steps += 1
-            if finetune is not None and target_macs is None:
-                finetune(work, step)
-            if target_macs is not None and _count(work, example)[0] <= target_macs:
-                break
+        searched: nn.Module | None = None
+        if config.ratio is not None:
+            goal = config.ratio
+        else:
+            goal, searched = _ratio_for(work, example, config, ignored, loss, macs_before)
+        if searched is not None and config.steps == 1 and finetune is None:
+            work, done_steps = searched, 1  # the search's pruned copy is the answer
+        else:
+            done_steps = _run_pruner(
+                work,
+                example,
+                config,
+                ignored,
+                ratio=goal,
+                steps=config.steps,
+                loss_fn=loss,
+                after_step=after_step,
+            )
     except PruningError:
         raise
     except Exception as exc:
         raise PruningError(
-            f"torch-pruning could not prune {type(model).__name__}: {type(exc).__name__}: {exc} — the model is unchanged"
+            f"torch-pruning could not prune {type(model).__name__}: {type(exc).__name__}: {exc}. The model is unchanged"
         ) from exc
+    _check_outputs(work, example, expected)
     macs_after, params_after = _count(work, example)
-    if params_after == params_before and (target_macs is not None or ratio):
+    if params_after == params_before and goal:
         raise PruningError(
             f"torch-pruning found no channel it could remove in {type(model).__name__}: its dependency graph is traced "
             "through autograd from the outputs, so outputs must be tensors computed with gradients (no .detach(), "
             "no torch.no_grad() inside forward) and at least one Conv/Linear must not be ignored"
         )
-    if target_macs is not None and macs_after > target_macs:
+    if config.target_macs is not None and macs_after > config.target_macs:
         raise PruningError(
-            f"target_macs {target_macs:,.0f} is not reachable: pruning 95% of prunable channels reached "
-            f"{macs_after:,} MACs ({macs_after / macs_before:.2%} of {macs_before:,}); unpruned layers dominate"
+            f"target_macs {config.target_macs:,.0f} missed: the search reached it, but after fine-tuning between "
+            f"steps global ranking removed other channels ({macs_after:,} MACs); use scope='local' or steps=1"
         )
-    _forward_ok(work, example, expected)
     for name, p in work.named_parameters():
         p.requires_grad_(name not in frozen)
+    work.zero_grad(set_to_none=True)
     after = _channels(work)
     layers = [LayerChange(n, kind, c, after[n][1]) for n, (kind, c) in before.items() if n in after]
     model.__dict__.update(work.__dict__)  # in place: the caller's object now is the pruned model
@@ -199,10 +337,3 @@ def prune(
     result = PruneResult(model, params_before, params_after, macs_before, macs_after, layers, done_steps)
     log.info("pruned %s: %s", type(model).__name__, result.summary())
     return result
-
-
-def _same_in(copy_root: nn.Module, original_root: nn.Module, module: nn.Module) -> str:
-    for name, m in original_root.named_modules():
-        if m is module:
-            return name
-    raise PruningError(f"ignored layer {type(module).__name__} is not a module of this model")

@@ -8,6 +8,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class LayerChange:
+    """Output channels (Conv) or features (Linear) of one layer, before and after pruning."""
+
     name: str
     kind: str
     channels_before: int
@@ -35,11 +37,13 @@ class PruneResult:
         return self.params_after / max(self.params_before, 1)
 
     def to_dict(self) -> dict[str, Any]:
+        """Everything but the model, as JSON-ready data (with the two ratios)."""
         data = {k: v for k, v in asdict(self).items() if k != "model"}
         data.update(macs_ratio=self.macs_ratio, params_ratio=self.params_ratio)
         return data
 
     def summary(self) -> str:
+        """One line: parameters, MACs and how many layers lost channels."""
         return (
             f"params {self.params_before:,} -> {self.params_after:,} ({self.params_ratio:.2f}x), "
             f"MACs {self.macs_before:,} -> {self.macs_after:,} ({self.macs_ratio:.2f}x), "

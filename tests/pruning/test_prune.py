@@ -11,6 +11,7 @@ import torchvision
 
 import edgekit as ek
 from edgekit.errors import PruningError
+from edgekit.pruning import Importance
 
 
 def _model(name: str) -> torch.nn.Module:
@@ -113,6 +114,11 @@ def test_ignored_layer_by_name_keeps_its_channels() -> None:
         ({"ratio": 0.5, "ignored_layers": ["fcc"]}, "did you mean fc"),
         ({"ratio": 0.5, "scope": "galactic"}, "scope"),
         ({"target_macs": 1e3}, "not reachable.*reached"),
+        ({"target_macs": 1e15}, "not below"),
+        ({"ratio": 0.5, "round_to": 0}, "round_to"),
+        ({"ratio": 0.5, "steps": 0}, "steps"),
+        ({"ratio": 0.5, "importance": "taylor", "loss_fn": lambda m: torch.tensor(1.0)}, "needs gradients"),
+        ({"ratio": 0.5, "importance": "taylor", "loss_fn": "batch"}, "loss_fn must be"),
     ],
 )
 def test_bad_arguments(kwargs: dict, message: str) -> None:
@@ -144,3 +150,81 @@ def test_frozen_parameters_are_pruned_and_stay_frozen() -> None:
     result = ek.prune(model, X, ratio=0.5)
     assert result.params_after < 0.5 * result.params_before
     assert not any(p.requires_grad for p in model.parameters())
+
+
+def test_taylor_without_gradients_names_the_cause() -> None:
+    model = _model("resnet18")
+    xb, y = torch.rand(4, 3, 64, 64), torch.randint(0, 10, (4,))
+
+    def no_grad_loss(m: torch.nn.Module) -> torch.Tensor:
+        with torch.no_grad():
+            return torch.nn.functional.cross_entropy(m(xb), y)
+
+    with pytest.raises(PruningError, match=r"needs gradients.*without grad_fn"):
+        ek.prune(model, X, ratio=0.3, importance="taylor", loss_fn=no_grad_loss)
+    assert model.conv1.out_channels == 64
+
+
+def test_taylor_accepts_a_batch_and_ranks_differently_from_l2() -> None:
+    batch = (torch.rand(4, 3, 64, 64), torch.randint(0, 10, (4,)))
+    taylor = ek.prune(_model("resnet18"), X, ratio=0.5, importance=Importance.TAYLOR, loss_fn=batch)
+    l2 = ek.prune(_model("resnet18"), X, ratio=0.5, importance="l2")
+    assert taylor.params_after == l2.params_after  # local scope: same counts, other channels
+    kept = [m.weight for m in (taylor.model.conv1, l2.model.conv1)]
+    assert not torch.equal(*kept)
+
+
+def test_target_macs_with_iterative_finetune() -> None:
+    seen: list[int] = []
+    result = ek.prune(
+        _model("mobilenet_v2"), X, target_macs=5e6, steps=2, finetune=lambda m, step: seen.append(step)
+    )
+    assert seen == [0, 1] and result.steps == 2
+    assert result.macs_after <= 5e6 < result.macs_before
+
+
+class ChannelShuffle(torch.nn.Module):
+    """Two branches concatenated, then their channels interleaved (as in ShuffleNet)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = torch.nn.Conv2d(3, 8, 1), torch.nn.Conv2d(3, 8, 1)
+        self.conv = torch.nn.Conv2d(16, 16, 3)
+        self.fc = torch.nn.Linear(16, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.cat([self.a(x), self.b(x)], 1)
+        n, c, h, w = y.shape
+        y = y.view(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
+        return self.fc(self.conv(y).mean((2, 3)))
+
+
+def test_any_channel_shuffle_is_refused() -> None:
+    model = ChannelShuffle()
+    with pytest.raises(PruningError, match="ChannelShuffle has a channel shuffle"):
+        ek.prune(model, torch.rand(1, 3, 8, 8), ratio=0.5)
+    assert model.a.out_channels == 8
+
+
+class ScaledByBuffer(torch.nn.Module):
+    """A per-channel scale kept in a buffer: torch-pruning prunes parameters, not buffers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(3, 16, 3)
+        self.conv2 = torch.nn.Conv2d(16, 8, 3)
+        self.fc = torch.nn.Linear(8, 10)
+        self.register_buffer("scale", torch.linspace(0.5, 1.5, 16).view(1, 16, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.conv2(self.conv1(x) * self.scale).mean((2, 3)))
+
+
+def test_a_pruned_model_that_no_longer_runs_is_not_returned() -> None:
+    model = ScaledByBuffer()
+    with pytest.raises(PruningError, match=r"no longer runs.*ignored_layers"):
+        ek.prune(model, torch.rand(1, 3, 8, 8), ratio=0.5)
+    assert model.conv1.out_channels == 16
+    result = ek.prune(model, torch.rand(1, 3, 8, 8), ratio=0.5, ignored_layers=["conv1", "fc"])
+    assert model.conv1.out_channels == 16 and model.conv2.out_channels == 4
+    assert model(torch.rand(2, 3, 8, 8)).shape == (2, 10) and result.params_ratio < 1
