@@ -70,10 +70,21 @@ def build(name: str, size: int) -> tuple[torch.nn.Module, int]:
     return model.eval(), candidate
 
 
+FLATBUFFER_LIMIT = 2**31  # a .tflite file is one FlatBuffer: 32-bit offsets, at most 2 GiB
+
+
 def one(name: str, size: int, folder: Path) -> dict:
     row: dict = {"model": name}
     try:
         model, used = build(name, size)
+        weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+        if weight_bytes >= FLATBUFFER_LIMIT:
+            row.update(
+                status="too large",
+                error=f"fp32 weights are {weight_bytes / 2**30:.2f} GiB: over the 2 GiB FlatBuffer limit of one "
+                ".tflite file (quantize it first: int8 weights are a quarter of that)",
+            )
+            return row
         row["input"] = used
         x = torch.rand(1, 3, used, used)
         t0 = time.perf_counter()

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.errors import ExportError
+from edgekit.placement import on_cpu
 from edgekit.quantization.state import quant_state
 from edgekit.runtime.metadata import METADATA_KEY, ModelMetadata, TensorLayout
 
@@ -45,7 +46,7 @@ def as_tuple(example_inputs: Any) -> tuple[Any, ...]:
             raise ExportError(
                 f"example inputs must be torch tensors or numpy arrays, got {type(item).__name__}"
             )
-        out.append(item)
+        out.append(item.cpu())
     if not out:
         raise ExportError(
             "example_inputs is empty: give one example batch per model input, e.g. torch.randn(1, 3, 224, 224)"
@@ -89,6 +90,7 @@ def export_onnx(
             "(or use ek.quantize for post-training quantization) before exporting"
         )
     inputs = as_tuple(example_inputs)
+    model = on_cpu(model)
     with contextlib.suppress(NotImplementedError):  # exported GraphModules may refuse .eval()
         model.eval()
     if isinstance(

@@ -68,9 +68,13 @@ def runner(model: Any) -> Runner:
     if _is_torch_module(model):
         import torch
 
+        from edgekit.placement import device_of
+
+        device = device_of(model)
+
         def run_torch(x: np.ndarray) -> list[np.ndarray]:
             with torch.no_grad():
-                out = model(torch.from_numpy(np.ascontiguousarray(x)))
+                out = model(torch.from_numpy(np.ascontiguousarray(x)).to(device))
             items = (
                 out
                 if isinstance(out, list | tuple)

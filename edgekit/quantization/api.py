@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from edgekit.errors import QuantizationError
+from edgekit.placement import device_of
 from edgekit.quantization.config import QuantConfig
 from edgekit.quantization.quantizer import TFLiteInt8Quantizer
 from edgekit.quantization.state import mark, quant_state
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 Calibration = Iterable[Any] | Callable[[torch.nn.Module], Any]
 
 
-def _example(example_inputs: Any) -> tuple[torch.Tensor, ...]:
+def _example(example_inputs: Any, device: torch.device | None = None) -> tuple[torch.Tensor, ...]:
     items = example_inputs if isinstance(example_inputs, tuple | list) else (example_inputs,)
     out = []
     for item in items:
@@ -29,7 +30,8 @@ def _example(example_inputs: Any) -> tuple[torch.Tensor, ...]:
             raise QuantizationError("example inputs must be batches (first dimension = batch)")
         if t.shape[0] == 1:  # a batch of 2 lets torch.export keep the batch dimension dynamic
             t = torch.cat([t, t])
-        out.append(t.float() if t.is_floating_point() else t)
+        t = t.float() if t.is_floating_point() else t
+        out.append(t if device is None else t.to(device))
     return tuple(out)
 
 
@@ -47,8 +49,11 @@ def _check_keep_float(model: torch.nn.Module, config: QuantConfig) -> None:
 
 
 def capture(model: torch.nn.Module, example_inputs: Any) -> torch.fx.GraphModule:
-    """torch.export the model with a dynamic batch dimension (required for QAT with other batch sizes)."""
-    example = _example(example_inputs)
+    """torch.export the model with a dynamic batch dimension (required for QAT with other batch sizes).
+
+    Example inputs are moved to the model's device (a model on a GPU is captured and trained there).
+    """
+    example = _example(example_inputs, device_of(model))
     batch = torch.export.Dim("batch", min=1, max=4096)
     try:
         program = torch.export.export(model, example, dynamic_shapes=tuple({0: batch} for _ in example))
@@ -73,7 +78,7 @@ def _calibrate(prepared: torch.nn.Module, calibrate: Calibration, example: tuple
             tensors = []
             for j, a in enumerate(arrays):
                 t = a if isinstance(a, torch.Tensor) else torch.from_numpy(np.asarray(a))
-                t = t.float()
+                t = t.float().to(example[j].device if j < len(example) else t.device)
                 expected = tuple(example[j].shape[1:]) if j < len(example) else None
                 if expected is None or tuple(t.shape[1:]) != expected:
                     raise QuantizationError(
@@ -113,7 +118,7 @@ def quantize(
     config = config or QuantConfig()
     _check_keep_float(model, config)
     model = model.eval()
-    example = _example(example_inputs)
+    example = _example(example_inputs, device_of(model))
     prepared = prepare_pt2e(capture(model, example), TFLiteInt8Quantizer(config, qat=False))
     seen = _calibrate(prepared, calibrate, example)
     log.info("calibrated on %s samples with %s", seen if seen >= 0 else "user-run", config.calibrator)

@@ -3,12 +3,15 @@
 from edgekit.converters.tflite.ops import (  # noqa: F401
     activation,
     conv,
+    einsum,
     elementwise,
+    gather_nd,
     gemm,
     normalization,
     pool,
     qdq,
     reduce,
     resize,
+    scatter,
     shape,
 )

@@ -52,7 +52,7 @@ def erf(ctx: NodeContext) -> list[Value]:
     return _unary(ctx, approx)
 
 
-@register("Exp", "Log", "Sqrt", "Neg", "Abs", "Reciprocal", "Floor", "Ceil", "Sin", "Cos")
+@register("Exp", "Log", "Sqrt", "Neg", "Abs", "Reciprocal", "Floor", "Ceil", "Sin", "Cos", "Not", "Round")
 def elementwise_unary(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
     fns = {
@@ -66,6 +66,8 @@ def elementwise_unary(ctx: NodeContext) -> list[Value]:
         "Ceil": tf.math.ceil,
         "Sin": tf.math.sin,
         "Cos": tf.math.cos,
+        "Not": tf.math.logical_not,
+        "Round": tf.math.round,  # half to even, as ONNX
     }
     return _unary(ctx, fns[ctx.node.op_type])
 
