@@ -28,10 +28,13 @@ class Tap:
     scale: float
     zero_point: int
     value: np.ndarray
+    raw: np.ndarray | None = None  # the integer values (NCHW), for TFLite taps
 
     @property
     def key(self) -> tuple[float, int, tuple[int, ...]]:
-        return (round(self.scale, 9), self.zero_point, tuple(self.value.shape))
+        """Quantization and shape without unit axes ([N, C, 1, 1] and [N, C] are the same tensor)."""
+        shape = self.value.shape
+        return (round(self.scale, 9), self.zero_point, (shape[0], *(d for d in shape[1:] if d != 1)))
 
 
 @dataclass
@@ -138,10 +141,33 @@ def _tflite_taps(path: Path, x: np.ndarray) -> list[Tap]:
             value = interp.get_tensor(t["index"])
         except ValueError:
             continue
+        if value.ndim == 4 and value.shape[1:3] == (1, 1):  # [N, 1, 1, C]: a Linear run as a 1x1 conv
+            value = value.reshape(value.shape[0], value.shape[3])
         if value.ndim == 4:
             value = value.transpose(0, 3, 1, 2)
-        taps.append(Tap(t["name"], float(s), int(z), (value.astype(np.float32) - z) * s))
+        elif (source := _flattened_from(value, taps, float(s), int(z))) is not None:
+            value = source.raw.reshape(value.shape)  # ONNX's NCHW flatten order
+        taps.append(Tap(t["name"], float(s), int(z), (value.astype(np.float32) - z) * s, value))
     return taps
+
+
+def _flattened_from(value: np.ndarray, earlier: list[Tap], scale: float, zero_point: int) -> Tap | None:
+    """The 4-D tap whose NHWC flatten ``value`` is (the translator flattens NHWC maps in place and permutes
+    the next Linear's weights instead): same quantization, same values in another order."""
+    if value.ndim != 2:
+        return None
+    ordered = np.sort(value, axis=None)
+    for tap in reversed(earlier):
+        raw = tap.raw
+        if (
+            raw is not None
+            and raw.ndim == 4
+            and raw.size == value.size
+            and (tap.scale, tap.zero_point) == (scale, zero_point)
+            and np.array_equal(np.sort(raw, axis=None), ordered)
+        ):
+            return tap
+    return None
 
 
 def taps(model: Any, x: np.ndarray) -> list[Tap]:
@@ -184,7 +210,7 @@ def compare_layers(
                 break
             x = arr[i : i + 1]
             for ref, cand in match(taps(reference, x), taps(candidate, x)):
-                steps = np.abs(ref.value - cand.value) / ref.scale
+                steps = np.abs(ref.value - cand.value.reshape(ref.value.shape)) / ref.scale
                 entry = stats.get(ref.name)
                 if entry is None:
                     order.append(ref.name)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.converters.tflite import registry
-from edgekit.converters.tflite.values import NCHW_TO_NHWC, Layout, NodeContext, Value, as_layout
+from edgekit.converters.tflite.values import KEEPS_FLAT, NCHW_TO_NHWC, Layout, NodeContext, Value, as_layout
 from edgekit.errors import ConversionError, UnsupportedOpError
 
 log = logging.getLogger(__name__)
@@ -175,6 +175,8 @@ class GraphTranslator:
                 folded = _fold(node, inputs, self.opset)
                 outs = [Value(a) for a in folded] if folded is not None else None
             if outs is None:
+                if node.op_type not in KEEPS_FLAT:
+                    inputs = [_unflattened(tf, v) for v in inputs]
                 ctx = NodeContext(node, inputs, _attrs(node), tf, self.opset, self.notes)
                 outs = registry.handler(node.op_type)(ctx)
             for name, value in zip(node.output, outs, strict=False):
@@ -191,6 +193,12 @@ class GraphTranslator:
             )
             results.append(tf.identity(tensor, name=_tf_name(out.name)))
         return results
+
+
+def _unflattened(tf: Any, value: Value | None) -> Value | None:
+    if value is None or value.layout is not Layout.FLAT_NHWC:
+        return value
+    return Value(as_layout(tf, value, Layout.PLAIN))
 
 
 def _tf_name(name: str) -> str:

@@ -21,6 +21,14 @@ NHWC_TO_NCHW = (0, 3, 1, 2)
 class Layout(enum.Enum):
     PLAIN = "plain"  # same axis order as in ONNX
     NHWC = "nhwc"  # a 4-D ONNX NCHW tensor held as NHWC
+    FLAT_NHWC = "flat_nhwc"  # ONNX's [N, C*H*W] flatten of an NCHW map, held in NHWC element order
+
+
+#: Ops whose handlers take a FLAT_NHWC input as it is (elementwise, per-tensor, or a constant-weight
+#: Gemm/MatMul that permutes its weight rows instead); every other op receives it as PLAIN.
+KEEPS_FLAT = frozenset(
+    {"Gemm", "MatMul", "Identity", "Dropout", "QuantizeLinear", "DequantizeLinear", "Relu", "Clip"}
+)
 
 
 @dataclass
@@ -40,6 +48,11 @@ class Value:
 
     data: Any
     layout: Layout = Layout.PLAIN
+    chw: tuple[int, int, int] | None = None  # (C, H, W) of the map a FLAT_NHWC value was flattened from
+
+    def like(self, data: Any) -> Value:
+        """``data`` (computed elementwise from this value) in this value's layout."""
+        return Value(data, self.layout, self.chw)
 
     @property
     def is_const(self) -> bool:
@@ -108,6 +121,10 @@ def as_layout(tf: Any, value: Value, layout: Layout) -> Any:
         return tf.constant(const)
     if value.layout is layout:
         return value.data
+    if value.layout is Layout.FLAT_NHWC:
+        c, h, w = value.chw or (0, 0, 0)
+        nchw = tf.transpose(tf.reshape(value.data, (-1, h, w, c)), NHWC_TO_NCHW)
+        return as_layout(tf, Value(tf.reshape(nchw, (-1, c * h * w))), layout)
     if layout is Layout.NHWC:
         return tf.transpose(value.data, NCHW_TO_NHWC)
     return tf.transpose(value.data, NHWC_TO_NCHW)

@@ -11,7 +11,7 @@ from edgekit.converters.tflite.values import Layout, NodeContext, Value, as_layo
 
 def _unary(ctx: NodeContext, fn) -> list[Value]:
     x = ctx.inputs[0]
-    return [Value(fn(to_tensor(ctx.tf, x)), x.layout)]
+    return [x.like(fn(to_tensor(ctx.tf, x)))]
 
 
 @register("Relu")

@@ -35,6 +35,18 @@ def _dense(ctx: NodeContext, x, weight_value: Value, kernel_np: np.ndarray, chan
     return tf.linalg.matmul(x, kernel_constant(tf, weight_value, kernel_np, channel_axis=channel_axis))
 
 
+def _rows_for(x: Value, kernel_np: np.ndarray) -> np.ndarray:
+    """A [C*H*W, N] kernel with its rows in NHWC order when ``x`` is a FLAT_NHWC value."""
+    if x.layout is not Layout.FLAT_NHWC or x.chw is None:
+        return kernel_np
+    c, h, w = x.chw
+    return kernel_np.reshape(c, h, w, -1).transpose(1, 2, 0, 3).reshape(c * h * w, -1)
+
+
+def _input(ctx: NodeContext, x: Value, flat_ok: bool):
+    return x.data if flat_ok and x.layout is Layout.FLAT_NHWC else as_layout(ctx.tf, x, Layout.PLAIN)
+
+
 @register("Gemm")
 def gemm(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
@@ -42,14 +54,17 @@ def gemm(ctx: NodeContext) -> list[Value]:
     if a is None or b is None or not b.is_const:
         raise UnsupportedOpError(f"Gemm node {ctx.node.name!r}: the second operand must be a constant weight")
     alpha, beta = float(ctx.attr("alpha", 1.0)), float(ctx.attr("beta", 1.0))
-    x = as_layout(tf, a, Layout.PLAIN)
-    if ctx.attr("transA", 0):
+    trans_a = bool(ctx.attr("transA", 0))
+    x = _input(ctx, a, flat_ok=not trans_a)
+    if trans_a:
         x = tf.transpose(x)
     weight = b.const
     # TF kernel is [K, N]: the output-channel (quantization) axis is last
     kernel_np = weight.T if ctx.attr("transB", 0) else weight
     if alpha != 1.0:
         kernel_np = kernel_np * alpha
+    if not trans_a:
+        kernel_np = _rows_for(a, kernel_np)
     y = _dense(ctx, x, b, kernel_np, channel_axis=1)
     if len(ctx.inputs) > 2 and ctx.inputs[2] is not None:
         c = ctx.const_input(2, "bias").astype(np.float32) * beta
@@ -61,9 +76,9 @@ def gemm(ctx: NodeContext) -> list[Value]:
 def matmul(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
     a, b = ctx.inputs
-    x = as_layout(tf, a, Layout.PLAIN)
     if b.is_const and b.rank == 2:
-        y = _dense(ctx, x, b, b.const, channel_axis=1)
+        y = _dense(ctx, _input(ctx, a, flat_ok=True), b, _rows_for(a, b.const), channel_axis=1)
     else:
+        x = as_layout(tf, a, Layout.PLAIN)
         y = tf.linalg.matmul(x, to_tensor(tf, b) if b.is_const else as_layout(tf, b, Layout.PLAIN))
     return [Value(y)]

@@ -83,7 +83,7 @@ def quantize_linear(ctx: NodeContext) -> list[Value]:
     y = tf.quantization.fake_quant_with_min_max_vars(
         to_tensor(tf, x), low, high, num_bits=8, narrow_range=False
     )
-    return [Value(y, x.layout)]
+    return [x.like(y)]
 
 
 @register("DequantizeLinear")

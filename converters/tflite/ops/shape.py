@@ -55,8 +55,30 @@ def reshape(ctx: NodeContext) -> list[Value]:
     in_shape = x.onnx_shape
     if not ctx.attr("allowzero", 0):
         target = [in_shape[i] if d == 0 else d for i, d in enumerate(target)]
+    if (
+        x.layout is Layout.NHWC
+        and not _flattens_trivially(x)
+        and len(target) == 2
+        and _keeps_batch(target, in_shape)
+    ):
+        return _flat_nhwc(ctx, x)
     source = x.data if _flattens_trivially(x) and len(target) == 2 else _plain(ctx)
     return [Value(ctx.tf.reshape(source, target))]
+
+
+def _keeps_batch(target: list[int], in_shape: tuple[int, ...]) -> bool:
+    """``target`` reshapes [N, C, H, W] to [N, C*H*W] (either entry may be -1)."""
+    features = int(np.prod(in_shape[1:]))
+    return (target[0] == in_shape[0] and target[1] in (-1, features)) or (
+        target[0] == -1 and target[1] == features
+    )
+
+
+def _flat_nhwc(ctx: NodeContext, x: Value) -> list[Value]:
+    """[N, C, H, W] -> [N, C*H*W] without a transpose: flatten the NHWC data and remember (C, H, W), so a
+    following Gemm permutes its weight rows instead (KEEPS_FLAT); any other consumer gets it re-ordered."""
+    n, c, h, w = x.onnx_shape
+    return [Value(ctx.tf.reshape(x.data, (n, c * h * w)), Layout.FLAT_NHWC, (c, h, w))]
 
 
 @register("Flatten")
@@ -65,6 +87,8 @@ def flatten(ctx: NodeContext) -> list[Value]:
     axis = int(ctx.attr("axis", 1)) % max(x.rank, 1)
     shape = x.onnx_shape
     lead = int(np.prod(shape[:axis])) if axis else 1
+    if x.layout is Layout.NHWC and axis == 1 and not _flattens_trivially(x):
+        return _flat_nhwc(ctx, x)
     source = x.data if _flattens_trivially(x) and axis == 1 else _plain(ctx)
     return [Value(ctx.tf.reshape(source, (lead, -1)))]
 
