@@ -6,7 +6,15 @@ from edgekit.converters.tflite.registry import register
 from edgekit.converters.tflite.values import Layout, NodeContext, Value, as_layout, nhwc_axis
 
 
-@register("ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum", "ReduceProd")
+def _l2(tf, t, axis, keepdims):
+    return tf.sqrt(tf.reduce_sum(tf.square(t), axis=axis, keepdims=keepdims))
+
+
+def _sum_square(tf, t, axis, keepdims):
+    return tf.reduce_sum(tf.square(t), axis=axis, keepdims=keepdims)
+
+
+@register("ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum", "ReduceProd", "ReduceL2", "ReduceSumSquare")
 def reduce(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
     x = ctx.inputs[0]
@@ -26,6 +34,8 @@ def reduce(ctx: NodeContext) -> list[Value]:
         "ReduceMin": tf.reduce_min,
         "ReduceSum": tf.reduce_sum,
         "ReduceProd": tf.reduce_prod,
+        "ReduceL2": lambda t, axis, keepdims: _l2(tf, t, axis, keepdims),  # cosine attention (Swin V2)
+        "ReduceSumSquare": lambda t, axis, keepdims: _sum_square(tf, t, axis, keepdims),
     }[ctx.node.op_type]
     if x.layout is Layout.NHWC:
         kept_nchw = [a for a in range(4) if a not in axes]
