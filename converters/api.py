@@ -11,14 +11,14 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edgekit.converters.parity import ParityReport, compare
+from edgekit.converters.parity import ParityReport, compare, runner
 from edgekit.errors import ConversionError, ExportError, ModelFileError, ParityError
 from edgekit.fileio import atomic_path, prepare_output
 
@@ -29,6 +29,12 @@ FORMATS = {".onnx": "onnx", ".tflite": "tflite"}
 FLOAT_COSINE, FLOAT_REL_MAX_ABS = 0.9999, 1e-3
 #: int8 files are compared with the quantized PyTorch model: same decisions, nearly the same logits
 INT8_COSINE = 0.99
+#: relative noise on every quantized tensor for a quantized model's noise floor (float32 sums of a few
+#: hundred terms in another order differ by about this much)
+TIE_NOISE = 1e-5
+#: a quantized file passes below INT8_COSINE when its distance (1 - cosine) from the PyTorch model is at
+#: most this many times the model's own distance under TIE_NOISE (the floor is a minimum of 8 draws)
+FLOOR_FACTOR = 2.0
 
 
 @dataclass
@@ -72,19 +78,81 @@ def _ops_of_file(path: Path) -> dict[str, int]:
     return Model.load(path).op_histogram()
 
 
-def _check_parity(report: ParityReport, quantized: bool, what: str) -> None:
+def _run_with_tie_noise(model: Any, x: np.ndarray, rel: float, rng: np.random.Generator) -> list[np.ndarray]:
+    """``model`` on ``x`` with the input of every quantize op scaled by (1 + N(0, rel)): values near a
+    rounding tie fall the other way, as they do when another implementation sums in another order."""
+    import torch
+
+    from edgekit.placement import device_of
+
+    class Perturbed(torch.fx.Interpreter):
+        def call_function(self, target: Any, args: Any, kwargs: Any) -> Any:
+            name = str(target)
+            if (
+                "quantize_per_tensor" in name
+                and "dequantize" not in name
+                and isinstance(args[0], torch.Tensor)
+            ):
+                value = args[0]
+                noise = torch.from_numpy(rng.normal(0.0, rel, tuple(value.shape)).astype(np.float32))
+                args = (value * (1 + noise.to(value.device)), *args[1:])
+            return super().call_function(target, args, kwargs)
+
+    with torch.no_grad():
+        out = Perturbed(model).run(torch.from_numpy(x).to(device_of(model)))
+    items = out if isinstance(out, list | tuple) else [out]
+    return [t.detach().cpu().numpy() for t in items]
+
+
+def noise_floor(model: Any, x: np.ndarray, samples: int = 8) -> float:
+    """The lowest cosine between ``model``'s outputs on ``x`` and its outputs when every quantized tensor's
+    float value is moved by a relative ``TIE_NOISE`` (float32 sums in another order do that).
+
+    A quantized network is discontinuous: a value landing on the other side of a rounding tie can move the
+    logits by many output steps when the network amplifies it. No other implementation (ONNX Runtime,
+    TFLite) can follow the float-simulated PyTorch model more closely than that model follows itself
+    under such noise. Models that are not exported graphs get the noise on their input instead.
+    """
+    import torch
+
+    base = runner(model)(x)
+    rng = np.random.default_rng(0)
+    worst = 1.0
+    for _ in range(samples):
+        if isinstance(model, torch.fx.GraphModule):
+            moved = _run_with_tie_noise(model, x, TIE_NOISE, rng)
+        else:
+            moved = runner(model)((x * (1 + rng.normal(0.0, TIE_NOISE, x.shape))).astype(x.dtype))
+        worst = min(worst, compare(lambda _: base, lambda _, out=moved: out, [x]).cosine_min)
+    return worst
+
+
+def _check_parity(
+    report: ParityReport, quantized: bool, what: str, floor: Callable[[], float] | None = None
+) -> list[str]:
+    """Raise ParityError when the file is off; notes when it passes only within the model's noise floor."""
     if quantized:
-        if report.cosine_min < INT8_COSINE:
-            raise ParityError(
-                f"{what} disagrees with the quantized PyTorch model: cosine {report.cosine_min:.4f} < {INT8_COSINE} "
-                f"({report.summary()})"
-            )
-        return
+        if report.cosine_min >= INT8_COSINE:
+            return []
+        own = floor() if floor is not None else 1.0
+        if 1.0 - report.cosine_min <= FLOOR_FACTOR * (1.0 - own):
+            return [
+                f"{what} matches the quantized PyTorch model to cosine {report.cosine_min:.4f} (below {INT8_COSINE}), "
+                f"within the model's own noise floor: PyTorch itself moves to cosine {own:.4f} when its quantized "
+                f"tensors move by {TIE_NOISE:g} (relative), so rounding ties decide more than the file does. This "
+                "network amplifies them; longer QAT reduces that (see edgekit compare --per-layer)"
+            ]
+        raise ParityError(
+            f"{what} disagrees with the quantized PyTorch model: cosine {report.cosine_min:.4f} < {INT8_COSINE}, and "
+            f"further off than the model's own noise floor allows (cosine {own:.4f} under rounding-tie noise); "
+            f"`edgekit compare --per-layer` shows the first layer that diverges ({report.summary()})"
+        )
     if not report.within(cosine=FLOAT_COSINE, rel_max_abs=FLOAT_REL_MAX_ABS):
         raise ParityError(
             f"{what} differs from PyTorch: max abs {report.max_abs:.3g} vs allowed "
             f"{FLOAT_REL_MAX_ABS * report.output_range:.3g}, cosine {report.cosine_min:.6f} ({report.summary()})"
         )
+    return []
 
 
 def export(
@@ -114,26 +182,37 @@ def export(
     exported = export_onnx(model, example_inputs, opset=opset)
     add_onnx_metadata(exported.model, exported)
     inputs = [x.detach().cpu().numpy() for x in exported.example_inputs]
+    floor = (lambda: noise_floor(model, inputs[0])) if exported.quantized and len(inputs) == 1 else None
+    notes: list[str] = []
     with atomic_path(out) as tmp:
         if fmt == "onnx":
             save_onnx(exported.model, tmp)
-            report = _verify_file(tmp, exported, inputs, verify, "the ONNX file")
+            report = _verify_file(tmp, exported, inputs, verify, "the ONNX file", floor, notes)
             ops = dict(Counter(n.op_type for n in exported.model.graph.node))
         else:
             from edgekit.converters.tflite.convert import onnx_to_tflite
 
             conversion = onnx_to_tflite(exported.model, calibrate=calibrate)
             tmp.write_bytes(conversion.flatbuffer)
-            report = _verify_file(tmp, exported, inputs, verify, "the TFLite file")
+            notes.extend(conversion.notes)
+            report = _verify_file(tmp, exported, inputs, verify, "the TFLite file", floor, notes)
             ops = _ops_of_file(tmp)
     quantized = exported.quantized or (fmt == "tflite" and calibrate is not None)
-    result = ExportResult(out, fmt, out.stat().st_size, quantized, ops, report, time.perf_counter() - start)
+    result = ExportResult(
+        out, fmt, out.stat().st_size, quantized, ops, report, time.perf_counter() - start, notes
+    )
     log.info("wrote %s (%s, %.1f KiB) in %.1f s", out, fmt, result.size_bytes / 1024, result.seconds)
     return result
 
 
 def _verify_file(
-    path: Path, exported: Any, inputs: list[np.ndarray], verify: bool, what: str
+    path: Path,
+    exported: Any,
+    inputs: list[np.ndarray],
+    verify: bool,
+    what: str,
+    floor: Callable[[], float] | None,
+    notes: list[str],
 ) -> ParityReport | None:
     if not verify:
         return None
@@ -144,7 +223,9 @@ def _verify_file(
 
     model = qdq_reference(path) if exported.quantized and path.suffix == ".onnx" else Model.load(path)
     report = compare(lambda x: exported.torch_outputs, model, [inputs[0]])
-    _check_parity(report, exported.quantized, what)
+    for note in _check_parity(report, exported.quantized, what, floor):
+        log.warning("%s", note)
+        notes.append(note)
     return report
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.converters.tflite.builder import GraphTranslator, IOSpec
+from edgekit.converters.tflite.fuse_gelu import fuse_gelu
 from edgekit.converters.tflite.metadata import add_metadata
 from edgekit.converters.tflite.tf_import import tensorflow
 from edgekit.errors import ConversionError
@@ -90,6 +91,9 @@ def onnx_to_tflite(
 ) -> TFLiteConversion:
     """Convert an in-memory ``onnx.ModelProto`` to TFLite bytes (see module docstring for the modes)."""
     tf = tensorflow()
+    model, gelus = fuse_gelu(model)
+    if gelus:
+        log.info("fused %d exact-GELU subgraphs into GELU", gelus)
     translator = GraphTranslator(model, input_shapes)
     holder = tf.Module()
     holder.graph = translator.function(tf)

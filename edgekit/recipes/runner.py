@@ -55,6 +55,7 @@ class StageRecord:
     parity: dict[str, Any] = field(default_factory=dict)
     latency: dict[str, dict[str, Any]] = field(default_factory=dict)
     layers: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what a step passed with a caveat (e.g. parity)
     error: str | None = None
     cached: bool = False
 
@@ -307,6 +308,7 @@ class Runner:
             record.files[fmt] = str(result.path)
             if result.parity is not None:
                 record.parity[fmt] = result.parity.to_dict()
+            record.notes.extend(result.notes)
         record.size_bytes = max((Path(p).stat().st_size for p in record.files.values()), default=None)
 
     def _verify(self, step: VerifyStep, artifact: Artifact, record: StageRecord) -> None:

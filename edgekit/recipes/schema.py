@@ -26,6 +26,7 @@ class ModelSource(_Strict):
     demo: Literal["cnn", "resnet"] | None = None
     onnx: Path | None = None
     num_classes: int = 10
+    options: dict[str, int | float | bool | str] = {}  # builder arguments, e.g. {width_mult: 0.5}
     state_dict: Path | None = None
 
     @model_validator(mode="after")

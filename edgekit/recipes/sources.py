@@ -89,9 +89,16 @@ def load_model(source: ModelSource, in_channels: int) -> Any:
 
         if source.torchvision not in torchvision.models.list_models():
             raise RecipeError(f"unknown torchvision model {source.torchvision!r}")
-        model = torchvision.models.get_model(source.torchvision, weights=None, num_classes=source.num_classes)
+        try:
+            model = torchvision.models.get_model(
+                source.torchvision, weights=None, num_classes=source.num_classes, **source.options
+            )
+        except TypeError as exc:
+            raise RecipeError(
+                f"model.options {source.options} do not fit {source.torchvision}: {exc}"
+            ) from exc
     else:
-        model = _entry(source.entry, "model")()
+        model = _entry(source.entry, "model")(**source.options)
     if source.state_dict is not None:
         if not source.state_dict.is_file():
             raise RecipeError(f"state dict not found: {source.state_dict}")

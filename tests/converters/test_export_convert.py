@@ -128,3 +128,4 @@ def test_gelu_erf_converts_with_parity(tmp_path: Path) -> None:
     torch.manual_seed(0)
     result = ek.export(GeluNet().eval(), torch.randn(1, 16), tmp_path / "gelu.tflite")
     assert result.parity.within(cosine=0.9999, rel_max_abs=1e-3), result.parity.summary()
+    assert result.ops.get("GELU") == 1, result.ops  # the spelled-out x*0.5*(1+erf(x/sqrt2)) is fused

@@ -82,6 +82,18 @@ def test_entry_point_that_does_not_import(tmp_path: Path) -> None:
         ek.run(recipe, out=tmp_path / "out")
 
 
+def test_torchvision_builder_options_reach_the_model_and_bad_ones_are_named(tmp_path: Path) -> None:
+    from edgekit.recipes.sources import load_model
+
+    spec = "  torchvision: mobilenet_v2\n  options: {width_mult: 0.25}"
+    recipe = load_recipe(_write(tmp_path, TINY.replace("  demo: cnn", spec)))
+    model = load_model(recipe.model, in_channels=3)
+    assert model.features[0][0].out_channels == 8  # 32 x 0.25
+    recipe = load_recipe(_write(tmp_path, TINY.replace("  demo: cnn", spec.replace("width_mult", "depth"))))
+    with pytest.raises(RecipeError, match="do not fit mobilenet_v2"):
+        load_model(recipe.model, in_channels=3)
+
+
 def test_state_dict_that_does_not_match_lists_the_keys(tmp_path: Path) -> None:
     torch.save({"features.0.0.weight": torch.zeros(3), "bogus.weight": torch.zeros(1)}, tmp_path / "w.pt")
     recipe = _write(tmp_path, TINY.replace("  demo: cnn", "  demo: cnn\n  state_dict: w.pt"))
