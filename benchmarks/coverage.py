@@ -14,9 +14,12 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import multiprocessing
 import tempfile
 import time
 import traceback
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import torch
@@ -82,7 +85,7 @@ def one(name: str, size: int, folder: Path) -> dict:
             row.update(
                 status="too large",
                 error=f"fp32 weights are {weight_bytes / 2**30:.2f} GiB: over the 2 GiB FlatBuffer limit of one "
-                ".tflite file (quantize it first: int8 weights are a quarter of that)",
+                ".tflite file (int8 weights would be a quarter of that; that path is not tried here)",
             )
             return row
         row["input"] = used
@@ -118,6 +121,21 @@ def one(name: str, size: int, folder: Path) -> dict:
     return row
 
 
+def isolated(name: str, size: int, folder: Path) -> dict:
+    """``one`` in a fresh process: memory of big models (VGG, ViT-L) is returned between models, and a
+    model the machine cannot hold is recorded instead of ending the run."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context) as pool:
+        try:
+            return pool.submit(one, name, size, folder).result()
+        except BrokenProcessPool:
+            return {
+                "model": name,
+                "status": "failed",
+                "error": "the worker process died (killed for memory?) while exporting or converting",
+            }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", nargs="*")
@@ -135,7 +153,7 @@ def main() -> None:
         for name in names:
             if name in done:
                 continue
-            done[name] = one(name, args.size, Path(tmp))
+            done[name] = isolated(name, args.size, Path(tmp))
             write("coverage", {"results": list(done.values())})
             print(f"{name}: {done[name]['status']} {done[name].get('error', '')[:160]}", flush=True)
     rows = [
