@@ -15,6 +15,7 @@ import argparse
 import gc
 import json
 import multiprocessing
+import resource
 import tempfile
 import time
 import traceback
@@ -115,6 +116,7 @@ def one(name: str, size: int, folder: Path) -> dict:
         row["error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:400]}"
         row["trace"] = traceback.format_exc(limit=3)[-600:]
     finally:
+        row["peak_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # this worker's peak
         for p in folder.iterdir():
             p.unlink()
         gc.collect()
@@ -165,6 +167,7 @@ def main() -> None:
             f"{r.get('convert_s', 0):.1f}",
             f"{r.get('cosine', 0):.6f}" if "cosine" in r else "",
             f"{r.get('size_mb', 0):.1f}",
+            f"{r['peak_gib']:.1f}" if "peak_gib" in r else "",
             r.get("transposes", ""),
             r["status"] if r["status"] != "failed" else r["error"][:80],
         ]
@@ -172,7 +175,18 @@ def main() -> None:
     ]
     print(
         table(
-            ["model", "input", "TFLite ops", "export s", "convert s", "cosine", "MB", "TRANSPOSE", "status"],
+            [
+                "model",
+                "input",
+                "TFLite ops",
+                "export s",
+                "convert s",
+                "cosine",
+                "MB",
+                "peak GiB",
+                "TRANSPOSE",
+                "status",
+            ],
             rows,
         )
     )

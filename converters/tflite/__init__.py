@@ -1,1 +1,4 @@
-"""TODO"""
+"""ONNX → TFLite: one handler per ONNX op (``ops/``, looked up in ``registry``), values that carry their
+layout (``values``), the graph builder (``builder``), the exact-GELU fusion pass (``fuse_gelu``), large
+weights as variables during tracing (``weights``), the TFLite converter call (``convert``) and the
+metadata written into the file (``metadata``)."""

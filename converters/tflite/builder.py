@@ -14,6 +14,7 @@ import numpy as np
 
 from edgekit.converters.tflite import registry
 from edgekit.converters.tflite.values import KEEPS_FLAT, NCHW_TO_NHWC, Layout, NodeContext, Value, as_layout
+from edgekit.converters.tflite.weights import WeightStore
 from edgekit.errors import ConversionError, UnsupportedOpError
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ class GraphTranslator:
         self.inputs = graph_inputs(model, input_shapes)
         self.outputs: list[IOSpec] = []
         self.notes: list[str] = []
+        self.weights = WeightStore()
         self._check_supported()
 
     def _check_supported(self) -> None:
@@ -151,7 +153,8 @@ class GraphTranslator:
 
         @tf.function(input_signature=signature, autograph=False)
         def graph_fn(*tensors: Any) -> Any:
-            return self._run(tf, tensors)
+            with self.weights.active():
+                return self._run(tf, tensors)
 
         return graph_fn.get_concrete_function()
 

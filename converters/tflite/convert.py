@@ -97,6 +97,7 @@ def onnx_to_tflite(
     translator = GraphTranslator(model, input_shapes)
     holder = tf.Module()
     holder.graph = translator.function(tf)
+    holder.weights = list(translator.weights.variables)  # saved with the function, frozen by the converter
     quantized = is_qdq(model)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([holder.graph], trackable_obj=holder)
     if quantized or calibrate is not None:

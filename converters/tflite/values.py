@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from edgekit.converters.tflite.weights import constant
+
 NCHW_TO_NHWC = (0, 2, 3, 1)
 NHWC_TO_NCHW = (0, 3, 1, 2)
 
@@ -108,7 +110,7 @@ def to_tensor(tf: Any, value: Value) -> Any:
         const = value.const
         if value.layout is Layout.NHWC:
             const = const.transpose(NCHW_TO_NHWC)
-        return tf.constant(const)
+        return constant(tf, const)
     return value.data
 
 
@@ -118,7 +120,7 @@ def as_layout(tf: Any, value: Value, layout: Layout) -> Any:
         const = value.const
         if layout is Layout.NHWC:
             const = const.reshape((1,) * (4 - const.ndim) + const.shape).transpose(NCHW_TO_NHWC)
-        return tf.constant(const)
+        return constant(tf, const)
     if value.layout is layout:
         return value.data
     if value.layout is Layout.FLAT_NHWC:
@@ -172,7 +174,7 @@ def fake_quant_weight(tf: Any, qc: QuantizedConstant, kernel: np.ndarray, channe
         raise UnsupportedOpError(
             "asymmetric (non-zero zero point) weight quantization is not supported by TFLite"
         )
-    const = tf.constant(kernel.astype(np.float32))
+    const = constant(tf, kernel.astype(np.float32))
     scale = np.asarray(qc.scale, dtype=np.float32)
     if qc.axis is None or scale.size == 1:
         s = float(scale.reshape(-1)[0])
@@ -195,4 +197,4 @@ def kernel_constant(tf: Any, value: Value, kernel: np.ndarray, channel_axis: int
     """A weight constant in TF layout: fake-quantized when ``value`` is a quantized initializer."""
     if isinstance(value.data, QuantizedConstant):
         return fake_quant_weight(tf, value.data, kernel, channel_axis)
-    return tf.constant(kernel.astype(np.float32) if kernel.dtype == np.float64 else kernel)
+    return constant(tf, kernel.astype(np.float32) if kernel.dtype == np.float64 else kernel)

@@ -16,12 +16,13 @@ from edgekit.converters.tflite.values import (
     as_layout,
     kernel_constant,
 )
+from edgekit.converters.tflite.weights import constant
 from edgekit.errors import UnsupportedOpError
 
 
 def _bias(ctx: NodeContext, y: Any) -> Any:
     if len(ctx.inputs) > 2 and ctx.inputs[2] is not None:
-        return ctx.tf.nn.bias_add(y, ctx.tf.constant(ctx.const_input(2, "bias").astype(np.float32)))
+        return ctx.tf.nn.bias_add(y, constant(ctx.tf, ctx.const_input(2, "bias").astype(np.float32)))
     return y
 
 

@@ -14,6 +14,7 @@ from edgekit.converters.tflite.values import (
     kernel_constant,
     to_tensor,
 )
+from edgekit.converters.tflite.weights import constant
 from edgekit.errors import UnsupportedOpError
 
 
@@ -68,7 +69,7 @@ def gemm(ctx: NodeContext) -> list[Value]:
     y = _dense(ctx, x, b, kernel_np, channel_axis=1)
     if len(ctx.inputs) > 2 and ctx.inputs[2] is not None:
         c = ctx.const_input(2, "bias").astype(np.float32) * beta
-        y = y + tf.constant(c)
+        y = y + constant(tf, c)
     return [Value(y)]
 
 
