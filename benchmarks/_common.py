@@ -66,12 +66,17 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def bn_ready(name: str, size: int, num_classes: int = 1000) -> Any:
-    """A torchvision model with weights=None and BatchNorm statistics re-estimated on random inputs."""
+    """A torchvision model with weights=None and BatchNorm statistics re-estimated on random inputs
+    (a cumulative average over the passes, so the statistics are those of the inputs, not 19% of them)."""
     import torch
     import torchvision
 
     torch.manual_seed(0)
     model = torchvision.models.get_model(name, weights=None, num_classes=num_classes).train()
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.reset_running_stats()
+            module.momentum = None
     with torch.no_grad():
         for _ in range(2):
             model(torch.rand(4, 3, size, size))

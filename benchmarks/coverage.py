@@ -2,7 +2,8 @@
 ONNX and converted to fp32 TFLite, with parity against PyTorch (cosine >= 0.9999, max abs <= 1e-3 x range).
 
 Resumable: results accumulate in benchmarks/results/coverage.json; models already there are skipped
-unless --redo (which re-runs only the selected models). Random weights with BatchNorm statistics
+unless --redo (which re-runs the selected models, replacing their rows one by one; each row records the
+edgekit commit it was measured with). Random weights with BatchNorm statistics
 re-estimated (untrained nets output ~1e-9), and zero-initialised layers (ViT's head) re-drawn so the
 output is not a constant that any converter would match.
 
@@ -16,6 +17,7 @@ import gc
 import json
 import multiprocessing
 import resource
+import subprocess
 import tempfile
 import time
 import traceback
@@ -74,6 +76,9 @@ def build(name: str, size: int) -> tuple[torch.nn.Module, int]:
     return model.eval(), candidate
 
 
+COMMIT = subprocess.run(
+    ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
+).stdout.strip()
 FLATBUFFER_LIMIT = 2**31  # a .tflite file is one FlatBuffer: 32-bit offsets, at most 2 GiB
 
 
@@ -116,6 +121,7 @@ def one(name: str, size: int, folder: Path) -> dict:
         row["error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:400]}"
         row["trace"] = traceback.format_exc(limit=3)[-600:]
     finally:
+        row["commit"] = COMMIT
         row["peak_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # this worker's peak
         for p in folder.iterdir():
             p.unlink()
@@ -148,12 +154,9 @@ def main() -> None:
     names = args.models or (sorted(torchvision.models.list_models(module=torchvision.models)) + SEGMENTATION)
     path = RESULTS / "coverage.json"
     done = {} if not path.exists() else {r["model"]: r for r in json.loads(path.read_text())["results"]}
-    if args.redo:
-        for name in names:
-            done.pop(name, None)
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
-            if name in done:
+            if name in done and not args.redo:
                 continue
             done[name] = isolated(name, args.size, Path(tmp))
             write("coverage", {"results": list(done.values())})

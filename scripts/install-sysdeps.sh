@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs the system programs edgekit's tests start for real (no mocks): OpenSSH server and client, adb.
+# Installs the system programs edgekit's tests start for real (no mocks): OpenSSH server and client, adb,
+# and headless Chromium (the report-rendering test opens report.html in it).
 # Idempotent; needs root (or sudo) and Debian's apt. Does nothing when everything is present.
 set -euo pipefail
 need=()
 command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v adb >/dev/null 2>&1 || need+=(adb)
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"

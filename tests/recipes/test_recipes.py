@@ -159,7 +159,8 @@ def test_npz_data_source(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(
-    shutil.which("chromium") is None, reason="chromium not installed (apt-get install chromium)"
+    shutil.which("chromium") is None and shutil.which("chromium-browser") is None,
+    reason="chromium not installed (scripts/install-sysdeps.sh installs it)",
 )
 def test_report_renders_in_a_real_browser(tmp_path: Path) -> None:
     out = tmp_path / "out"
