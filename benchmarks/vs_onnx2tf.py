@@ -18,6 +18,7 @@ file to show what it makes of one.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import tempfile
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 import onnx
 import torch
-from _common import bn_ready, interleaved, raw_litert, table, write
+from _common import RESULTS, bn_ready, interleaved, raw_litert, table, write
 
 import edgekit as ek
 from edgekit.runtime import Model
@@ -235,7 +236,10 @@ def main() -> None:
                 int8_rows,
             )
         )
-    print(f"wrote {write('vs_onnx2tf', {'results': results})}")
+    previous = RESULTS / "vs_onnx2tf.json"  # models not re-run keep their earlier entries
+    merged = json.loads(previous.read_text())["results"] if previous.exists() else {}
+    merged.update(results)
+    print(f"wrote {write('vs_onnx2tf', {'results': merged})}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,10 @@ Patterns (matched by walking the exported ATen graph):
 * add [-> activation]: both inputs and the output quantized (no float island in residual blocks);
 * max/avg pooling, flatten, reshape/view, cat: output shares the input's scale (TFLite requires it);
 * adaptive_avg_pool2d / mean: own output scale;
-* sigmoid / softmax: the fixed output range TFLite defines (scale 1/256, zero point -128).
+* sigmoid / softmax: the fixed output range TFLite defines (scale 1/256, zero point -128);
+* silu: rewritten to x * sigmoid(x) before annotation, as TFLite runs it (LOGISTIC with its fixed
+  output range, then MUL), so PyTorch rounds the sigmoid where TFLite does;
+* mul (SiLU, squeeze-and-excitation scaling): inputs and output quantized (int8 MUL, no float island).
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ SHARED_SCALE = {
 }
 OWN_SCALE = {aten.adaptive_avg_pool2d.default, aten.mean.dim, aten.mean.default}
 FIXED_RANGE = {aten.sigmoid.default, aten.softmax.int, aten._softmax.default}
+MUL = {aten.mul.Tensor, aten.mul_.Tensor}
+SILU = {aten.silu.default, aten.silu_.default}
 
 
 def _single_user(node: Node, targets: Iterable[Any]) -> Node | None:
@@ -133,6 +138,26 @@ class TFLiteInt8Quantizer(Quantizer):
                 n.meta["quantization_annotation"] = QuantizationAnnotation(_annotated=True)
 
     # --- Quantizer API -------------------------------------------------------------------------------
+    def transform_for_annotation(self, model: GraphModule) -> GraphModule:
+        """Rewrite silu(x) as mul(x, sigmoid(x)) so the sigmoid output can carry TFLite's fixed range."""
+        graph = model.graph
+        rewritten = False
+        for node in list(graph.nodes):
+            if node.op != "call_function" or node.target not in SILU or self._skipped(node):
+                continue
+            x = node.args[0]
+            with graph.inserting_before(node):
+                sigmoid = graph.call_function(aten.sigmoid.default, (x,))
+                product = graph.call_function(aten.mul.Tensor, (x, sigmoid))
+            sigmoid.meta, product.meta = dict(node.meta), dict(node.meta)
+            node.replace_all_uses_with(product)
+            graph.erase_node(node)
+            rewritten = True
+        if rewritten:
+            graph.lint()
+            model.recompile()
+        return model
+
     def annotate(self, model: GraphModule) -> GraphModule:
         done: set[Node] = set()
         for node in model.graph.nodes:
@@ -165,6 +190,9 @@ class TFLiteInt8Quantizer(Quantizer):
                 self._annotate(node, {node.args[0]: self.act}, self.act)
             elif target in FIXED_RANGE and isinstance(node.args[0], Node):
                 self._annotate(node, {node.args[0]: self.act}, self.fixed)
+            elif target in MUL and any(isinstance(a, Node) for a in node.args[:2]):
+                operands = {a: self.act for a in node.args[:2] if isinstance(a, Node)}
+                self._annotate(node, operands, self.act)
         return model
 
     def _compute_pattern(self, node: Node) -> list[Node]:

@@ -174,3 +174,41 @@ def test_per_layer_parity_matches_tensors_by_their_scales(trained_resnet, digits
     other_tfl = ek.export(other, example, tmp_path / "other.tflite").path
     mismatch = ek.compare(tfl_path, other_tfl, [digits.x_test[:4]], per_layer=True)
     assert len(mismatch.layers) < len(report.layers)
+
+
+class DigitsSE(torch.nn.Module):
+    """Conv-BN-SiLU with squeeze-and-excitation (mean -> conv -> SiLU -> conv -> sigmoid -> mul), as in
+    EfficientNet: the SiLU and the excitation multiply must run as int8 ops in the file."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Sequential(
+            torch.nn.Conv2d(1, 16, 3, padding=1), torch.nn.BatchNorm2d(16), torch.nn.SiLU()
+        )
+        self.squeeze = torch.nn.Conv2d(16, 4, 1)
+        self.excite = torch.nn.Conv2d(4, 16, 1)
+        self.head = torch.nn.Linear(16, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        s = torch.sigmoid(self.excite(torch.nn.functional.silu(self.squeeze(y.mean((2, 3), keepdim=True)))))
+        return self.head((y * s).mean((2, 3)))
+
+
+def test_silu_and_excitation_multiply_stay_int8(digits, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = train(DigitsSE(), digits.x_train, digits.y_train, epochs=4).eval()
+    q = ek.quantize(model, _example(digits), calibrate=digits.calibration_batches())
+    onnx_result = ek.export(q, _example(digits), tmp_path / "se.onnx")
+    proto = onnx.load(str(onnx_result.path))
+    producers = {o: n for n in proto.graph.node for o in n.output}
+    muls = [n for n in proto.graph.node if n.op_type == "Mul"]
+    assert len(muls) >= 3  # two SiLUs and the excitation
+    for node in muls:
+        for name in node.input:
+            assert producers[name].op_type == "DequantizeLinear", f"Mul {node.name} reads float {name}"
+    tfl = ek.export(q, _example(digits), tmp_path / "se.tflite")
+    assert "QUANTIZE" not in tfl.ops and "DEQUANTIZE" not in tfl.ops, tfl.ops  # no float island
+    assert tfl.ops.get("LOGISTIC", 0) == 3 and tfl.ops.get("MUL", 0) == 3, tfl.ops
+    report = ek.compare(q, tfl.path, [digits.x_test])
+    assert report.top1_agreement >= 0.995, report.summary()
