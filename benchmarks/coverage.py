@@ -76,9 +76,6 @@ def build(name: str, size: int) -> tuple[torch.nn.Module, int]:
     return model.eval(), candidate
 
 
-COMMIT = subprocess.run(
-    ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
-).stdout.strip()
 FLATBUFFER_LIMIT = 2**31  # a .tflite file is one FlatBuffer: 32-bit offsets, at most 2 GiB
 
 
@@ -121,7 +118,6 @@ def one(name: str, size: int, folder: Path) -> dict:
         row["error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:400]}"
         row["trace"] = traceback.format_exc(limit=3)[-600:]
     finally:
-        row["commit"] = COMMIT
         row["peak_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # this worker's peak
         for p in folder.iterdir():
             p.unlink()
@@ -154,11 +150,14 @@ def main() -> None:
     names = args.models or (sorted(torchvision.models.list_models(module=torchvision.models)) + SEGMENTATION)
     path = RESULTS / "coverage.json"
     done = {} if not path.exists() else {r["model"]: r for r in json.loads(path.read_text())["results"]}
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
+    ).stdout.strip()
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             if name in done and not args.redo:
                 continue
-            done[name] = isolated(name, args.size, Path(tmp))
+            done[name] = {**isolated(name, args.size, Path(tmp)), "commit": commit}
             write("coverage", {"results": list(done.values())})
             print(f"{name}: {done[name]['status']} {done[name].get('error', '')[:160]}", flush=True)
     rows = [
