@@ -15,6 +15,7 @@ from edgekit.errors import ExportError
 from edgekit.placement import on_cpu
 from edgekit.quantization.state import quant_state
 from edgekit.runtime.metadata import METADATA_KEY, ModelMetadata, TensorLayout
+from edgekit.tensorio import as_example_tuple, to_numpy_list
 
 log = logging.getLogger(__name__)
 
@@ -34,35 +35,16 @@ class OnnxExport:
 
 
 def as_tuple(example_inputs: Any) -> tuple[Any, ...]:
-    """Example inputs as a tuple of torch tensors (numpy arrays are converted)."""
-    import torch
-
-    items = example_inputs if isinstance(example_inputs, tuple | list) else (example_inputs,)
-    out = []
-    for item in items:
-        if isinstance(item, np.ndarray):
-            item = torch.from_numpy(np.ascontiguousarray(item))
-        if not isinstance(item, torch.Tensor):
-            raise ExportError(
-                f"example inputs must be torch tensors or numpy arrays, got {type(item).__name__}"
-            )
-        out.append(item.cpu())
-    if not out:
-        raise ExportError(
-            "example_inputs is empty: give one example batch per model input, e.g. torch.randn(1, 3, 224, 224)"
-        )
-    return tuple(out)
+    """Example inputs as a tuple of CPU torch tensors (see :func:`edgekit.tensorio.as_example_tuple`)."""
+    return as_example_tuple(example_inputs, error=ExportError, device="cpu")
 
 
 def torch_outputs(model: Any, inputs: Sequence[Any]) -> list[np.ndarray]:
+    """``model(*inputs)`` without gradients, as a list of numpy arrays."""
     import torch
 
     with torch.no_grad():
-        out = model(*inputs)
-    items = out if isinstance(out, list | tuple) else [out]
-    if isinstance(out, dict):
-        items = list(out.values())
-    return [t.detach().cpu().numpy() for t in items]
+        return to_numpy_list(model(*inputs))
 
 
 def _cause(exc: BaseException) -> str:

@@ -17,6 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from edgekit.errors import InputSpecError, OutputMismatchError
+from edgekit.tensorio import as_example_tuple, to_numpy_list
+
 Runner = Callable[[np.ndarray], list[np.ndarray]]
 
 
@@ -74,21 +77,12 @@ def runner(model: Any) -> Runner:
 
         def run_torch(x: np.ndarray) -> list[np.ndarray]:
             with torch.no_grad():
-                out = model(torch.from_numpy(np.ascontiguousarray(x)).to(device))
-            items = (
-                out
-                if isinstance(out, list | tuple)
-                else list(out.values())
-                if isinstance(out, dict)
-                else [out]
-            )
-            return [t.detach().cpu().numpy() for t in items]
+                return to_numpy_list(model(*as_example_tuple(x, device=device)))
 
         return run_torch
 
     def run_numpy(x: np.ndarray) -> list[np.ndarray]:
-        out = model(x)
-        return [np.asarray(o) for o in out] if isinstance(out, list | tuple) else [np.asarray(out)]
+        return to_numpy_list(model(x))
 
     return run_numpy
 
@@ -119,11 +113,17 @@ def compare(reference: Any, candidate: Any, inputs: Any, *, per_layer: bool = Fa
     for x in _batches(inputs):
         refs, cands = ref_run(x), cand_run(x)
         if len(refs) != len(cands):
-            raise ValueError(f"the models have {len(refs)} and {len(cands)} outputs; they cannot be compared")
+            raise OutputMismatchError(
+                f"the models have {len(refs)} and {len(cands)} outputs; they cannot be compared: compare models "
+                "with the same outputs (or wrap one so it returns the outputs the other does)"
+            )
         for r, c in zip(refs, cands, strict=True):
             r, c = np.asarray(r, np.float64), np.asarray(c, np.float64)
             if r.shape != c.shape:
-                raise ValueError(f"output shapes differ: reference {r.shape}, candidate {c.shape}")
+                raise OutputMismatchError(
+                    f"output shapes differ: reference {r.shape}, candidate {c.shape}; compare a model with its "
+                    "own export (same input shape, same output layout)"
+                )
             diff = np.abs(r - c)
             abs_max = max(abs_max, float(diff.max(initial=0.0)))
             abs_sum += float(diff.sum())
@@ -140,7 +140,7 @@ def compare(reference: Any, candidate: Any, inputs: Any, *, per_layer: bool = Fa
             agree_n += len(r0)
         n += len(r0)
     if n == 0:
-        raise ValueError("inputs is empty: give at least one batch")
+        raise InputSpecError("inputs is empty: give at least one batch of NCHW inputs")
     report = ParityReport(
         max_abs=abs_max,
         mean_abs=abs_sum / max(count, 1),

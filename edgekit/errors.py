@@ -21,6 +21,19 @@ class OutputPathError(EdgekitError):
     """An output path cannot be written (missing permission, a folder in the way, ...)."""
 
 
+class FlatbufferError(ModelFileError, ValueError):
+    """The bytes are not a well-formed TFLite flatbuffer (truncated, wrong identifier, bad offsets).
+
+    Also importable as ``edgekit.runtime.tflite_flatbuffer.FlatbufferError``; it stays a ``ValueError``
+    for code written before it became a :class:`ModelFileError`.
+    """
+
+
+# --- settings ----------------------------------------------------------------------------------------
+class ConfigError(EdgekitError, ValueError):
+    """A config dictionary cannot be read: unknown key, wrong version, or a value of the wrong kind."""
+
+
 # --- runtime -----------------------------------------------------------------------------------------
 class RuntimeUnavailableError(EdgekitError):
     """No interpreter / runtime that can run this model is installed."""
@@ -41,6 +54,10 @@ class InputSpecError(EdgekitError, ValueError):
     """Inputs do not match the model (count, shape, dtype, or non-finite values for an int8 model)."""
 
 
+class RuntimeSettingError(EdgekitError, ValueError):
+    """A runtime setting is out of range: thread count, delegate name, number of runs / warm-up runs."""
+
+
 # --- export / convert --------------------------------------------------------------------------------
 class ExportError(EdgekitError):
     """PyTorch -> ONNX export failed (tracing, checking, or parity against PyTorch)."""
@@ -58,6 +75,10 @@ class ParityError(EdgekitError):
     """A converted model's outputs differ from the reference beyond tolerance."""
 
 
+class OutputMismatchError(ParityError, ValueError):
+    """Two models cannot be compared: different numbers of outputs or different output shapes."""
+
+
 # --- compression -------------------------------------------------------------------------------------
 class QuantizationError(EdgekitError):
     """Quantization was configured or used incorrectly (bad calibration data, wrong state, ...)."""
@@ -65,6 +86,18 @@ class QuantizationError(EdgekitError):
 
 class PruningError(EdgekitError):
     """Pruning was configured incorrectly or the model's graph cannot be pruned consistently."""
+
+
+class LowRankError(EdgekitError, ValueError):
+    """``lowrank`` was given a bad setting (``energy`` outside (0, 1], negative ``min_params``)."""
+
+
+class SparsityError(EdgekitError, ValueError):
+    """``sparsify`` was given a bad setting or a model without Conv / Linear weights."""
+
+
+class DistillationError(EdgekitError, ValueError):
+    """A distillation setting is out of range (``alpha`` outside [0, 1], ``temperature`` <= 0, no data)."""
 
 
 # --- devices -----------------------------------------------------------------------------------------

@@ -2,17 +2,43 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import copy
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
-from edgekit.errors import EdgekitError
+from edgekit.config import VerbConfig
+from edgekit.deprecation import warn_old_style
+from edgekit.errors import LowRankError
+from edgekit.results import VerbResult, unwrap_model
+from edgekit.tensorio import as_example_tuple
+
+__all__ = ["LowRankConfig", "LowRankError", "LowRankResult", "RankChoice", "lowrank"]
 
 
-class LowRankError(EdgekitError, ValueError):
-    """``lowrank`` was given a bad setting (``energy`` outside (0, 1])."""
+@dataclass(frozen=True)
+class LowRankConfig(VerbConfig):
+    """Settings of :func:`lowrank`: keep ``energy`` of the squared singular values of each Linear /
+    1x1 Conv with at least ``min_params`` weights.
+
+    >>> LowRankConfig(energy=0)
+    Traceback (most recent call last):
+    ...
+    edgekit.errors.LowRankError: energy must be in (0, 1] (the fraction of squared singular values kept), got 0
+    """
+
+    energy: float = 0.9
+    min_params: int = 4096
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.energy, int | float) or not 0.0 < self.energy <= 1.0:
+            raise LowRankError(
+                f"energy must be in (0, 1] (the fraction of squared singular values kept), got {self.energy}"
+            )
+        if not isinstance(self.min_params, int) or self.min_params < 0:
+            raise LowRankError(f"min_params must be an integer >= 0, got {self.min_params!r}")
 
 
 @dataclass(frozen=True)
@@ -45,21 +71,23 @@ def _factor(weight: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Tensor
     return u[:, :rank] * root, root[:, None] * vh[:rank]  # (out, r), (r, in)
 
 
-def lowrank(model: nn.Module, *, energy: float = 0.9, min_params: int = 4096) -> nn.Module:
-    """Replace each Linear / 1x1 Conv2d whose rank-``r`` SVD (keeping ``energy`` of the squared singular
-    values) has fewer parameters by two layers (in -> r -> out). In place; returns the model.
+@dataclass
+class LowRankResult(VerbResult):
+    """The factorized model and one :class:`RankChoice` per factorized layer."""
 
-    The chosen ranks are in ``model.edgekit_lowrank`` (a list of :class:`RankChoice`). Layers with fewer
-    than ``min_params`` weights are left alone. Fine-tune afterwards to recover accuracy.
+    model: Any
+    layers: list[RankChoice] = field(default_factory=list)
 
-    >>> m = lowrank(nn.Sequential(nn.Linear(256, 256)), energy=0.5)
-    >>> [type(x).__name__ for x in m[0]]
-    ['Linear', 'Linear']
-    """
-    if not 0.0 < energy <= 1.0:
-        raise LowRankError(
-            f"energy must be in (0, 1] (the fraction of squared singular values kept), got {energy}"
-        )
+    @property
+    def params_removed(self) -> int:
+        return sum(c.params_before - c.params_after for c in self.layers)
+
+    def summary(self) -> str:
+        return f"{len(self.layers)} layers factorized, {self.params_removed:,} weights removed"
+
+
+def _factorize(model: nn.Module, config: LowRankConfig) -> list[RankChoice]:
+    """Replace the layers of ``model`` in place; the choices made."""
     choices: list[RankChoice] = []
     for name, module in list(model.named_modules()):
         is_linear = isinstance(module, nn.Linear)
@@ -70,11 +98,11 @@ def lowrank(model: nn.Module, *, energy: float = 0.9, min_params: int = 4096) ->
             and module.stride == (1, 1)
             and module.padding in ((0, 0), 0)
         )
-        if not (is_linear or is_pointwise) or module.weight.numel() < min_params:
+        if not (is_linear or is_pointwise) or module.weight.numel() < config.min_params:
             continue
         weight = module.weight.detach().reshape(module.weight.shape[0], -1).float()
         out_f, in_f = weight.shape
-        rank = _rank_for(torch.linalg.svdvals(weight), energy)
+        rank = _rank_for(torch.linalg.svdvals(weight), config.energy)
         after = rank * (out_f + in_f)
         if after >= out_f * in_f:
             continue
@@ -95,5 +123,50 @@ def lowrank(model: nn.Module, *, energy: float = 0.9, min_params: int = 4096) ->
         parent = model.get_submodule(parent_name) if parent_name else model
         setattr(parent, child, nn.Sequential(first, second))
         choices.append(RankChoice(name, (out_f, in_f), rank, out_f * in_f, after))
-    model.edgekit_lowrank = choices  # type: ignore[assignment]
-    return model
+    return choices
+
+
+def lowrank(
+    model: nn.Module | Any,
+    example_inputs: Any = None,
+    config: LowRankConfig | None = None,
+    **old_keywords: Any,
+) -> LowRankResult | nn.Module:
+    """Replace each Linear / 1x1 Conv2d whose rank-``r`` SVD (keeping ``config.energy`` of the squared
+    singular values) has fewer parameters by two layers (in -> r -> out); returns a :class:`LowRankResult`.
+
+    The caller's model is not changed: the result's ``.model`` is a factorized copy. Layers with fewer
+    than ``config.min_params`` weights are left alone. ``example_inputs`` (optional: SVD needs no data)
+    are run through the factorized copy to check it still runs. Fine-tune afterwards to recover accuracy.
+
+    Deprecated (one release): ``lowrank(model, energy=..., min_params=...)`` warns, changes the model in
+    place and returns it with the choices in ``model.edgekit_lowrank``, as before.
+
+    >>> r = lowrank(nn.Sequential(nn.Linear(256, 256)), config=LowRankConfig(energy=0.5))
+    >>> [type(x).__name__ for x in r.model[0]], r.layers[0].rank < 256
+    (['Linear', 'Linear'], True)
+    """
+    unknown = sorted(set(old_keywords) - {"energy", "min_params"})
+    if unknown:
+        raise TypeError(f"lowrank() got unexpected keyword argument(s) {', '.join(unknown)}")
+    if old_keywords:
+        if config is not None:
+            raise LowRankError("give the settings either in config=LowRankConfig(...) or as keywords, not both")
+        warn_old_style(
+            "ek.lowrank(model, energy=..., min_params=...) (in place, report on model.edgekit_lowrank)",
+            "ek.lowrank(model, x, config=ek.LowRankConfig(...)), which returns a LowRankResult",
+        )
+        model.edgekit_lowrank = _factorize(model, LowRankConfig(**old_keywords))
+        return model
+    config = config if config is not None else LowRankConfig()
+    work = copy.deepcopy(unwrap_model(model))
+    if not isinstance(work, nn.Module):
+        raise LowRankError(f"lowrank() takes a torch.nn.Module, got {type(work).__name__}")
+    choices = _factorize(work, config)
+    if example_inputs is not None:
+        example = as_example_tuple(example_inputs, error=LowRankError)
+        training = work.training
+        with torch.no_grad():
+            work.eval()(*example)
+        work.train(training)
+    return LowRankResult(work, choices)

@@ -33,6 +33,7 @@ def agent_modules() -> list[str]:
         "edgekit.runtime.metadata",
         "edgekit.runtime.tflite_flatbuffer",
         "edgekit.runtime.model_file",
+        "edgekit.runtime.settings",
         "edgekit.runtime.cpuinfo",
         "edgekit.runtime.profile",
         "edgekit.runtime.backends.base",

@@ -8,6 +8,7 @@ from typing import Any
 
 from edgekit.runtime.cpuinfo import cpu_info
 from edgekit.runtime.profile import Profile, peak_rss_mb, summarize
+from edgekit.runtime.settings import check_runs
 
 Progress = Callable[[int, int], None]
 """progress(done, total), called after each timed run."""
@@ -28,10 +29,7 @@ def benchmark(
     ``first_ms`` is the first inference (lazy delegate initialisation shows there). Per-op times come from
     ONNX Runtime's profiler in a separate session, so profiling never slows the timed runs.
     """
-    if not isinstance(runs, int) or runs < 1:
-        raise ValueError(f"runs must be a positive integer, got {runs!r}")
-    if not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"warmup must be >= 0, got {warmup!r}")
+    check_runs(runs, warmup)
     backend = model._backend
     arrays = [model._encode(b, x, raw=False) for b, x in zip(model._in, model.sample_inputs(), strict=True)]
     run = backend.run

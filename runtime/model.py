@@ -22,6 +22,7 @@ from edgekit.errors import InputSpecError
 from edgekit.runtime import backends, model_file
 from edgekit.runtime.backends.base import FileTensor
 from edgekit.runtime.metadata import ModelMetadata, TensorLayout
+from edgekit.runtime.settings import check_delegate, check_threads
 
 if TYPE_CHECKING:
     from edgekit.runtime.profile import Profile
@@ -133,20 +134,17 @@ class Model:
         ``backend``: "auto", "litert", "onnxruntime". ``delegate``: "auto", "cpu", "xnnpack", "none",
         "gpu", "cuda", "tensorrt", "coreml", "nnapi", ... — one that is not available raises
         :class:`~edgekit.errors.DelegateUnavailableError` listing those that are. ``threads``: a positive
-        int, or None for the runtime's default.
+        int, or None for the runtime's default. A bad ``threads`` / ``delegate`` value raises
+        :class:`~edgekit.errors.RuntimeSettingError` (a ``ValueError`` too, for older callers).
         """
-        if threads is not None and (
-            not isinstance(threads, int) or isinstance(threads, bool) or threads <= 0
-        ):
-            raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
-        if not isinstance(delegate, str) or not delegate:
-            raise ValueError(f"delegate must be a name such as 'auto', 'cpu', 'gpu'; got {delegate!r}")
+        check_threads(threads)
+        delegate = check_delegate(delegate)
         p = Path(path)
         fmt = model_file.validate(p)
         name = backends.backend_for(fmt, backend)
         meta = model_file.read_metadata(p)
         start = time.perf_counter_ns()
-        impl = backends.open_backend(name, str(p), delegate=delegate.lower(), threads=threads)
+        impl = backends.open_backend(name, str(p), delegate=delegate, threads=threads)
         load_ms = (time.perf_counter_ns() - start) / 1e6
         log.info("loaded %s with %s (delegate %s) in %.1f ms", p, impl.runtime, impl.delegate, load_ms)
         return cls(p, impl, meta, load_ms)

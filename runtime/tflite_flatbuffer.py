@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import struct
 
+from edgekit.errors import FlatbufferError
+
 FILE_IDENTIFIER = b"TFL3"
-
-
-class FlatbufferError(ValueError):
-    """The bytes are not a well-formed TFLite flatbuffer."""
 
 
 class _Reader:
@@ -135,7 +133,7 @@ def read_metadata(data: bytes) -> dict[str, bytes]:
     >>> read_metadata(b"")
     Traceback (most recent call last):
     ...
-    edgekit.runtime.tflite_flatbuffer.FlatbufferError: only 0 bytes: not a TFLite model
+    edgekit.errors.FlatbufferError: only 0 bytes: not a TFLite model
     """
     reader = _Reader(data)
     root = _root(reader)

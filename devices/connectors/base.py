@@ -171,11 +171,12 @@ class Device:
         [0]
         """
         from edgekit.runtime import Profile, model_file
+        from edgekit.runtime.settings import check_runs, check_threads
 
         path = Path(model_path)
         model_file.validate(path)  # never push something that is not a model
-        if threads is not None and threads <= 0:
-            raise ValueError(f"threads must be a positive integer or None, got {threads}")
+        check_threads(threads)
+        check_runs(runs, warmup)
         cpus = cpu_list(affinity)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         workdir = self._mktemp()

@@ -52,8 +52,9 @@ def profile_table(profile: Any, title: str) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.threads is not None and args.threads <= 0:
-        raise ValueError(f"--threads must be a positive integer, got {args.threads}")
+    from edgekit.runtime.settings import check_threads
+
+    check_threads(args.threads)
     if args.device and args.device != "local":
         from edgekit.devices import connect
 

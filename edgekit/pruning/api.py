@@ -12,11 +12,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edgekit.deprecation import warn_old_style
 from edgekit.errors import PruningError
+from edgekit.placement import device_of
 from edgekit.pruning.config import PruneConfig, Scope
-from edgekit.pruning.importance import Importance
 from edgekit.pruning.importance import importance as make_importance
 from edgekit.pruning.result import LayerChange, PruneResult
+from edgekit.results import unwrap_model
+from edgekit.tensorio import as_example_tuple
 
 log = logging.getLogger(__name__)
 
@@ -224,46 +227,73 @@ def _check_outputs(model: nn.Module, example: tuple[torch.Tensor, ...], expected
         )
 
 
+_OLD_KEYWORDS = ("ratio", "target_macs", "importance", "scope", "round_to", "ignored_layers", "steps")
+
+
 def prune(
-    model: nn.Module,
+    model: nn.Module | Any,
     example_inputs: Any,
+    config: PruneConfig | None = None,
     *,
-    ratio: float | None = None,
-    target_macs: float | None = None,
-    importance: str | Importance | Any = "l2",
-    scope: str | Scope = "local",
-    round_to: int | None = None,
-    ignored_layers: Sequence[str | nn.Module] = (),
-    steps: int = 1,
     finetune: Finetune | None = None,
     loss_fn: LossFn | tuple[torch.Tensor, torch.Tensor] | None = None,
+    **old_keywords: Any,
 ) -> PruneResult:
-    """Remove whole channels; the model is changed in place and returned as ``result.model``.
+    """Remove whole channels; returns a :class:`PruneResult` whose ``.model`` is the pruned copy.
 
-    ``ratio``: fraction of channels removed per prunable layer (``scope="local"``) or overall
-    (``"global"``, ranked across layers). ``target_macs``: instead of a ratio, prune the least until
-    MACs <= target (searched in steps of 2.4% of channels). ``importance``: "l1", "l2", "bn_scale",
-    "taylor", "random" (see :class:`Importance`), or a torch-pruning importance object. "taylor" needs
-    ``loss_fn``: ``loss_fn(model) -> loss`` on a training batch, or an ``(inputs, targets)`` batch
-    (cross-entropy). ``round_to``: keep channel counts multiples of N (8 suits NEON/XNNPACK).
-    ``ignored_layers``: names or modules left intact (default: the final classifier, i.e. the last
-    Linear, else the last conv). ``steps`` > 1 prunes iteratively and calls ``finetune(model, step)``
-    after each step. Channel-shuffle models (ShuffleNet) are refused: their channels cannot stay
-    consistent. On any failure a :class:`~edgekit.errors.PruningError` says why and the model is unchanged.
+    ``config`` (:class:`PruneConfig`) says how much and how: ``ratio`` of channels per layer or overall,
+    or a ``target_macs`` budget (searched in steps of 2.4% of channels), the ``importance`` criterion,
+    ``round_to``, ``ignored_layers``, ``steps``. The caller's model is not changed (not even its
+    train/eval flag): pruning works on a deep copy, so the original stays available as a distillation
+    teacher. ``model`` may also be a result of another verb (its ``.model`` is used).
+    ``example_inputs``: a tensor, a numpy array, or a list / tuple of them (one per model input).
+
+    "taylor" importance needs ``loss_fn``: ``loss_fn(model) -> loss`` on a training batch, or an
+    ``(inputs, targets)`` batch (cross-entropy). With ``steps`` > 1, ``finetune(model, step)`` runs after
+    each step. Channel-shuffle models (ShuffleNet) are refused: their channels cannot stay consistent.
+    On any failure a :class:`~edgekit.errors.PruningError` says why and nothing is changed.
+
+    Deprecated (one release): the settings as keywords (``ek.prune(m, x, ratio=0.5)``) warn, and
+    then, as before, the caller's model is pruned in place and also returned as ``result.model``.
 
     >>> import torchvision, torch, edgekit as ek
-    >>> r = ek.prune(torchvision.models.resnet18(num_classes=10), torch.rand(1, 3, 32, 32), ratio=0.5)
-    >>> round(r.params_ratio, 2) < 0.3
-    True
+    >>> net = torchvision.models.resnet18(num_classes=10)
+    >>> r = ek.prune(net, torch.rand(1, 3, 32, 32), config=ek.PruneConfig(ratio=0.5))
+    >>> round(r.params_ratio, 2) < 0.3, r.model is net
+    (True, False)
     """
-    config = PruneConfig(ratio, target_macs, importance, scope, round_to, ignored_layers, steps)
+    unknown = sorted(set(old_keywords) - set(_OLD_KEYWORDS))
+    if unknown:
+        raise TypeError(f"prune() got unexpected keyword argument(s) {', '.join(unknown)}")
+    in_place = bool(old_keywords)
+    if in_place:
+        if config is not None:
+            raise PruningError(
+                f"give the settings either in config=PruneConfig(...) or as keywords ({', '.join(old_keywords)}), "
+                "not both"
+            )
+        warn_old_style(
+            f"ek.prune(model, x, {', '.join(f'{k}=...' for k in old_keywords)}) (in place)",
+            "ek.prune(model, x, config=ek.PruneConfig(...)); the pruned copy is result.model",
+        )
+        if old_keywords.get("ratio") is None and old_keywords.get("target_macs") is None:
+            raise PruningError(
+                "give exactly one of ratio (fraction of channels to remove) or target_macs (MACs to prune down to)"
+            )
+        config = PruneConfig(**old_keywords)
+    config = config if config is not None else PruneConfig()
+    if not isinstance(config, PruneConfig):
+        raise PruningError(f"config must be an ek.PruneConfig, got {type(config).__name__}")
+    model = unwrap_model(model)
+    if not isinstance(model, nn.Module):
+        raise PruningError(f"prune() takes a torch.nn.Module, got {type(model).__name__}")
     loss = _as_loss_fn(loss_fn)
     if config.needs_gradients and loss is None:
         raise PruningError(
             "importance='taylor' ranks channels by gradient x weight and needs a loss on a training batch: pass "
             "loss_fn=lambda model: loss (edgekit calls backward on it) or loss_fn=(inputs, targets)"
         )
-    example = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
+    example = as_example_tuple(example_inputs, error=PruningError, device=device_of(model))
     work = copy.deepcopy(model).eval()
     frozen = {name for name, p in work.named_parameters() if not p.requires_grad}
     for p in work.parameters():  # DepGraph traces through autograd; frozen parameters would hide their layers
@@ -332,8 +362,12 @@ def prune(
     work.zero_grad(set_to_none=True)
     after = _channels(work)
     layers = [LayerChange(n, kind, c, after[n][1]) for n, (kind, c) in before.items() if n in after]
-    model.__dict__.update(work.__dict__)  # in place: the caller's object now is the pruned model
-    model.train(False)
-    result = PruneResult(model, params_before, params_after, macs_before, macs_after, layers, done_steps)
+    if in_place:  # the deprecated style: the caller's object becomes the pruned model
+        model.__dict__.update(work.__dict__)
+        model.train(False)
+        work = model
+    else:
+        work.train(model.training)
+    result = PruneResult(work, params_before, params_after, macs_before, macs_after, layers, done_steps)
     log.info("pruned %s: %s", type(model).__name__, result.summary())
     return result

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from edgekit.results import VerbResult
+
 
 @dataclass(frozen=True)
 class LayerChange:
@@ -17,7 +19,7 @@ class LayerChange:
 
 
 @dataclass
-class PruneResult:
+class PruneResult(VerbResult):
     """The pruned model and its size: parameters, MACs and output channels per layer, before and after."""
 
     model: Any

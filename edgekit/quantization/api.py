@@ -5,16 +5,19 @@ from __future__ import annotations
 import difflib
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
+from edgekit.deprecation import warn_old_style
 from edgekit.errors import QuantizationError
 from edgekit.placement import device_of
 from edgekit.quantization.config import QuantConfig
 from edgekit.quantization.quantizer import TFLiteInt8Quantizer
 from edgekit.quantization.state import mark, quant_state
+from edgekit.results import VerbResult, unwrap_model
+from edgekit.tensorio import as_example_tuple
 
 log = logging.getLogger(__name__)
 
@@ -22,17 +25,26 @@ Calibration = Iterable[Any] | Callable[[torch.nn.Module], Any]
 
 
 def _example(example_inputs: Any, device: torch.device | None = None) -> tuple[torch.Tensor, ...]:
-    items = example_inputs if isinstance(example_inputs, tuple | list) else (example_inputs,)
+    """Example inputs as float batches of at least 2 (a batch of 2 lets torch.export keep the batch
+    dimension dynamic), on ``device``."""
     out = []
-    for item in items:
-        t = torch.from_numpy(np.asarray(item)) if not isinstance(item, torch.Tensor) else item
+    for t in as_example_tuple(example_inputs, error=QuantizationError, device=device):
         if t.ndim == 0:
             raise QuantizationError("example inputs must be batches (first dimension = batch)")
-        if t.shape[0] == 1:  # a batch of 2 lets torch.export keep the batch dimension dynamic
+        if t.shape[0] == 1:
             t = torch.cat([t, t])
-        t = t.float() if t.is_floating_point() else t
-        out.append(t if device is None else t.to(device))
+        out.append(t.float() if t.is_floating_point() else t)
     return tuple(out)
+
+
+def _modes(model: torch.nn.Module) -> list[tuple[torch.nn.Module, bool]]:
+    """Every submodule's train/eval flag, to put back after capture (the caller's model keeps its mode)."""
+    return [(m, m.training) for m in model.modules()]
+
+
+def _restore(modes: list[tuple[torch.nn.Module, bool]]) -> None:
+    for module, training in modes:
+        module.training = training
 
 
 def _check_keep_float(model: torch.nn.Module, config: QuantConfig) -> None:
@@ -48,12 +60,16 @@ def _check_keep_float(model: torch.nn.Module, config: QuantConfig) -> None:
             raise QuantizationError(f"keep_float names {name!r}, which is not a layer of this model{hint}")
 
 
+def _is_example(value: Any) -> bool:
+    return isinstance(value, tuple) and bool(value) and all(isinstance(t, torch.Tensor) for t in value)
+
+
 def capture(model: torch.nn.Module, example_inputs: Any) -> torch.fx.GraphModule:
     """torch.export the model with a dynamic batch dimension (required for QAT with other batch sizes).
 
     Example inputs are moved to the model's device (a model on a GPU is captured and trained there).
     """
-    example = _example(example_inputs, device_of(model))
+    example = example_inputs if _is_example(example_inputs) else _example(example_inputs, device_of(model))
     batch = torch.export.Dim("batch", min=1, max=4096)
     try:
         program = torch.export.export(model, example, dynamic_shapes=tuple({0: batch} for _ in example))
@@ -74,11 +90,9 @@ def _calibrate(prepared: torch.nn.Module, calibrate: Calibration, example: tuple
     seen = 0
     with torch.no_grad():
         for i, batch in enumerate(calibrate):
-            arrays = batch if isinstance(batch, tuple | list) else (batch,)
             tensors = []
-            for j, a in enumerate(arrays):
-                t = a if isinstance(a, torch.Tensor) else torch.from_numpy(np.asarray(a))
-                t = t.float().to(example[j].device if j < len(example) else t.device)
+            for j, a in enumerate(as_example_tuple(batch, error=QuantizationError)):
+                t = a.float().to(example[j].device if j < len(example) else a.device)
                 expected = tuple(example[j].shape[1:]) if j < len(example) else None
                 if expected is None or tuple(t.shape[1:]) != expected:
                     raise QuantizationError(
@@ -96,36 +110,75 @@ def _calibrate(prepared: torch.nn.Module, calibrate: Calibration, example: tuple
     return seen
 
 
+@dataclass
+class QuantizeResult(VerbResult):
+    """The int8-simulating model ``ek.quantize`` made, with its config and how many samples calibrated it.
+
+    ``calibration_samples`` is -1 when ``calibrate`` was a callable (edgekit does not see the data).
+
+    For one release the result also stands in for its model (``result(x)``, ``result.graph``, ...) with a
+    DeprecationWarning, because ``ek.quantize`` used to return the module itself; use ``result.model``.
+    """
+
+    model: Any
+    config: QuantConfig
+    calibration_samples: int
+
+    def summary(self) -> str:
+        seen = "a user-run calibration" if self.calibration_samples < 0 else f"{self.calibration_samples} samples"
+        return f"int8 (TFLite spec), {self.config.calibrator.value} ranges from {seen}"
+
+    def __getattr__(self, name: str) -> Any:
+        model = self.__dict__.get("model")
+        if name.startswith("__") or model is None:
+            raise AttributeError(name)
+        warn_old_style("using ek.quantize's return value as the model", "result.model")
+        return getattr(model, name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        warn_old_style("calling ek.quantize's return value", "result.model(...)")
+        return self.model(*args, **kwargs)
+
+
 def quantize(
-    model: torch.nn.Module,
+    model: torch.nn.Module | Any,
     example_inputs: Any,
+    config: QuantConfig | None = None,
     *,
     calibrate: Calibration,
-    config: QuantConfig | None = None,
-) -> torch.nn.Module:
-    """Post-training int8 quantization to the TFLite spec.
+) -> QuantizeResult:
+    """Post-training int8 quantization to the TFLite spec; returns a :class:`QuantizeResult`.
 
-    ``calibrate`` is an iterable of input batches (numpy or torch, NCHW) or ``calibrate(model)`` that runs
-    forward passes. Returns a model whose forward simulates int8 (quantize/dequantize around each op);
-    ``ek.export`` turns it into QDQ ONNX or full-int8 TFLite with the same scales.
+    ``calibrate`` is the PT2E calibration (the observers see these activations): an iterable of input
+    batches (numpy or torch, NCHW; each batch a tensor / array or a tuple of them, one per input) or
+    ``calibrate(model)`` that runs forward passes. ``example_inputs``: a tensor, an array, or a list /
+    tuple of them. ``result.model`` simulates int8 (quantize/dequantize around each op); ``ek.export``
+    turns it (or the result itself) into QDQ ONNX or full-int8 TFLite with the same scales. The caller's
+    model keeps its weights and its train/eval flag.
 
-    >>> import torch, edgekit as ek                                        # doctest: +SKIP
-    >>> q = ek.quantize(model, torch.randn(1, 3, 32, 32), calibrate=batches) # doctest: +SKIP
+    >>> import torch, edgekit as ek                                                 # doctest: +SKIP
+    >>> q = ek.quantize(model, torch.randn(1, 3, 32, 32), calibrate=batches).model  # doctest: +SKIP
     """
     from torchao.quantization.pt2e import allow_exported_model_train_eval
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     config = config or QuantConfig()
+    model = unwrap_model(model)
     _check_keep_float(model, config)
-    model = model.eval()
-    example = _example(example_inputs, device_of(model))
-    prepared = prepare_pt2e(capture(model, example), TFLiteInt8Quantizer(config, qat=False))
+    modes = _modes(model)
+    try:
+        model.eval()
+        example = _example(example_inputs, device_of(model))
+        captured = capture(model, example)
+    finally:
+        _restore(modes)
+    prepared = prepare_pt2e(captured, TFLiteInt8Quantizer(config, qat=False))
     seen = _calibrate(prepared, calibrate, example)
     log.info("calibrated on %s samples with %s", seen if seen >= 0 else "user-run", config.calibrator)
     quantized = convert_pt2e(prepared)
     allow_exported_model_train_eval(quantized)
     mark(quantized, "finalized")
-    return quantized
+    return QuantizeResult(quantized, config, seen)
 
 
 def prepare_qat(
@@ -140,9 +193,14 @@ def prepare_qat(
     from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e
 
     config = config or QuantConfig()
+    model = unwrap_model(model)
     _check_keep_float(model, config)
-    model = model.train()
-    prepared = prepare_qat_pt2e(capture(model, example_inputs), TFLiteInt8Quantizer(config, qat=True))
+    modes = _modes(model)
+    try:
+        captured = capture(model.train(), example_inputs)
+    finally:
+        _restore(modes)
+    prepared = prepare_qat_pt2e(captured, TFLiteInt8Quantizer(config, qat=True))
     allow_exported_model_train_eval(prepared)
     prepared._edgekit_quant_config = config
     mark(prepared, "prepared")
@@ -167,7 +225,7 @@ def finalize(qat_model: torch.nn.Module) -> torch.nn.Module:
     from torchao.quantization.pt2e import allow_exported_model_train_eval, move_exported_model_to_eval
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
 
-    model = qat_model
+    model = unwrap_model(qat_model)
     if isinstance(qat_model, torch.nn.parallel.DistributedDataParallel):
         model = qat_model.module
         _sync_buffers_from_rank0(model)

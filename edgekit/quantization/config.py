@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from enum import Enum
 
+from edgekit.config import VerbConfig, coerce_enum
 from edgekit.errors import QuantizationError
 
-Calibrator = Literal["minmax", "moving_average", "percentile", "mse"]
-CALIBRATORS: tuple[str, ...] = ("minmax", "moving_average", "percentile", "mse")
+
+class Calibrator(str, Enum):
+    """How activation ranges are estimated from the calibration data (a ``str``: compares equal to its value)."""
+
+    MINMAX = "minmax"
+    MOVING_AVERAGE = "moving_average"
+    PERCENTILE = "percentile"
+    MSE = "mse"
+
+
+CALIBRATORS: tuple[str, ...] = tuple(c.value for c in Calibrator)
 
 
 @dataclass(frozen=True)
-class QuantConfig:
+class QuantConfig(VerbConfig):
     """How to quantize.
 
     Defaults are the TFLite int8 spec: weights int8 symmetric per-channel (range ±127), activations int8
@@ -27,10 +37,12 @@ class QuantConfig:
       ranges stop updating (apply with :func:`edgekit.quantization.qat_step`).
 
     >>> QuantConfig(calibrator="percentile", percentile=99.9).calibrator
-    'percentile'
+    <Calibrator.PERCENTILE: 'percentile'>
+    >>> QuantConfig.from_dict(QuantConfig(keep_float=("fc",)).to_dict()).keep_float
+    ('fc',)
     """
 
-    calibrator: Calibrator = "minmax"
+    calibrator: Calibrator | str = Calibrator.MINMAX
     percentile: float = 99.99
     per_channel_weights: bool = True
     keep_float: tuple[str, ...] = ()
@@ -42,10 +54,12 @@ class QuantConfig:
             raise QuantizationError(
                 f"unknown calibrator {self.calibrator!r}; choose one of {', '.join(CALIBRATORS)}"
             )
+        coerce_enum(self, "calibrator", Calibrator, QuantizationError)
         if not 50.0 < self.percentile <= 100.0:
             raise QuantizationError(f"percentile must be in (50, 100], got {self.percentile}")
         if isinstance(self.keep_float, str):
             object.__setattr__(self, "keep_float", (self.keep_float,))
+        object.__setattr__(self, "keep_float", tuple(self.keep_float))
         for name in ("freeze_bn_after", "freeze_observers_after"):
             value = getattr(self, name)
             if value is not None and value < 0:

@@ -14,6 +14,9 @@ _ATTR = "_edgekit_quant_state"
 
 def quant_state(model: Any) -> QuantState:
     """The quantization state recorded on ``model`` (unwraps DistributedDataParallel / DataParallel)."""
+    from edgekit.results import unwrap_model
+
+    model = unwrap_model(model)
     inner = (
         getattr(model, "module", model)
         if type(model).__name__ in {"DistributedDataParallel", "DataParallel"}
