@@ -19,9 +19,10 @@ import torch
 from _common import table, write
 
 import edgekit as ek
-from edgekit.demo import DigitsResNet, accuracy, load_digits_split, train
+from edgekit.demo import DigitsResNet, load_digits_split
 from edgekit.quantization import qat_step
 from edgekit.runtime import Model
+from edgekit.training import accuracy, train
 
 
 def qat_epochs(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, device: str, epochs: int) -> float:

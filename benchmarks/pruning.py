@@ -20,8 +20,9 @@ import torch
 from _common import RESULTS, bn_ready, interleaved, table, write
 
 import edgekit as ek
-from edgekit.demo import DigitsCNN, accuracy, load_digits_split, train
+from edgekit.demo import DigitsCNN, load_digits_split
 from edgekit.runtime import Model
+from edgekit.training import accuracy, train
 
 
 def latency_part(size: int, ratios: list[float], folder: Path) -> list[dict]:

@@ -22,9 +22,9 @@ from _common import interleaved, table, write
 
 import edgekit as ek
 from edgekit.converters.api import qdq_reference
-from edgekit.demo import DigitsCNN, DigitsResNet, accuracy, load_digits_split, train
-from edgekit.demo.train import predict
+from edgekit.demo import DigitsCNN, DigitsResNet, load_digits_split
 from edgekit.runtime import Model
+from edgekit.training import accuracy, predict, train
 
 
 def ort_quantize_static(fp32_onnx: Path, out: Path, calib: np.ndarray) -> Path:

@@ -11,15 +11,18 @@ from edgekit.errors import DelegateUnavailableError
 from edgekit.runtime.backends import available_backends, available_delegates
 from edgekit.runtime.model import Model, TensorSpec
 from edgekit.runtime.profile import Profile
+from edgekit.runtime.profiling import ProfileConfig, profile
 
 __all__ = [
     "DelegateUnavailableError",
     "Model",
     "Profile",
+    "ProfileConfig",
     "TensorSpec",
     "agent_modules",
     "available_backends",
     "available_delegates",
+    "profile",
 ]
 
 
@@ -30,6 +33,7 @@ def agent_modules() -> list[str]:
     """
     return [
         "edgekit.errors",
+        "edgekit.config",
         "edgekit.runtime.metadata",
         "edgekit.runtime.tflite_flatbuffer",
         "edgekit.runtime.model_file",
@@ -42,4 +46,5 @@ def agent_modules() -> list[str]:
         "edgekit.runtime.backends",
         "edgekit.runtime.model",
         "edgekit.runtime.benchmark",
+        "edgekit.runtime.profiling",
     ]

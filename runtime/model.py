@@ -327,12 +327,11 @@ class Model:
         op_profile: bool = True,
         progress: Any | None = None,
     ) -> Profile:
-        """Measure latency (see :func:`edgekit.runtime.benchmark.benchmark`); returns a ``Profile``."""
-        from edgekit.runtime.benchmark import benchmark
+        """Measure latency here; the same path as ``ek.profile(model, config=ProfileConfig(...))``.
 
-        target = (
-            self
-            if threads is None or threads == self.threads
-            else Model.load(self.path, backend=self.backend, delegate=self.delegate, threads=threads)
-        )
-        return benchmark(target, runs=runs, warmup=warmup, op_profile=op_profile, progress=progress)
+        ``threads`` other than the model's reloads the file with that many threads.
+        """
+        from edgekit.runtime.profiling import ProfileConfig, profile
+
+        config = ProfileConfig(runs=runs, warmup=warmup, threads=threads, op_profile=op_profile)
+        return profile(self, config=config, progress=progress)

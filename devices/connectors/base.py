@@ -12,7 +12,10 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from edgekit.runtime import Profile, ProfileConfig
 
 from edgekit.errors import (
     DelegateUnavailableError,
@@ -158,8 +161,13 @@ class Device:
         runs: int = 100,
         warmup: int = 10,
         affinity: str | Iterable[int] | None = None,
-    ) -> Any:
+        config: ProfileConfig | None = None,
+    ) -> Profile:
         """Push ``model_path`` and the agent, benchmark on the device, return its ``Profile``.
+
+        ``config`` (an ``ek.ProfileConfig``) replaces the keyword settings; ``ek.profile(path,
+        device=uri, config=...)`` calls this. On the device the agent runs the same local path
+        (``Model.benchmark`` -> ``ek.profile``).
 
         ``affinity`` pins the run to CPUs, like ``taskset`` ("4-7" or ``[4, 5, 6, 7]`` for the big cores of
         a big.LITTLE board); ``Profile.extra["affinity"]`` records the CPUs the run had. The remote folder
@@ -170,14 +178,16 @@ class Device:
         ...     device.profile("model.tflite", threads=1, affinity="0").extra["affinity"]
         [0]
         """
-        from edgekit.runtime import Profile, model_file
-        from edgekit.runtime.settings import check_runs, check_threads
+        from edgekit.runtime import Profile, ProfileConfig, model_file
 
+        if config is None:
+            cpus = cpu_list(affinity)
+            config = ProfileConfig(runs=runs, warmup=warmup, threads=threads, delegate=delegate, affinity=cpus)
+        else:
+            cpus = cpu_list(config.affinity)
+        delegate, threads, runs, warmup = config.delegate, config.threads, config.runs, config.warmup
         path = Path(model_path)
         model_file.validate(path)  # never push something that is not a model
-        check_threads(threads)
-        check_runs(runs, warmup)
-        cpus = cpu_list(affinity)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         workdir = self._mktemp()
         try:

@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from edgekit.training import SplitData
 
-@dataclass(frozen=True)
-class DigitsData:
-    """A fixed train/test split as float32 NCHW arrays in [0, 1] and int64 labels."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        return tuple(self.x_train.shape[1:])  # type: ignore[return-value]
-
-    def calibration_batches(self, n: int = 256, batch_size: int = 32) -> list[np.ndarray]:
-        """The first ``n`` training images in batches (deterministic)."""
-        x = self.x_train[:n]
-        return [x[i : i + batch_size] for i in range(0, len(x), batch_size)]
+DigitsData = SplitData
+"""The digits split is a :class:`edgekit.training.SplitData` (the old name, kept for existing code)."""
 
 
 def _upsample(images: np.ndarray, size: int) -> np.ndarray:
@@ -38,7 +22,7 @@ def _upsample(images: np.ndarray, size: int) -> np.ndarray:
 
 def load_digits_split(
     size: int = 8, channels: int = 1, test_fraction: float = 0.25, seed: int = 0
-) -> DigitsData:
+) -> SplitData:
     """Load the digits with a fixed stratified split.
 
     ``size`` upsamples the 8x8 images (e.g. 32 for torchvision architectures); ``channels=3``
@@ -62,4 +46,4 @@ def load_digits_split(
         x = _upsample(x, size)[:, None, :, :]
         return np.ascontiguousarray(np.repeat(x, channels, axis=1), dtype=np.float32)
 
-    return DigitsData(prep(x_tr), y_tr, prep(x_te), y_te)
+    return SplitData(prep(x_tr), y_tr, prep(x_te), y_te)

@@ -9,8 +9,9 @@ import numpy as np
 import torch
 
 import edgekit as ek
-from edgekit.demo import load_digits_split, train
+from edgekit.demo import load_digits_split
 from edgekit.runtime import Model
+from edgekit.training import train
 
 
 class SpatialHead(torch.nn.Module):

@@ -10,9 +10,10 @@ import torch
 
 import edgekit as ek
 from edgekit.converters.api import INT8_COSINE, _check_parity, noise_floor
-from edgekit.demo import load_digits_split, train
+from edgekit.demo import load_digits_split
 from edgekit.demo.models import DigitsCNN
 from edgekit.errors import ParityError
+from edgekit.training import train
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,9 @@ from pathlib import Path
 import torch
 
 import edgekit as ek
-from edgekit.demo import DigitsCNN, accuracy, load_digits_split, train
+from edgekit.demo import DigitsCNN, load_digits_split
 from edgekit.runtime import Model
+from edgekit.training import accuracy, train
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from edgekit.demo import DigitsCNN, DigitsData, DigitsResNet, accuracy, load_digits_split, train
+from edgekit.demo import DigitsCNN, DigitsData, DigitsResNet, load_digits_split
+from edgekit.training import accuracy, train
 
 
 @pytest.fixture(scope="session")

@@ -13,9 +13,10 @@ import torch
 from onnx import numpy_helper
 
 import edgekit as ek
-from edgekit.demo import DigitsData, accuracy, train
+from edgekit.demo import DigitsData
 from edgekit.quantization import QuantConfig, qat_step
 from edgekit.runtime import Model
+from edgekit.training import accuracy, train
 
 
 def _example(d: DigitsData) -> torch.Tensor:

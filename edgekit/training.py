@@ -1,15 +1,49 @@
-"""A minimal, deterministic training loop and accuracy for the demo models (CPU, small budgets)."""
+"""Training helpers the verbs share: a labelled train/test split, a deterministic loop, predict, accuracy.
+
+They used to live in ``edgekit.demo`` (with the split called ``DigitsData`` even for an image folder);
+``ek.distill``, the recipe runner and the tests fine-tune with them, so they are library code.
+The loop is deliberately small (Adam + one-cycle schedule, CPU-friendly budgets); bring your own loop
+for anything larger — every verb works on plain modules.
+
+>>> import torch
+>>> data = SplitData(np.zeros((4, 2), np.float32), np.array([0, 1, 0, 1]), np.zeros((2, 2), np.float32), np.array([0, 1]))
+>>> data.input_shape, len(data.calibration_batches(3, batch_size=2))
+((2,), 2)
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from edgekit.results import unwrap_model
+
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 """loss(student_logits, targets, inputs) -> scalar loss."""
+
+
+@dataclass(frozen=True)
+class SplitData:
+    """A fixed train/test split: float32 inputs in the model's layout (NCHW for images), int64 labels."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    def calibration_batches(self, n: int = 256, batch_size: int = 32) -> list[np.ndarray]:
+        """The first ``n`` training inputs in batches (deterministic), e.g. for ``ek.quantize(calibrate=)``."""
+        x = self.x_train[:n]
+        return [x[i : i + batch_size] for i in range(0, len(x), batch_size)]
 
 
 def batches(x: np.ndarray, batch_size: int = 64) -> Iterator[np.ndarray]:
@@ -32,8 +66,10 @@ def train(
 ) -> nn.Module:
     """Train ``model`` with Adam + cosine schedule; ``loss_fn`` replaces cross-entropy (e.g. for KD).
 
-    ``on_epoch(epoch, mean_loss)`` is called after every epoch (progress bars, logging).
+    ``on_epoch(epoch, mean_loss)`` is called after every epoch (progress bars, logging). The model is
+    trained in place (a training loop's job) and returned in eval mode.
     """
+    model = unwrap_model(model)
     gen = torch.Generator().manual_seed(seed)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -65,10 +101,10 @@ def train(
 
 
 @torch.no_grad()
-def predict(
-    model: nn.Module | Callable[[np.ndarray], np.ndarray], x: np.ndarray, batch_size: int = 256
-) -> np.ndarray:
-    """Logits for ``x``; ``model`` is a torch module or any numpy callable (e.g. edgekit.runtime.Model)."""
+def predict(model: nn.Module | Callable[[np.ndarray], Any] | Any, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Logits for ``x``; ``model`` is a torch module, a verb's result, or any numpy callable (e.g.
+    ``edgekit.runtime.Model``)."""
+    model = unwrap_model(model)
     outs = []
     for xb in batches(x, batch_size):
         if isinstance(model, nn.Module):
@@ -78,8 +114,9 @@ def predict(
     return np.concatenate(outs)
 
 
-def accuracy(model: nn.Module | Callable[[np.ndarray], np.ndarray], x: np.ndarray, y: np.ndarray) -> float:
-    """Top-1 accuracy in [0, 1]."""
+def accuracy(model: nn.Module | Callable[[np.ndarray], Any] | Any, x: np.ndarray, y: np.ndarray) -> float:
+    """Top-1 accuracy in [0, 1] (a torch module is put in eval mode; a verb's result is unwrapped)."""
+    model = unwrap_model(model)
     if isinstance(model, nn.Module):
         model.eval()
     return float((predict(model, x).argmax(1) == y).mean())
