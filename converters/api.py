@@ -1,5 +1,8 @@
 """``export`` and ``convert``: one verb each; the output suffix chooses the format.
 
+This module routes (suffix -> writer) and describes what was written (:class:`ExportResult`); whether
+the file is right is decided in :mod:`edgekit.converters.verify`.
+
 >>> import edgekit as ek                                                  # doctest: +SKIP
 >>> ek.export(model, torch.randn(1, 3, 224, 224), "mobilenet_v2.tflite")  # doctest: +SKIP
 ExportResult(path=PosixPath('mobilenet_v2.tflite'), format='tflite', ...)
@@ -11,35 +14,96 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from edgekit.converters.parity import ParityReport, compare, runner
-from edgekit.errors import ConversionError, ExportError, ModelFileError, ParityError
+from edgekit.config import VerbConfig
+from edgekit.converters.parity import ParityReport
+from edgekit.converters.verify import (
+    FLOAT_COSINE,
+    FLOAT_REL_MAX_ABS,
+    FLOOR_FACTOR,
+    INT8_COSINE,
+    TIE_NOISE,
+    check_parity,
+    noise_floor,
+    qdq_reference,
+    verify_conversion,
+    verify_export,
+)
+from edgekit.deprecation import warn_old_style
+from edgekit.errors import ConversionError, ExportError, ModelFileError
 from edgekit.fileio import atomic_path, prepare_output
+from edgekit.results import VerbResult, unwrap_model
 
 log = logging.getLogger(__name__)
 
+__all__ = [
+    "FLOAT_COSINE",
+    "FLOAT_REL_MAX_ABS",
+    "FLOOR_FACTOR",
+    "FORMATS",
+    "INT8_COSINE",
+    "TIE_NOISE",
+    "ConvertConfig",
+    "ExportConfig",
+    "ExportResult",
+    "convert",
+    "export",
+    "noise_floor",
+    "qdq_reference",
+]
+
 FORMATS = {".onnx": "onnx", ".tflite": "tflite"}
-#: fp32 parity bars (PyTorch vs file): cosine and max abs relative to the output range
-FLOAT_COSINE, FLOAT_REL_MAX_ABS = 0.9999, 1e-3
-#: int8 files are compared with the quantized PyTorch model: same decisions, nearly the same logits
-INT8_COSINE = 0.99
-#: relative noise on every quantized tensor for a quantized model's noise floor (float32 sums of a few
-#: hundred terms in another order differ by about this much)
-TIE_NOISE = 1e-5
-#: a quantized file passes below INT8_COSINE when its distance (1 - cosine) from the PyTorch model is at
-#: most this many times the model's own distance under TIE_NOISE (the floor is a minimum of 8 draws)
-FLOOR_FACTOR = 2.0
+
+_check_parity = check_parity  # the name before the parity rules moved to converters/verify.py
+
+
+@dataclass(frozen=True)
+class ExportConfig(VerbConfig):
+    """Settings of :func:`export`: the ONNX ``opset`` and whether the written file is ``verify``-ed
+    against PyTorch on the example inputs (a mismatch raises ParityError and nothing is written)."""
+
+    opset: int = 18
+    verify: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.opset, int) or not 13 <= self.opset <= 23:
+            raise ExportError(
+                f"opset must be an integer in 13..23 (edgekit is tested with 18), got {self.opset!r}"
+            )
+
+
+@dataclass(frozen=True)
+class ConvertConfig(VerbConfig):
+    """Settings of :func:`convert`: fixed ``input_shapes`` by ONNX input name for dynamic dims, and
+    whether the TFLite file is ``verify``-ed against ONNX Runtime.
+
+    >>> ConvertConfig(input_shapes={"x": [1, 3, 8, 8]}).input_shapes
+    {'x': (1, 3, 8, 8)}
+    """
+
+    input_shapes: dict[str, tuple[int, ...]] | None = None
+    verify: bool = True
+
+    def __post_init__(self) -> None:
+        if self.input_shapes is not None:
+            if not isinstance(self.input_shapes, dict):
+                raise ConversionError(
+                    f"input_shapes maps ONNX input names to shapes, e.g. {{'input': (1, 3, 224, 224)}}; got "
+                    f"{type(self.input_shapes).__name__}"
+                )
+            object.__setattr__(
+                self, "input_shapes", {str(k): tuple(int(d) for d in v) for k, v in self.input_shapes.items()}
+            )
 
 
 @dataclass
-class ExportResult:
-    """What ``export``/``convert`` wrote."""
+class ExportResult(VerbResult):
+    """What ``export``/``convert`` wrote: the file, its format and size, whether it is int8, its op
+    histogram, the parity report (None when not verified) and notes."""
 
     path: Path
     format: str
@@ -50,17 +114,10 @@ class ExportResult:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": str(self.path),
-            "format": self.format,
-            "size_bytes": self.size_bytes,
-            "quantized": self.quantized,
-            "ops": self.ops,
-            "parity": self.parity.to_dict() if self.parity else None,
-            "seconds": self.seconds,
-            "notes": self.notes,
-        }
+    def summary(self) -> str:
+        kind = "int8" if self.quantized else "float"
+        parity = f", parity {self.parity.summary()}" if self.parity else ""
+        return f"{self.path} ({self.format}, {kind}, {self.size_bytes / 1024:.1f} KiB){parity}"
 
 
 def _format(path: Path) -> str:
@@ -78,116 +135,77 @@ def _ops_of_file(path: Path) -> dict[str, int]:
     return Model.load(path).op_histogram()
 
 
-def _run_with_tie_noise(model: Any, x: np.ndarray, rel: float, rng: np.random.Generator) -> list[np.ndarray]:
-    """``model`` on ``x`` with the input of every quantize op scaled by (1 + N(0, rel)): values near a
-    rounding tie fall the other way, as they do when another implementation sums in another order."""
-    import torch
-
-    from edgekit.placement import device_of
-
-    class Perturbed(torch.fx.Interpreter):
-        def call_function(self, target: Any, args: Any, kwargs: Any) -> Any:
-            name = str(target)
-            if (
-                "quantize_per_tensor" in name
-                and "dequantize" not in name
-                and isinstance(args[0], torch.Tensor)
-            ):
-                value = args[0]
-                noise = torch.from_numpy(rng.normal(0.0, rel, tuple(value.shape)).astype(np.float32))
-                args = (value * (1 + noise.to(value.device)), *args[1:])
-            return super().call_function(target, args, kwargs)
-
-    with torch.no_grad():
-        out = Perturbed(model).run(torch.from_numpy(x).to(device_of(model)))
-    items = out if isinstance(out, list | tuple) else [out]
-    return [t.detach().cpu().numpy() for t in items]
-
-
-def noise_floor(model: Any, x: np.ndarray, samples: int = 8) -> float:
-    """The lowest cosine between ``model``'s outputs on ``x`` and its outputs when every quantized tensor's
-    float value is moved by a relative ``TIE_NOISE`` (float32 sums in another order do that).
-
-    A quantized network is discontinuous: a value landing on the other side of a rounding tie can move the
-    logits by many output steps when the network amplifies it. No other implementation (ONNX Runtime,
-    TFLite) can follow the float-simulated PyTorch model more closely than that model follows itself
-    under such noise. Models that are not exported graphs get the noise on their input instead.
-    """
-    import torch
-
-    base = runner(model)(x)
-    rng = np.random.default_rng(0)
-    worst = 1.0
-    for _ in range(samples):
-        if isinstance(model, torch.fx.GraphModule):
-            moved = _run_with_tie_noise(model, x, TIE_NOISE, rng)
-        else:
-            moved = runner(model)((x * (1 + rng.normal(0.0, TIE_NOISE, x.shape))).astype(x.dtype))
-        worst = min(worst, compare(lambda _: base, lambda _, out=moved: out, [x]).cosine_min)
-    return worst
-
-
-def _check_parity(
-    report: ParityReport, quantized: bool, what: str, floor: Callable[[], float] | None = None
-) -> list[str]:
-    """Raise ParityError when the file is off; notes when it passes only within the model's noise floor."""
-    if quantized:
-        if report.cosine_min >= INT8_COSINE:
-            return []
-        own = floor() if floor is not None else 1.0
-        if 1.0 - report.cosine_min <= FLOOR_FACTOR * (1.0 - own):
-            return [
-                f"{what} matches the quantized PyTorch model to cosine {report.cosine_min:.4f} (below {INT8_COSINE}), "
-                f"within the model's own noise floor: PyTorch itself moves to cosine {own:.4f} when its quantized "
-                f"tensors move by {TIE_NOISE:g} (relative), so rounding ties decide more than the file does. This "
-                "network amplifies them; longer QAT reduces that (see edgekit compare --per-layer)"
-            ]
-        raise ParityError(
-            f"{what} disagrees with the quantized PyTorch model: cosine {report.cosine_min:.4f} < {INT8_COSINE}, and "
-            f"further off than the model's own noise floor allows (cosine {own:.4f} under rounding-tie noise); "
-            f"`edgekit compare --per-layer` shows the first layer that diverges ({report.summary()})"
+def _old_settings(
+    verb: str, old: dict[str, Any], allowed: tuple[str, ...], config_name: str
+) -> dict[str, Any]:
+    unknown = sorted(set(old) - set(allowed))
+    if unknown:
+        raise TypeError(f"{verb}() got unexpected keyword argument(s) {', '.join(unknown)}")
+    given = {k: v for k, v in old.items() if v is not None}
+    if given:
+        warn_old_style(
+            f"ek.{verb}(..., {', '.join(f'{k}=...' for k in given)})",
+            f"ek.{verb}(..., config=ek.{config_name}(...))",
+            stacklevel=4,
         )
-    if not report.within(cosine=FLOAT_COSINE, rel_max_abs=FLOAT_REL_MAX_ABS):
-        raise ParityError(
-            f"{what} differs from PyTorch: max abs {report.max_abs:.3g} vs allowed "
-            f"{FLOAT_REL_MAX_ABS * report.output_range:.3g}, cosine {report.cosine_min:.6f} ({report.summary()})"
-        )
-    return []
+    return given
 
 
 def export(
     model: Any,
     example_inputs: Any,
     path: str | os.PathLike[str],
-    *,
-    opset: int = 18,
-    verify: bool = True,
-    calibrate: Iterable[Any] | None = None,
+    config: ExportConfig | None = None,
+    **old_keywords: Any,
 ) -> ExportResult:
-    """Export a PyTorch model; the suffix of ``path`` picks the format.
+    """Export a PyTorch model (or a verb's result, e.g. ``ek.quantize``'s); the suffix of ``path`` picks
+    the format.
 
     * ``.onnx``: dynamo exporter, opset 18, one self-contained file; QDQ with int8 weights when the model
       was quantized with ``ek.quantize`` / ``ek.finalize``.
     * ``.tflite``: through ONNX and edgekit's translator; NHWC inside, NCHW for the user through the
-      file's metadata; full-integer int8 with int8 I/O for a quantized model (or with ``calibrate``).
+      file's metadata; full-integer int8 with int8 I/O for a quantized model.
 
-    With ``verify`` (default) the file is run on ``example_inputs`` and compared with PyTorch; a mismatch
-    raises :class:`~edgekit.errors.ParityError` saying by how much, and nothing is written.
+    With ``config.verify`` (default) the file is run on ``example_inputs`` and compared with PyTorch; a
+    mismatch raises :class:`~edgekit.errors.ParityError` saying by how much, and nothing is written.
+
+    To get an int8 file, quantize first (``ek.quantize(..., calibrate=batches)``: PT2E calibration, the
+    same scales in ONNX and TFLite). Deprecated (one release): ``opset=`` / ``verify=`` keywords, and
+    ``calibrate=`` for a ``.tflite`` (TFLite's own calibrator); ``calibrate=`` for ``.onnx`` did nothing
+    and now raises :class:`~edgekit.errors.ExportError`.
     """
     from edgekit.converters.onnx_export import add_onnx_metadata, export_onnx, save_onnx
 
     start = time.perf_counter()
     out = prepare_output(path)
     fmt = _format(out)
-    exported = export_onnx(model, example_inputs, opset=opset)
+    calibrate: Iterable[Any] | None = old_keywords.pop("calibrate", None)
+    if calibrate is not None and fmt == "onnx":
+        raise ExportError(
+            f"calibrate= does nothing when exporting {out.name}: an ONNX file is float unless the model is "
+            "quantized. Quantize first: ek.export(ek.quantize(model, x, calibrate=batches), x, path)"
+        )
+    old = _old_settings("export", old_keywords, ("opset", "verify"), "ExportConfig")
+    if old and config is not None:
+        raise ExportError("give the settings either in config=ExportConfig(...) or as keywords, not both")
+    config = ExportConfig(**old) if old else (config if config is not None else ExportConfig())
+    if calibrate is not None:
+        warn_old_style(
+            "ek.export(model, x, 'm.tflite', calibrate=...) (TFLite's calibrator)",
+            "ek.quantize(model, x, calibrate=...) then ek.export, or ek.convert(onnx, tflite, "
+            "tflite_calibration=...)",
+        )
+    model = unwrap_model(model)
+    exported = export_onnx(model, example_inputs, opset=config.opset)
     add_onnx_metadata(exported.model, exported)
     inputs = [x.detach().cpu().numpy() for x in exported.example_inputs]
     floor = (lambda: noise_floor(model, inputs[0])) if exported.quantized and len(inputs) == 1 else None
     notes: list[str] = []
+    report = None
     with atomic_path(out) as tmp:
+        what = "the ONNX file" if fmt == "onnx" else "the TFLite file"
         if fmt == "onnx":
             save_onnx(exported.model, tmp)
-            report = _verify_file(tmp, exported, inputs, verify, "the ONNX file", floor, notes)
             ops = dict(Counter(n.op_type for n in exported.model.graph.node))
         else:
             from edgekit.converters.tflite.convert import onnx_to_tflite
@@ -195,7 +213,12 @@ def export(
             conversion = onnx_to_tflite(exported.model, calibrate=calibrate)
             tmp.write_bytes(conversion.flatbuffer)
             notes.extend(conversion.notes)
-            report = _verify_file(tmp, exported, inputs, verify, "the TFLite file", floor, notes)
+        if config.verify:
+            report, found = verify_export(
+                tmp, exported.torch_outputs, inputs, exported.quantized, what, floor
+            )
+            notes.extend(found)
+        if fmt == "tflite":
             ops = _ops_of_file(tmp)
     quantized = exported.quantized or (fmt == "tflite" and calibrate is not None)
     result = ExportResult(
@@ -205,67 +228,42 @@ def export(
     return result
 
 
-def _verify_file(
-    path: Path,
-    exported: Any,
-    inputs: list[np.ndarray],
-    verify: bool,
-    what: str,
-    floor: Callable[[], float] | None,
-    notes: list[str],
-) -> ParityReport | None:
-    if not verify:
-        return None
-    if len(inputs) != 1:
-        log.info("parity check skipped: multi-input models are verified by the caller")
-        return None
-    from edgekit.runtime import Model
-
-    model = qdq_reference(path) if exported.quantized and path.suffix == ".onnx" else Model.load(path)
-    report = compare(lambda x: exported.torch_outputs, model, [inputs[0]])
-    for note in _check_parity(report, exported.quantized, what, floor):
-        log.warning("%s", note)
-        notes.append(note)
-    return report
-
-
-def qdq_reference(path: Path) -> Any:
-    """Run a QDQ file with ONNX semantics (basic graph optimizations: no fused int8 kernels).
-
-    Measured on an AVX2 CPU without VNNI: ONNX Runtime's fused QLinearConv/QGemm kernels (extended
-    optimizations) moved a digits CNN's logits by up to ~30 output steps (int16 saturation of
-    multiply-add pairs), while basic optimizations reproduce the TFLite file bit for bit. The file is
-    judged by its semantics; ``edgekit.runtime`` still runs ORT's defaults and reports what it measures.
-    """
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return lambda x: session.run(None, {name: x})
-
-
 def convert(
-    src: str | os.PathLike[str],
+    src: str | os.PathLike[str] | Any,
     dst: str | os.PathLike[str],
+    config: ConvertConfig | None = None,
     *,
-    calibrate: Iterable[Any] | None = None,
-    input_shapes: dict[str, tuple[int, ...]] | None = None,
-    verify: bool = True,
+    tflite_calibration: Iterable[Any] | None = None,
+    **old_keywords: Any,
 ) -> ExportResult:
-    """Convert an ONNX file to TFLite.
+    """Convert an ONNX file (or ``ek.export``'s result for one) to TFLite.
 
     A QDQ model becomes full-integer int8 with its scales kept exactly; a float model stays float unless
-    ``calibrate`` (iterable of NCHW input batches) is given, then int8 via TFLite's calibration. With
-    ``verify`` the TFLite file is compared with ONNX Runtime on random inputs (fp32 files must meet the
-    float parity bar; int8 files are reported, not judged: calibration changes numbers by design).
+    ``tflite_calibration`` (an iterable of NCHW input batches) is given, then int8 via TFLite's own
+    calibrator. That is a different calibration from ``ek.quantize(calibrate=)`` (PT2E observers in
+    PyTorch), hence the different name; it is data, so it is an argument and not a config field.
+    With ``config.verify`` the TFLite file is compared with ONNX Runtime on random inputs (fp32 files
+    must meet the float parity bar; int8 files are reported, not judged: calibration changes numbers).
+
+    Deprecated (one release): ``calibrate=`` (now ``tflite_calibration=``), ``input_shapes=`` and
+    ``verify=`` keywords.
     """
     import onnx
 
     start = time.perf_counter()
-    source = Path(src)
+    old_calibration = old_keywords.pop("calibrate", None)
+    if old_calibration is not None:
+        if tflite_calibration is not None:
+            raise ConversionError("give tflite_calibration= only (calibrate= is its deprecated name)")
+        warn_old_style("ek.convert(src, dst, calibrate=...)", "ek.convert(src, dst, tflite_calibration=...)")
+        tflite_calibration = old_calibration
+    old = _old_settings("convert", old_keywords, ("input_shapes", "verify"), "ConvertConfig")
+    if old and config is not None:
+        raise ConversionError(
+            "give the settings either in config=ConvertConfig(...) or as keywords, not both"
+        )
+    config = ConvertConfig(**old) if old else (config if config is not None else ConvertConfig())
+    source = Path(getattr(src, "path", src))
     out = prepare_output(dst)
     if _format(source) != "onnx":
         raise ConversionError(f"convert() reads .onnx files; {source.name} is not one")
@@ -280,16 +278,12 @@ def convert(
         raise ModelFileError(f"{source} is not a readable ONNX model: {exc}") from exc
     from edgekit.converters.tflite.convert import onnx_to_tflite
 
-    conversion = onnx_to_tflite(proto, calibrate=calibrate, input_shapes=input_shapes)
+    conversion = onnx_to_tflite(proto, calibrate=tflite_calibration, input_shapes=config.input_shapes)
     with atomic_path(out) as tmp:
         tmp.write_bytes(conversion.flatbuffer)
         report = None
-        if verify and len(conversion.inputs) == 1:
-            spec = conversion.inputs[0]
-            x = np.random.default_rng(0).random((2, *spec.onnx_shape[1:]), dtype=np.float32)
-            report = compare(source, tmp, [x[:1], x[1:]])
-            if not conversion.quantized:
-                _check_parity(report, False, "the TFLite file")
+        if config.verify and len(conversion.inputs) == 1:
+            report = verify_conversion(source, tmp, conversion.inputs[0].onnx_shape, conversion.quantized)
         ops = _ops_of_file(tmp)
     return ExportResult(
         out,

@@ -17,22 +17,29 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from edgekit.errors import (
+    ConfigError,
     ConversionError,
     DelegateUnavailableError,
     DeviceConnectionError,
     DeviceError,
+    DistillationError,
     EdgekitError,
     ExportError,
+    FlatbufferError,
     HostKeyError,
     InputSpecError,
+    LowRankError,
     ModelFileError,
+    OutputMismatchError,
     OutputPathError,
     ParityError,
     PruningError,
     QuantizationError,
     RecipeError,
     RemoteDependencyError,
+    RuntimeSettingError,
     RuntimeUnavailableError,
+    SparsityError,
     StepError,
     UnsupportedOpError,
 )
@@ -44,58 +51,97 @@ _LAZY: dict[str, str] = {
     "export": "edgekit.converters.api",
     "convert": "edgekit.converters.api",
     "ExportResult": "edgekit.converters.api",
+    "ExportConfig": "edgekit.converters.api",
+    "ConvertConfig": "edgekit.converters.api",
     "compare": "edgekit.converters.parity",
     "ParityReport": "edgekit.converters.parity",
     "quantize": "edgekit.quantization",
     "prepare_qat": "edgekit.quantization",
     "finalize": "edgekit.quantization",
     "QuantConfig": "edgekit.quantization",
+    "QuantizeResult": "edgekit.quantization",
+    "Calibrator": "edgekit.quantization",
     "sensitivity": "edgekit.quantization",
     "prune": "edgekit.pruning",
     "PruneResult": "edgekit.pruning",
+    "PruneConfig": "edgekit.pruning",
+    "distill": "edgekit.distill",
+    "DistillConfig": "edgekit.distill",
+    "DistillResult": "edgekit.distill",
     "distill_loss": "edgekit.distill",
     "Distiller": "edgekit.distill",
     "lowrank": "edgekit.factorize",
+    "LowRankConfig": "edgekit.factorize",
+    "LowRankResult": "edgekit.factorize",
     "sparsify": "edgekit.sparsity",
+    "SparsifyConfig": "edgekit.sparsity",
+    "SparsifyResult": "edgekit.sparsity",
+    "profile": "edgekit.runtime.profiling",
+    "ProfileConfig": "edgekit.runtime.profiling",
+    "Profile": "edgekit.runtime.profile",
+    "SplitData": "edgekit.training",
     "run": "edgekit.recipes",
     "RunSummary": "edgekit.recipes",
     "Recipe": "edgekit.recipes",
 }
 
 __all__ = [
+    "Calibrator",
+    "ConfigError",
     "ConversionError",
+    "ConvertConfig",
     "DelegateUnavailableError",
     "DeviceConnectionError",
     "DeviceError",
+    "DistillConfig",
+    "DistillResult",
+    "DistillationError",
     "Distiller",
     "EdgekitError",
+    "ExportConfig",
     "ExportError",
     "ExportResult",
+    "FlatbufferError",
     "HostKeyError",
     "InputSpecError",
+    "LowRankConfig",
+    "LowRankError",
+    "LowRankResult",
     "ModelFileError",
+    "OutputMismatchError",
     "OutputPathError",
     "ParityError",
     "ParityReport",
+    "Profile",
+    "ProfileConfig",
+    "PruneConfig",
     "PruneResult",
     "PruningError",
     "QuantConfig",
     "QuantizationError",
+    "QuantizeResult",
     "Recipe",
     "RecipeError",
     "RemoteDependencyError",
     "RunSummary",
+    "RuntimeSettingError",
     "RuntimeUnavailableError",
+    "SparsifyConfig",
+    "SparsifyResult",
+    "SparsityError",
+    "SplitData",
     "StepError",
     "UnsupportedOpError",
     "__version__",
     "compare",
     "convert",
+    "distill",
     "distill_loss",
     "export",
     "finalize",
     "lowrank",
     "prepare_qat",
+    "profile",
     "prune",
     "quantize",
     "run",
@@ -118,11 +164,22 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from edgekit.converters.api import ExportResult, convert, export
+    from edgekit.converters.api import ConvertConfig, ExportConfig, ExportResult, convert, export
     from edgekit.converters.parity import ParityReport, compare
-    from edgekit.distill import Distiller, distill_loss
-    from edgekit.factorize import lowrank
-    from edgekit.pruning import PruneResult, prune
-    from edgekit.quantization import QuantConfig, finalize, prepare_qat, quantize, sensitivity
+    from edgekit.distill import DistillConfig, Distiller, DistillResult, distill, distill_loss
+    from edgekit.factorize import LowRankConfig, LowRankResult, lowrank
+    from edgekit.pruning import PruneConfig, PruneResult, prune
+    from edgekit.quantization import (
+        Calibrator,
+        QuantConfig,
+        QuantizeResult,
+        finalize,
+        prepare_qat,
+        quantize,
+        sensitivity,
+    )
     from edgekit.recipes import Recipe, RunSummary, run
-    from edgekit.sparsity import sparsify
+    from edgekit.runtime.profile import Profile
+    from edgekit.runtime.profiling import ProfileConfig, profile
+    from edgekit.sparsity import SparsifyConfig, SparsifyResult, sparsify
+    from edgekit.training import SplitData

@@ -110,7 +110,9 @@ class DistillConfig(VerbConfig):
         if not self.lr > 0:
             raise DistillationError(f"lr must be > 0, got {self.lr}")
         if not isinstance(self.batch_size, int) or self.batch_size < 2:
-            raise DistillationError(f"batch_size must be an integer >= 2 (BatchNorm), got {self.batch_size!r}")
+            raise DistillationError(
+                f"batch_size must be an integer >= 2 (BatchNorm), got {self.batch_size!r}"
+            )
 
 
 @dataclass
@@ -184,9 +186,10 @@ def distill(
     try:
         teacher.eval()
         with torch.no_grad():
-            shapes = [o.shape for o in to_numpy_list(work.eval()(*example))], [
-                o.shape for o in to_numpy_list(teacher(*example))
-            ]
+            shapes = (
+                [o.shape for o in to_numpy_list(work.eval()(*example))],
+                [o.shape for o in to_numpy_list(teacher(*example))],
+            )
         if shapes[0] != shapes[1]:
             raise DistillationError(
                 f"student outputs {shapes[0]} but teacher outputs {shapes[1]} on the example inputs: "

@@ -151,7 +151,9 @@ def lowrank(
         raise TypeError(f"lowrank() got unexpected keyword argument(s) {', '.join(unknown)}")
     if old_keywords:
         if config is not None:
-            raise LowRankError("give the settings either in config=LowRankConfig(...) or as keywords, not both")
+            raise LowRankError(
+                "give the settings either in config=LowRankConfig(...) or as keywords, not both"
+            )
         warn_old_style(
             "ek.lowrank(model, energy=..., min_params=...) (in place, report on model.edgekit_lowrank)",
             "ek.lowrank(model, x, config=ek.LowRankConfig(...)), which returns a LowRankResult",

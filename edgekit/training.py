@@ -101,7 +101,9 @@ def train(
 
 
 @torch.no_grad()
-def predict(model: nn.Module | Callable[[np.ndarray], Any] | Any, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+def predict(
+    model: nn.Module | Callable[[np.ndarray], Any] | Any, x: np.ndarray, batch_size: int = 256
+) -> np.ndarray:
     """Logits for ``x``; ``model`` is a torch module, a verb's result, or any numpy callable (e.g.
     ``edgekit.runtime.Model``)."""
     model = unwrap_model(model)

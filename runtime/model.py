@@ -128,13 +128,16 @@ class Model:
         backend: str = "auto",
         delegate: str = "auto",
         threads: int | None = None,
+        ort_optimization: str | None = None,
     ) -> Model:
         """Validate and load ``path`` (.tflite or .onnx).
 
         ``backend``: "auto", "litert", "onnxruntime". ``delegate``: "auto", "cpu", "xnnpack", "none",
         "gpu", "cuda", "tensorrt", "coreml", "nnapi", ... — one that is not available raises
         :class:`~edgekit.errors.DelegateUnavailableError` listing those that are. ``threads``: a positive
-        int, or None for the runtime's default. A bad ``threads`` / ``delegate`` value raises
+        int, or None for the runtime's default. ``ort_optimization`` (ONNX Runtime only): graph optimization
+        level "disabled", "basic", "extended" or "all" (None: ORT's default); "basic" runs a QDQ file with
+        ONNX semantics (no fused int8 kernels), which is how export judges QDQ files. A bad ``threads`` / ``delegate`` value raises
         :class:`~edgekit.errors.RuntimeSettingError` (a ``ValueError`` too, for older callers).
         """
         check_threads(threads)
@@ -144,7 +147,9 @@ class Model:
         name = backends.backend_for(fmt, backend)
         meta = model_file.read_metadata(p)
         start = time.perf_counter_ns()
-        impl = backends.open_backend(name, str(p), delegate=delegate, threads=threads)
+        impl = backends.open_backend(
+            name, str(p), delegate=delegate, threads=threads, ort_optimization=ort_optimization
+        )
         load_ms = (time.perf_counter_ns() - start) / 1e6
         log.info("loaded %s with %s (delegate %s) in %.1f ms", p, impl.runtime, impl.delegate, load_ms)
         return cls(p, impl, meta, load_ms)

@@ -182,7 +182,9 @@ class Device:
 
         if config is None:
             cpus = cpu_list(affinity)
-            config = ProfileConfig(runs=runs, warmup=warmup, threads=threads, delegate=delegate, affinity=cpus)
+            config = ProfileConfig(
+                runs=runs, warmup=warmup, threads=threads, delegate=delegate, affinity=cpus
+            )
         else:
             cpus = cpu_list(config.affinity)
         delegate, threads, runs, warmup = config.delegate, config.threads, config.runs, config.warmup

@@ -5,15 +5,17 @@
 True
 """
 
-from edgekit.quantization.api import capture, finalize, prepare_qat, quantize
-from edgekit.quantization.config import QuantConfig
+from edgekit.quantization.api import QuantizeResult, capture, finalize, prepare_qat, quantize
+from edgekit.quantization.config import Calibrator, QuantConfig
 from edgekit.quantization.qat import freeze_bn_stats, freeze_observers, qat_step
 from edgekit.quantization.sensitivity import LayerSensitivity, sensitivity
 from edgekit.quantization.state import quant_state
 
 __all__ = [
+    "Calibrator",
     "LayerSensitivity",
     "QuantConfig",
+    "QuantizeResult",
     "capture",
     "finalize",
     "freeze_bn_stats",

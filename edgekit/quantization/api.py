@@ -125,7 +125,11 @@ class QuantizeResult(VerbResult):
     calibration_samples: int
 
     def summary(self) -> str:
-        seen = "a user-run calibration" if self.calibration_samples < 0 else f"{self.calibration_samples} samples"
+        seen = (
+            "a user-run calibration"
+            if self.calibration_samples < 0
+            else f"{self.calibration_samples} samples"
+        )
         return f"int8 (TFLite spec), {self.config.calibrator.value} ranges from {seen}"
 
     def __getattr__(self, name: str) -> Any:

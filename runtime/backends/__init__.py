@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgekit.errors import RuntimeUnavailableError
+from edgekit.errors import RuntimeSettingError, RuntimeUnavailableError
 
 #: backend name -> the model file format it runs
 FORMATS = {"litert": "tflite", "onnxruntime": "onnx"}
@@ -23,14 +23,20 @@ def backend_for(fmt: str, requested: str) -> str:
     return requested
 
 
-def open_backend(name: str, path: str, *, delegate: str, threads: int | None) -> Any:
+def open_backend(
+    name: str, path: str, *, delegate: str, threads: int | None, ort_optimization: str | None = None
+) -> Any:
     if name == "litert":
+        if ort_optimization is not None:
+            raise RuntimeSettingError(
+                f"ort_optimization={ort_optimization!r} is an ONNX Runtime option; {path} runs in LiteRT: drop it"
+            )
         from edgekit.runtime.backends.litert import LiteRTBackend
 
         return LiteRTBackend(path, delegate=delegate, threads=threads)
     from edgekit.runtime.backends.onnxruntime import OnnxRuntimeBackend
 
-    return OnnxRuntimeBackend(path, delegate=delegate, threads=threads)
+    return OnnxRuntimeBackend(path, delegate=delegate, threads=threads, optimization=ort_optimization)
 
 
 def available_backends() -> list[str]:

@@ -12,7 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.errors import DelegateUnavailableError, ModelFileError, RuntimeUnavailableError
+from edgekit.errors import (
+    DelegateUnavailableError,
+    ModelFileError,
+    RuntimeSettingError,
+    RuntimeUnavailableError,
+)
 from edgekit.runtime.backends.base import FileTensor
 
 log = logging.getLogger(__name__)
@@ -30,6 +35,14 @@ PROVIDERS: dict[str, str] = {
     "cpu": "CPUExecutionProvider",
 }
 GPU_PREFERENCE = ("tensorrt", "cuda", "dml", "coreml")
+#: edgekit name -> ONNX Runtime GraphOptimizationLevel member. "basic" keeps ONNX semantics for QDQ
+#: files (no fused int8 kernels); "all" is ONNX Runtime's default.
+OPTIMIZATION_LEVELS: dict[str, str] = {
+    "disabled": "ORT_DISABLE_ALL",
+    "basic": "ORT_ENABLE_BASIC",
+    "extended": "ORT_ENABLE_EXTENDED",
+    "all": "ORT_ENABLE_ALL",
+}
 _ONNX_TYPES = {
     "tensor(float)": np.float32,
     "tensor(float16)": np.float16,
@@ -90,7 +103,20 @@ class OnnxRuntimeBackend:
 
     name = "onnxruntime"
 
-    def __init__(self, path: str, *, delegate: str = "auto", threads: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        delegate: str = "auto",
+        threads: int | None = None,
+        optimization: str | None = None,
+    ) -> None:
+        if optimization is not None and optimization not in OPTIMIZATION_LEVELS:
+            raise RuntimeSettingError(
+                f"ort_optimization must be one of {', '.join(OPTIMIZATION_LEVELS)} (or None for ONNX Runtime's "
+                f"default), got {optimization!r}"
+            )
+        self.optimization = optimization
         ort = _ort()
         self.runtime = (
             f"onnxruntime {metadata.version('onnxruntime') if _has_dist('onnxruntime') else ort.__version__}"
@@ -112,6 +138,10 @@ class OnnxRuntimeBackend:
         ort = _ort()
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        if self.optimization is not None:
+            options.graph_optimization_level = getattr(
+                ort.GraphOptimizationLevel, OPTIMIZATION_LEVELS[self.optimization]
+            )
         if self.threads is not None:
             options.intra_op_num_threads = self.threads
             options.inter_op_num_threads = 1
