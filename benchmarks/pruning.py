@@ -38,11 +38,11 @@ def latency_part(size: int, ratios: list[float], folder: Path) -> list[dict]:
         }
         stats = {0.0: (1.0, 1.0)}
         for ratio in ratios:
-            model = copy.deepcopy(base)
-            result = ek.prune(model, x, ratio=ratio, round_to=8)
+            result = ek.prune(base, x, config=ek.PruneConfig(ratio=ratio, round_to=8))
+            unverified = ek.ExportConfig(verify=False)
             files[ratio] = (
-                ek.export(model, x, folder / f"{name}_{ratio}.tflite", verify=False).path,
-                ek.export(model, x, folder / f"{name}_{ratio}.onnx", verify=False).path,
+                ek.export(result, x, folder / f"{name}_{ratio}.tflite", unverified).path,
+                ek.export(result, x, folder / f"{name}_{ratio}.onnx", unverified).path,
             )
             stats[ratio] = (result.macs_ratio, result.params_ratio)
         xn = x.numpy()
@@ -140,8 +140,9 @@ def digits_part(folder: Path) -> list[dict]:
     ]
     for importance, kd in variants:
         torch.manual_seed(0)
-        student = copy.deepcopy(teacher)
-        result = ek.prune(student, example, ratio=0.5, importance=importance, round_to=8, loss_fn=batch)
+        config = ek.PruneConfig(ratio=0.5, importance=importance, round_to=8)
+        result = ek.prune(teacher, example, config, loss_fn=batch)
+        student = result.model
         train(student, d.x_train, d.y_train, epochs=6, lr=2e-3, loss_fn=ek.Distiller(teacher) if kd else None)
         label = f"50% pruned ({importance}{', KD' if kd else ', no KD'})"
         if (importance, kd) == ("l2", True):

@@ -95,7 +95,7 @@ def int8_entry(
     generator = torch.Generator().manual_seed(1)
     calib = torch.rand(16, 1, *x.shape[1:], generator=generator)
     evaluation = torch.rand(8, *x.shape[1:], generator=generator).numpy()
-    qmodel = ek.quantize(model, x, calibrate=list(calib))
+    qmodel = ek.quantize(model, x, calibrate=list(calib)).model
     qdq = ek.export(qmodel, x, folder / f"{name}_qdq.onnx").path
     t0 = time.perf_counter()
     ours = ek.convert(qdq, folder / f"{name}_int8.tflite", verify=False).path

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.errors import InputSpecError, OutputMismatchError
+from edgekit.results import unwrap_model
 from edgekit.tensorio import as_example_tuple, to_numpy_list
 
 Runner = Callable[[np.ndarray], list[np.ndarray]]
@@ -63,7 +64,9 @@ class ParityReport:
 
 
 def runner(model: Any) -> Runner:
-    """A numpy-in, list-of-numpy-out callable for a torch module, a model file, a Model or a callable."""
+    """A numpy-in, list-of-numpy-out callable for a torch module, a model file, a Model, a verb's result
+    (its ``.model``) or a callable."""
+    model = unwrap_model(model)
     if isinstance(model, str | os.PathLike):
         from edgekit.runtime import Model
 
@@ -106,6 +109,7 @@ def compare(reference: Any, candidate: Any, inputs: Any, *, per_layer: bool = Fa
     ``per_layer=True`` also matches intermediate tensors by name (quantized PyTorch / ONNX QDQ / TFLite
     int8) and reports each layer's error in quantization steps and the first layer that diverges.
     """
+    reference, candidate = unwrap_model(reference), unwrap_model(candidate)
     ref_run, cand_run = runner(reference), runner(candidate)
     abs_max, abs_sum, count, cosines, agree, agree_n = 0.0, 0.0, 0, [], 0.0, 0
     lo, hi = np.inf, -np.inf

@@ -65,11 +65,11 @@ _LAZY: dict[str, str] = {
     "prune": "edgekit.pruning",
     "PruneResult": "edgekit.pruning",
     "PruneConfig": "edgekit.pruning",
-    "distill": "edgekit.distill",
-    "DistillConfig": "edgekit.distill",
-    "DistillResult": "edgekit.distill",
-    "distill_loss": "edgekit.distill",
-    "Distiller": "edgekit.distill",
+    "distill": "edgekit.distillation",
+    "DistillConfig": "edgekit.distillation",
+    "DistillResult": "edgekit.distillation",
+    "distill_loss": "edgekit.distillation",
+    "Distiller": "edgekit.distillation",
     "lowrank": "edgekit.factorize",
     "LowRankConfig": "edgekit.factorize",
     "LowRankResult": "edgekit.factorize",
@@ -166,7 +166,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from edgekit.converters.api import ConvertConfig, ExportConfig, ExportResult, convert, export
     from edgekit.converters.parity import ParityReport, compare
-    from edgekit.distill import DistillConfig, Distiller, DistillResult, distill, distill_loss
+    from edgekit.distillation import DistillConfig, Distiller, DistillResult, distill, distill_loss
     from edgekit.factorize import LowRankConfig, LowRankResult, lowrank
     from edgekit.pruning import PruneConfig, PruneResult, prune
     from edgekit.quantization import (

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 import edgekit as ek
 from edgekit.demo import DigitsCNN, load_digits_split
-from edgekit.distill import DistillationError
+from edgekit.errors import DistillationError
 
 
 def test_matches_the_hinton_formula() -> None:
@@ -55,3 +55,55 @@ def test_distiller_pulls_the_student_towards_the_teacher() -> None:
     assert float(value.detach()) < 0.5 * first
     assert all(p.grad is None for p in teacher.parameters()), "the teacher is never trained"
     assert all(p.requires_grad for p in teacher.parameters()), "the teacher's flags are not changed"
+
+
+def test_distill_verb_trains_a_copy_and_leaves_both_models_alone() -> None:
+    torch.manual_seed(0)
+    d = load_digits_split()
+    teacher = ek.distill(  # a quick teacher: distilled from an untrained net with alpha=1 is plain training
+        DigitsCNN(), d.x_train[:1], ek.DistillConfig(alpha=1.0, epochs=3), teacher=DigitsCNN(), data=d
+    ).model
+    student = DigitsCNN(widths=(8, 16, 16)).train()
+    teacher.train()
+    before = {k: v.clone() for k, v in student.state_dict().items()}
+    result = ek.distill(
+        student, [d.x_train[:1]], ek.DistillConfig(epochs=3, temperature=2.0), teacher=teacher, data=d
+    )
+    assert result.model is not student and len(result.losses) == 3 and result.losses[-1] < result.losses[0]
+    assert result.accuracy is not None and result.teacher_accuracy is not None and result.accuracy > 0.5
+    assert student.training and teacher.training, "train/eval flags are the caller's"
+    assert all(torch.equal(before[k], v) for k, v in student.state_dict().items())
+    assert (
+        set(result.to_dict()) == {"losses", "accuracy", "teacher_accuracy"} and "epochs" in result.summary()
+    )
+
+
+def test_distill_refuses_mismatched_logits_and_bad_data() -> None:
+    d = load_digits_split()
+    wrong = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 3))
+    with pytest.raises(DistillationError, match="same logits shape"):
+        ek.distill(DigitsCNN(), d.x_train[:1], teacher=wrong, data=d)
+    with pytest.raises(DistillationError, match="as many labels as inputs"):
+        ek.distill(DigitsCNN(), d.x_train[:1], teacher=DigitsCNN(), data=(d.x_train[:10], d.y_train[:9]))
+    with pytest.raises(DistillationError, match="SplitData or an"):
+        ek.distill(DigitsCNN(), d.x_train[:1], teacher=DigitsCNN(), data=d.x_train)
+
+
+def test_distill_config_round_trip_and_bad_values() -> None:
+    config = ek.DistillConfig(temperature=2.0, alpha=0.25, epochs=1)
+    assert ek.DistillConfig.from_dict(config.to_dict()) == config
+    for bad, match in [
+        ({"alpha": -0.1}, "alpha"),
+        ({"epochs": -1}, "epochs"),
+        ({"lr": 0}, "lr"),
+        ({"batch_size": 1}, "batch_size"),
+    ]:
+        with pytest.raises(DistillationError, match=match):
+            ek.DistillConfig(**bad)
+
+
+def test_old_module_path_still_imports_and_stays_callable() -> None:
+    import edgekit.distill as old
+
+    assert old.Distiller is ek.Distiller and old.DistillConfig is ek.DistillConfig
+    assert callable(ek.distill)  # importing the submodule must not break the verb

@@ -54,7 +54,7 @@ def sensitivity(
     for layer in layers:
         others = tuple(n for n in layers if n != layer)
         cfg = QuantConfig(**{**asdict(config), "keep_float": others})
-        q = quantize(copy.deepcopy(model), example_inputs, calibrate=calibration, config=cfg)
+        q = quantize(copy.deepcopy(model), example_inputs, calibrate=calibration, config=cfg).model
         metric = float(evaluate(q))
         results.append(LayerSensitivity(layer, metric, baseline - metric))
     return sorted(results, key=lambda r: -r.drop)

@@ -55,7 +55,7 @@ def test_int8_flatten_into_linear_has_no_transpose_and_keeps_parity(tmp_path: Pa
     torch.manual_seed(0)
     model = train(SpatialHead(False), d.x_train, d.y_train, epochs=3)
     example = torch.from_numpy(d.x_train[:1])
-    q = ek.quantize(model, example, calibrate=[d.x_train[:128]])
+    q = ek.quantize(model, example, calibrate=[d.x_train[:128]]).model
     result = ek.export(q, example, tmp_path / "head_int8.tflite")
     assert result.quantized and "TRANSPOSE" not in result.ops, result.ops
     report = ek.compare(q, result.path, [d.x_test])

@@ -21,7 +21,7 @@ def quantized_cnn() -> tuple[torch.nn.Module, np.ndarray]:
     d = load_digits_split()
     torch.manual_seed(0)
     model = train(DigitsCNN(), d.x_train, d.y_train, epochs=3)
-    q = ek.quantize(model, torch.from_numpy(d.x_train[:1]), calibrate=[d.x_train[:128]])
+    q = ek.quantize(model, torch.from_numpy(d.x_train[:1]), calibrate=[d.x_train[:128]]).model
     return q, d.x_test[:1]
 
 

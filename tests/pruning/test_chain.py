@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +27,8 @@ def _chain(folder: Path, *, widths: tuple[int, int, int], epochs: tuple[int, int
     example = torch.from_numpy(data.x_train[:1])
     teacher = train(DigitsCNN(widths=widths), data.x_train, data.y_train, epochs=teacher_epochs)
 
-    student = copy.deepcopy(teacher)
-    result = ek.prune(student, example, ratio=0.5, round_to=8)
+    result = ek.prune(teacher, example, ek.PruneConfig(ratio=0.5, round_to=8))
+    student = result.model
     kd = ek.Distiller(teacher, temperature=4.0)
     train(student, data.x_train, data.y_train, epochs=kd_epochs, lr=2e-3, loss_fn=kd)
     qat = ek.prepare_qat(student, example)

@@ -35,16 +35,17 @@ X = torch.rand(1, 3, 64, 64)
 )
 def test_pruned_model_runs_and_exports(name: str, tmp_path: Path) -> None:
     model = _model(name)
-    result = ek.prune(model, X, ratio=0.5, round_to=8)
-    assert result.model is model
+    result = ek.prune(model, X, config=ek.PruneConfig(ratio=0.5, round_to=8))
+    assert result.model is not model
+    pruned = result.model
     assert result.macs_after < 0.5 * result.macs_before and result.params_after < 0.5 * result.params_before
-    assert model(torch.rand(2, 3, 64, 64)).shape == (2, 10)
-    assert [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1].out_features == 10
+    assert pruned(torch.rand(2, 3, 64, 64)).shape == (2, 10)
+    assert [m for m in pruned.modules() if isinstance(m, torch.nn.Linear)][-1].out_features == 10
     changed = [c for c in result.layers if c.channels_after != c.channels_before]
     assert changed and all(
         c.channels_after % 8 == 0 for c in changed if c.kind == "conv" and c.channels_after > 8
     )
-    exported = ek.export(model, X, tmp_path / f"{name}.onnx")
+    exported = ek.export(result, X, tmp_path / f"{name}.onnx")
     onnx.checker.check_model(onnx.load(str(exported.path)))
 
 
@@ -52,13 +53,13 @@ def test_shufflenet_is_refused_naming_the_channel_shuffle() -> None:
     model = _model("shufflenet_v2_x0_5")
     before = sum(p.numel() for p in model.parameters())
     with pytest.raises(PruningError, match="channel shuffle"):
-        ek.prune(model, X, ratio=0.3)
+        ek.prune(model, X, ek.PruneConfig(ratio=0.3))
     assert sum(p.numel() for p in model.parameters()) == before, "the model is left unchanged"
 
 
 @pytest.mark.parametrize("importance", ["l1", "l2", "bn_scale", "random"])
 def test_importance_criteria(importance: str) -> None:
-    result = ek.prune(_model("resnet18"), X, ratio=0.3, importance=importance)
+    result = ek.prune(_model("resnet18"), X, ek.PruneConfig(ratio=0.3, importance=importance))
     assert 0.3 < result.params_ratio < 0.7
 
 
@@ -72,12 +73,12 @@ def test_taylor_uses_the_loss() -> None:
         calls.append(1)
         return torch.nn.functional.cross_entropy(m(xb), y)
 
-    result = ek.prune(model, X, ratio=0.3, importance="taylor", loss_fn=loss_fn)
+    result = ek.prune(model, X, ek.PruneConfig(ratio=0.3, importance="taylor"), loss_fn=loss_fn)
     assert calls and result.params_after < result.params_before
 
 
 def test_global_scope_prunes_layers_unevenly() -> None:
-    result = ek.prune(_model("resnet18"), X, ratio=0.4, scope="global")
+    result = ek.prune(_model("resnet18"), X, ek.PruneConfig(ratio=0.4, scope="global"))
     ratios = {round(c.channels_after / c.channels_before, 2) for c in result.layers if c.kind == "conv"}
     assert len(ratios) > 2
 
@@ -85,19 +86,22 @@ def test_global_scope_prunes_layers_unevenly() -> None:
 def test_iterative_steps_call_finetune_between_steps() -> None:
     seen: list[int] = []
     result = ek.prune(
-        _model("mobilenet_v2"), X, ratio=0.4, steps=3, finetune=lambda m, step: seen.append(step)
+        _model("mobilenet_v2"),
+        X,
+        ek.PruneConfig(ratio=0.4, steps=3),
+        finetune=lambda m, step: seen.append(step),
     )
     assert seen == [0, 1, 2] and result.steps == 3
 
 
 def test_target_macs_is_met() -> None:
-    result = ek.prune(_model("resnet18"), X, target_macs=60e6)
+    result = ek.prune(_model("resnet18"), X, ek.PruneConfig(target_macs=60e6))
     assert result.macs_after <= 60e6 < result.macs_before
 
 
 def test_ignored_layer_by_name_keeps_its_channels() -> None:
     model = _model("resnet18")
-    result = ek.prune(model, X, ratio=0.5, ignored_layers=["fc", "conv1"])
+    result = ek.prune(model, X, ek.PruneConfig(ratio=0.5, ignored_layers=["fc", "conv1"]))
     conv1 = next(c for c in result.layers if c.name == "conv1")
     assert conv1.channels_after == conv1.channels_before == 64
 
@@ -107,8 +111,7 @@ def test_ignored_layer_by_name_keeps_its_channels() -> None:
     [
         ({"ratio": 1.0}, r"ratio must be in \[0, 1\)"),
         ({"ratio": -0.1}, r"ratio must be in \[0, 1\)"),
-        ({"ratio": 0.5, "target_macs": 1e6}, "exactly one of ratio"),
-        ({}, "exactly one of ratio"),
+        ({"ratio": 0.5, "target_macs": 1e6}, "not both"),
         ({"ratio": 0.5, "importance": "taylor"}, "loss_fn"),
         ({"ratio": 0.5, "importance": "psychic"}, "unknown importance"),
         ({"ratio": 0.5, "ignored_layers": ["fcc"]}, "did you mean fc"),
@@ -122,8 +125,9 @@ def test_ignored_layer_by_name_keeps_its_channels() -> None:
     ],
 )
 def test_bad_arguments(kwargs: dict, message: str) -> None:
+    loss = {"loss_fn": kwargs.pop("loss_fn")} if "loss_fn" in kwargs else {}
     with pytest.raises(PruningError, match=message):
-        ek.prune(_model("resnet18"), X, **kwargs)
+        ek.prune(_model("resnet18"), X, ek.PruneConfig(**kwargs), **loss)
 
 
 class Detached(torch.nn.Module):
@@ -139,7 +143,7 @@ class Detached(torch.nn.Module):
 def test_untraceable_model_gives_the_cause() -> None:
     model = Detached()
     with pytest.raises(PruningError, match=r"no \.detach"):
-        ek.prune(model, torch.rand(1, 3, 8, 8), ratio=0.5, ignored_layers=["conv2"])
+        ek.prune(model, torch.rand(1, 3, 8, 8), ek.PruneConfig(ratio=0.5, ignored_layers=["conv2"]))
     assert model.conv1.out_channels == 16
 
 
@@ -147,9 +151,9 @@ def test_frozen_parameters_are_pruned_and_stay_frozen() -> None:
     model = _model("resnet18")
     for p in model.parameters():
         p.requires_grad_(False)
-    result = ek.prune(model, X, ratio=0.5)
+    result = ek.prune(model, X, ek.PruneConfig(ratio=0.5))
     assert result.params_after < 0.5 * result.params_before
-    assert not any(p.requires_grad for p in model.parameters())
+    assert not any(p.requires_grad for p in result.model.parameters())
 
 
 def test_taylor_without_gradients_names_the_cause() -> None:
@@ -161,14 +165,16 @@ def test_taylor_without_gradients_names_the_cause() -> None:
             return torch.nn.functional.cross_entropy(m(xb), y)
 
     with pytest.raises(PruningError, match=r"needs gradients.*without grad_fn"):
-        ek.prune(model, X, ratio=0.3, importance="taylor", loss_fn=no_grad_loss)
+        ek.prune(model, X, ek.PruneConfig(ratio=0.3, importance="taylor"), loss_fn=no_grad_loss)
     assert model.conv1.out_channels == 64
 
 
 def test_taylor_accepts_a_batch_and_ranks_differently_from_l2() -> None:
     batch = (torch.rand(4, 3, 64, 64), torch.randint(0, 10, (4,)))
-    taylor = ek.prune(_model("resnet18"), X, ratio=0.5, importance=Importance.TAYLOR, loss_fn=batch)
-    l2 = ek.prune(_model("resnet18"), X, ratio=0.5, importance="l2")
+    taylor = ek.prune(
+        _model("resnet18"), X, ek.PruneConfig(ratio=0.5, importance=Importance.TAYLOR), loss_fn=batch
+    )
+    l2 = ek.prune(_model("resnet18"), X, ek.PruneConfig(ratio=0.5, importance="l2"))
     assert taylor.params_after == l2.params_after  # local scope: same counts, other channels
     kept = [m.weight for m in (taylor.model.conv1, l2.model.conv1)]
     assert not torch.equal(*kept)
@@ -177,7 +183,10 @@ def test_taylor_accepts_a_batch_and_ranks_differently_from_l2() -> None:
 def test_target_macs_with_iterative_finetune() -> None:
     seen: list[int] = []
     result = ek.prune(
-        _model("mobilenet_v2"), X, target_macs=5e6, steps=2, finetune=lambda m, step: seen.append(step)
+        _model("mobilenet_v2"),
+        X,
+        ek.PruneConfig(target_macs=5e6, steps=2),
+        finetune=lambda m, step: seen.append(step),
     )
     assert seen == [0, 1] and result.steps == 2
     assert result.macs_after <= 5e6 < result.macs_before
@@ -202,7 +211,7 @@ class ChannelShuffle(torch.nn.Module):
 def test_any_channel_shuffle_is_refused() -> None:
     model = ChannelShuffle()
     with pytest.raises(PruningError, match="ChannelShuffle has a channel shuffle"):
-        ek.prune(model, torch.rand(1, 3, 8, 8), ratio=0.5)
+        ek.prune(model, torch.rand(1, 3, 8, 8), ek.PruneConfig(ratio=0.5))
     assert model.a.out_channels == 8
 
 
@@ -223,8 +232,55 @@ class ScaledByBuffer(torch.nn.Module):
 def test_a_pruned_model_that_no_longer_runs_is_not_returned() -> None:
     model = ScaledByBuffer()
     with pytest.raises(PruningError, match=r"no longer runs.*ignored_layers"):
-        ek.prune(model, torch.rand(1, 3, 8, 8), ratio=0.5)
+        ek.prune(model, torch.rand(1, 3, 8, 8), ek.PruneConfig(ratio=0.5))
     assert model.conv1.out_channels == 16
-    result = ek.prune(model, torch.rand(1, 3, 8, 8), ratio=0.5, ignored_layers=["conv1", "fc"])
-    assert model.conv1.out_channels == 16 and model.conv2.out_channels == 4
-    assert model(torch.rand(2, 3, 8, 8)).shape == (2, 10) and result.params_ratio < 1
+    result = ek.prune(
+        model, torch.rand(1, 3, 8, 8), ek.PruneConfig(ratio=0.5, ignored_layers=["conv1", "fc"])
+    )
+    pruned = result.model
+    assert pruned.conv1.out_channels == 16 and pruned.conv2.out_channels == 4
+    assert pruned(torch.rand(2, 3, 8, 8)).shape == (2, 10) and result.params_ratio < 1
+
+
+def test_new_style_leaves_the_callers_model_and_its_mode_alone() -> None:
+    model = _model("resnet18").train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    result = ek.prune(model, X, ek.PruneConfig(ratio=0.5))
+    assert model.training and result.model.training, "the copy keeps the caller's train/eval mode"
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert model.conv1.out_channels == 64 and result.model.conv1.out_channels == 32
+    assert not hasattr(model, "edgekit_prune")
+
+
+@pytest.mark.parametrize(
+    "example", [[X], (X,), X.numpy(), [X.numpy()]], ids=["list", "tuple", "numpy", "list-numpy"]
+)
+def test_example_inputs_as_list_tuple_or_numpy(example: object) -> None:
+    result = ek.prune(_model("resnet18"), example, ek.PruneConfig(ratio=0.3))
+    assert result.model(X).shape == (1, 10) and result.params_ratio < 0.7
+
+
+def test_bad_example_inputs_are_a_pruning_error() -> None:
+    with pytest.raises(PruningError, match="example input 0 is a str"):
+        ek.prune(_model("resnet18"), "image.png", ek.PruneConfig(ratio=0.3))
+
+
+def test_old_keyword_style_warns_and_prunes_in_place() -> None:
+    model = _model("resnet18")
+    with pytest.warns(
+        DeprecationWarning, match=r"ek.prune\(model, x, ratio=\.\.\., round_to=\.\.\.\).*PruneConfig"
+    ):
+        result = ek.prune(model, X, ratio=0.5, round_to=8)
+    assert result.model is model and model.conv1.out_channels == 32
+    with pytest.raises(PruningError, match="exactly one of ratio"), pytest.warns(DeprecationWarning):
+        ek.prune(_model("resnet18"), X, importance="l1")
+    with pytest.raises(PruningError, match="either in config"):
+        ek.prune(_model("resnet18"), X, ek.PruneConfig(ratio=0.5), ratio=0.5)
+
+
+def test_a_result_chains_into_the_next_verb(tmp_path: Path) -> None:
+    result = ek.prune(
+        ek.prune(_model("resnet18"), X, ek.PruneConfig(ratio=0.3)), X, ek.PruneConfig(ratio=0.3)
+    )
+    assert result.params_ratio < 0.7
+    assert ek.export(result, X, tmp_path / "twice.onnx").path.exists()

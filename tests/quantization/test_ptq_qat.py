@@ -24,7 +24,7 @@ def _example(d: DigitsData) -> torch.Tensor:
 
 
 def test_ptq_int8_tflite_within_one_point_of_fp32(trained_cnn, digits, fp32_accuracy, tmp_path: Path) -> None:
-    q = ek.quantize(copy.deepcopy(trained_cnn), _example(digits), calibrate=digits.calibration_batches())
+    q = ek.quantize(copy.deepcopy(trained_cnn), _example(digits), calibrate=digits.calibration_batches()).model
     assert ek.quantize.__module__  # the public verb is importable from edgekit
     tfl = ek.export(q, _example(digits), tmp_path / "ptq.tflite")
     model = Model.load(tfl.path)
@@ -52,7 +52,7 @@ def test_qat_int8_tflite_within_0_3_points_of_fp32(
 
 
 def test_parity_chain_pytorch_onnx_tflite(trained_resnet, digits, tmp_path: Path) -> None:
-    q = ek.quantize(copy.deepcopy(trained_resnet), _example(digits), calibrate=digits.calibration_batches())
+    q = ek.quantize(copy.deepcopy(trained_resnet), _example(digits), calibrate=digits.calibration_batches()).model
     onnx_path = ek.export(q, _example(digits), tmp_path / "q.onnx").path
     tfl_path = ek.export(q, _example(digits), tmp_path / "q.tflite").path
     x = digits.x_test
@@ -70,7 +70,7 @@ def test_parity_chain_pytorch_onnx_tflite(trained_resnet, digits, tmp_path: Path
 def test_scales_are_identical_in_pytorch_onnx_and_tflite(trained_resnet, digits, tmp_path: Path) -> None:
     from ai_edge_litert.interpreter import Interpreter
 
-    q = ek.quantize(copy.deepcopy(trained_resnet), _example(digits), calibrate=digits.calibration_batches())
+    q = ek.quantize(copy.deepcopy(trained_resnet), _example(digits), calibrate=digits.calibration_batches()).model
     qpt = torch.ops.quantized_decomposed.quantize_per_tensor.default
     torch_act = {(np.float32(n.args[1]), int(n.args[2])) for n in q.graph.nodes if n.target == qpt}
     proto = onnx.load(str(ek.export(q, _example(digits), tmp_path / "q.onnx").path))
@@ -111,7 +111,7 @@ def test_scales_are_identical_in_pytorch_onnx_and_tflite(trained_resnet, digits,
 
 
 def test_no_float_island_between_quantized_ops(trained_resnet, digits, tmp_path: Path) -> None:
-    q = ek.quantize(copy.deepcopy(trained_resnet), _example(digits), calibrate=digits.calibration_batches())
+    q = ek.quantize(copy.deepcopy(trained_resnet), _example(digits), calibrate=digits.calibration_batches()).model
     proto = onnx.load(str(ek.export(q, _example(digits), tmp_path / "q.onnx").path))
     producers = {o: n for n in proto.graph.node for o in n.output}
     inits = {i.name for i in proto.graph.initializer}
@@ -132,7 +132,7 @@ def test_calibrators_keep_accuracy(calibrator: str, trained_cnn, digits, fp32_ac
         _example(digits),
         calibrate=digits.calibration_batches(128),
         config=QuantConfig(calibrator=calibrator),
-    )
+    ).model
     assert accuracy(q, digits.x_test, digits.y_test) >= fp32_accuracy - 0.02
 
 
@@ -142,7 +142,7 @@ def test_keep_float_leaves_the_layer_unquantized(trained_cnn, digits) -> None:
         _example(digits),
         calibrate=digits.calibration_batches(64),
         config=QuantConfig(keep_float=("classifier",)),
-    )
+    ).model
     weights = {n.target for n in q.graph.nodes if n.op == "get_attr"}
     assert any("classifier" in w for w in weights), "the classifier keeps its float weight"
     linear = next(n for n in q.graph.nodes if n.target == torch.ops.aten.linear.default)
@@ -163,7 +163,7 @@ def test_sensitivity_lists_every_layer_worst_first(trained_cnn, digits) -> None:
 
 def test_per_layer_parity_matches_tensors_by_their_scales(trained_resnet, digits, tmp_path: Path) -> None:
     example = _example(digits)
-    q = ek.quantize(copy.deepcopy(trained_resnet), example, calibrate=digits.calibration_batches())
+    q = ek.quantize(copy.deepcopy(trained_resnet), example, calibrate=digits.calibration_batches()).model
     onnx_path = ek.export(q, example, tmp_path / "q.onnx").path
     tfl_path = ek.export(q, example, tmp_path / "q.tflite").path
     report = ek.compare(onnx_path, tfl_path, [digits.x_test[:4]], per_layer=True)
@@ -171,7 +171,7 @@ def test_per_layer_parity_matches_tensors_by_their_scales(trained_resnet, digits
     assert max(layer.max_steps for layer in report.layers) <= 3.01  # rounding steps, never a wrong layer
     assert {"name", "max_steps", "mean_steps", "scale"} <= set(report.layers[0].to_dict())
     # a model calibrated on other data has other scales: far fewer tensors match
-    other = ek.quantize(copy.deepcopy(trained_resnet), example, calibrate=[digits.x_train[:8] * 0.5])
+    other = ek.quantize(copy.deepcopy(trained_resnet), example, calibrate=[digits.x_train[:8] * 0.5]).model
     other_tfl = ek.export(other, example, tmp_path / "other.tflite").path
     mismatch = ek.compare(tfl_path, other_tfl, [digits.x_test[:4]], per_layer=True)
     assert len(mismatch.layers) < len(report.layers)
@@ -199,7 +199,7 @@ class DigitsSE(torch.nn.Module):
 def test_silu_and_excitation_multiply_stay_int8(digits, tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = train(DigitsSE(), digits.x_train, digits.y_train, epochs=4).eval()
-    q = ek.quantize(model, _example(digits), calibrate=digits.calibration_batches())
+    q = ek.quantize(model, _example(digits), calibrate=digits.calibration_batches()).model
     onnx_result = ek.export(q, _example(digits), tmp_path / "se.onnx")
     proto = onnx.load(str(onnx_result.path))
     producers = {o: n for n in proto.graph.node for o in n.output}
