@@ -86,7 +86,7 @@ def test_onnx_export_is_one_verified_self_contained_file(tmp_path: Path) -> None
 def test_convert_float_onnx_with_calibration_gives_full_int8(onnx_file: Path, tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     calib = [rng.random((8, 1, 8, 8), dtype=np.float32) for _ in range(4)]
-    result = ek.convert(onnx_file, tmp_path / "int8.tflite", calibrate=calib)
+    result = ek.convert(onnx_file, tmp_path / "int8.tflite", tflite_calibration=calib)
     runtime = Model.load(result.path)
     assert (
         result.quantized
