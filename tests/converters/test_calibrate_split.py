@@ -38,7 +38,7 @@ def test_convert_with_config_and_old_keywords(onnx_file: Path, tmp_path: Path) -
         assert ek.convert(onnx_file, tmp_path / "b.tflite", verify=False).parity is None
     with pytest.raises(ek.ConversionError, match="not both"), pytest.warns(DeprecationWarning):
         ek.convert(onnx_file, tmp_path / "c.tflite", ek.ConvertConfig(), verify=False)
-    with pytest.raises(ek.ConversionError, match="only"), pytest.warns(DeprecationWarning):
+    with pytest.raises(ek.ConversionError, match="only"):
         ek.convert(
             onnx_file, tmp_path / "d.tflite", tflite_calibration=_calibration(), calibrate=_calibration()
         )
