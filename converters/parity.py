@@ -17,15 +17,24 @@ from typing import Any
 
 import numpy as np
 
+from edgekit.config import VerbConfig
 from edgekit.errors import InputSpecError, OutputMismatchError
-from edgekit.results import unwrap_model
+from edgekit.results import VerbResult, unwrap_model
 from edgekit.tensorio import as_example_tuple, to_numpy_list
 
 Runner = Callable[[np.ndarray], list[np.ndarray]]
 
 
+@dataclass(frozen=True)
+class CompareConfig(VerbConfig):
+    """Settings of :func:`compare`. ``per_layer``: also match intermediate tensors by name and report
+    each layer's error in quantization steps and the first layer that diverges (slower)."""
+
+    per_layer: bool = False
+
+
 @dataclass
-class ParityReport:
+class ParityReport(VerbResult):
     """How closely ``candidate`` reproduces ``reference``.
 
     ``max_abs``/``mean_abs`` over all outputs; cosine similarity per sample (min and mean);
@@ -66,7 +75,7 @@ class ParityReport:
 def runner(model: Any) -> Runner:
     """A numpy-in, list-of-numpy-out callable for a torch module, a model file, a Model, a verb's result
     (its ``.model``) or a callable."""
-    model = unwrap_model(model)
+    model = _as_model(model)
     if isinstance(model, str | os.PathLike):
         from edgekit.runtime import Model
 
@@ -90,6 +99,13 @@ def runner(model: Any) -> Runner:
     return run_numpy
 
 
+def _as_model(obj: Any) -> Any:
+    """A result's model, or an export result's file."""
+    obj = unwrap_model(obj)
+    path = getattr(obj, "path", None) if isinstance(obj, VerbResult) else None
+    return obj if path is None else path
+
+
 def _is_torch_module(obj: Any) -> bool:
     torch = sys.modules.get("torch")  # a torch module can only exist if torch is already imported
     return torch is not None and isinstance(obj, torch.nn.Module)
@@ -103,13 +119,25 @@ def _batches(inputs: Any) -> Iterable[np.ndarray]:
         yield np.asarray(batch.numpy() if hasattr(batch, "numpy") else batch, dtype=np.float32)
 
 
-def compare(reference: Any, candidate: Any, inputs: Any, *, per_layer: bool = False) -> ParityReport:
+def compare(
+    reference: Any,
+    candidate: Any,
+    inputs: Any,
+    config: CompareConfig | None = None,
+    *,
+    per_layer: bool | None = None,
+) -> ParityReport:
     """Run both models on every batch of ``inputs`` (NCHW arrays) and measure how far apart they are.
 
-    ``per_layer=True`` also matches intermediate tensors by name (quantized PyTorch / ONNX QDQ / TFLite
+    ``reference`` / ``candidate``: torch modules, model files, runtime Models, numpy callables, or verb
+    results (their ``.model``; an ``ExportResult`` stands for its file). Models whose outputs differ in
+    number or shape raise :class:`~edgekit.errors.OutputMismatchError`; empty ``inputs`` an
+    :class:`~edgekit.errors.InputSpecError`. ``per_layer=True`` (shorthand for
+    ``config=CompareConfig(per_layer=True)``) also matches intermediate tensors by name (quantized PyTorch / ONNX QDQ / TFLite
     int8) and reports each layer's error in quantization steps and the first layer that diverges.
     """
-    reference, candidate = unwrap_model(reference), unwrap_model(candidate)
+    per_layer = bool(per_layer) or (config is not None and config.per_layer)
+    reference, candidate = _as_model(reference), _as_model(candidate)
     ref_run, cand_run = runner(reference), runner(candidate)
     abs_max, abs_sum, count, cosines, agree, agree_n = 0.0, 0.0, 0, [], 0.0, 0
     lo, hi = np.inf, -np.inf

@@ -55,6 +55,7 @@ _LAZY: dict[str, str] = {
     "ConvertConfig": "edgekit.converters.api",
     "compare": "edgekit.converters.parity",
     "ParityReport": "edgekit.converters.parity",
+    "CompareConfig": "edgekit.converters.parity",
     "quantize": "edgekit.quantization",
     "prepare_qat": "edgekit.quantization",
     "finalize": "edgekit.quantization",
@@ -87,6 +88,7 @@ _LAZY: dict[str, str] = {
 
 __all__ = [
     "Calibrator",
+    "CompareConfig",
     "ConfigError",
     "ConversionError",
     "ConvertConfig",
@@ -165,7 +167,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from edgekit.converters.api import ConvertConfig, ExportConfig, ExportResult, convert, export
-    from edgekit.converters.parity import ParityReport, compare
+    from edgekit.converters.parity import CompareConfig, ParityReport, compare
     from edgekit.distillation import DistillConfig, Distiller, DistillResult, distill, distill_loss
     from edgekit.factorize import LowRankConfig, LowRankResult, lowrank
     from edgekit.pruning import PruneConfig, PruneResult, prune

@@ -48,6 +48,5 @@ class VerbResult:
 
 def unwrap_model(obj: Any) -> Any:
     """``obj.model`` when ``obj`` is a result that carries a model, else ``obj`` unchanged."""
-    if isinstance(obj, VerbResult) and getattr(obj, "model", None) is not None:
-        return obj.model
-    return obj
+    model = getattr(obj, "model", None) if isinstance(obj, VerbResult) else None
+    return obj if model is None else model

@@ -19,6 +19,7 @@ CONFIGS = [
     ek.SparsifyConfig(sparsity=0.7, scope="local"),
     ek.ExportConfig(opset=17, verify=False),
     ek.ConvertConfig(input_shapes={"input": (1, 3, 8, 8)}, verify=False),
+    ek.CompareConfig(per_layer=True),
     ek.ProfileConfig(runs=5, warmup=1, threads=2, delegate="CPU", affinity=[0, 1]),
 ]
 

@@ -13,7 +13,7 @@ import torch
 from edgekit.deprecation import warn_old_style
 from edgekit.errors import QuantizationError
 from edgekit.placement import device_of
-from edgekit.quantization.config import QuantConfig
+from edgekit.quantization.config import Calibrator, QuantConfig
 from edgekit.quantization.quantizer import TFLiteInt8Quantizer
 from edgekit.quantization.state import mark, quant_state
 from edgekit.results import VerbResult, unwrap_model
@@ -130,7 +130,7 @@ class QuantizeResult(VerbResult):
             if self.calibration_samples < 0
             else f"{self.calibration_samples} samples"
         )
-        return f"int8 (TFLite spec), {self.config.calibrator.value} ranges from {seen}"
+        return f"int8 (TFLite spec), {Calibrator(self.config.calibrator).value} ranges from {seen}"
 
     def __getattr__(self, name: str) -> Any:
         model = self.__dict__.get("model")

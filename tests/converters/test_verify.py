@@ -56,6 +56,9 @@ def test_qdq_reference_is_a_runtime_model_with_basic_optimizations(small_cnn, tm
     batch = rng.random((4, 1, 8, 8), dtype=np.float32)
     report = ek.compare(q, reference, [batch])
     assert report.cosine_min > 0.99
+    tflite = ek.export(q, x, tmp_path / "q.tflite")  # an ExportResult stands for its file
+    layers = ek.compare(path, tflite, [batch], ek.CompareConfig(per_layer=True))
+    assert layers.layers and layers.top1_agreement >= 0.75
 
 
 def test_compare_raises_specific_errors() -> None:
