@@ -49,6 +49,15 @@ class Profile:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def summary(self) -> str:
+        """One line: latency percentiles, load time, memory, where it ran."""
+        threads = self.threads if self.threads is not None else "default"
+        return (
+            f"p50 {self.p50_ms:.3f} ms, p90 {self.p90_ms:.3f} ms, p99 {self.p99_ms:.3f} ms over {self.runs} runs; "
+            f"load {self.load_ms:.1f} ms, peak RSS {self.peak_rss_mb:.1f} MiB ({self.backend}/{self.delegate}, "
+            f"{threads} threads)"
+        )
+
     def to_json(self, **kwargs: Any) -> str:
         return json.dumps(self.to_dict(), **kwargs)
 

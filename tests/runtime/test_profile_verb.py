@@ -17,6 +17,7 @@ def test_profile_a_file_and_a_loaded_model(onnx_path: Path) -> None:
     model = Model.load(onnx_path)
     again = ek.profile(model, config=ek.ProfileConfig(runs=2, warmup=0, threads=2))
     assert again.threads == 2 and again.runs == 2 and again.ops
+    assert "over 2 runs" in again.summary() and "2 threads" in again.summary()
 
 
 def test_benchmark_and_device_profile_are_the_same_path(tflite_fp32_path: Path) -> None:
