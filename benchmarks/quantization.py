@@ -111,7 +111,9 @@ def run_model(name: str, folder: Path) -> dict:
     res["fp32_tflite"] = accuracy(Model.load(fp32_tfl), d.x_test, d.y_test)
 
     t0 = time.perf_counter()
-    ptq = ek.quantize(copy.deepcopy(fp32), example, calibrate=[calib[i : i + 32] for i in range(0, 256, 32)]).model
+    ptq = ek.quantize(
+        copy.deepcopy(fp32), example, calibrate=[calib[i : i + 32] for i in range(0, 256, 32)]
+    ).model
     res["ptq_s"] = time.perf_counter() - t0
     ptq_tfl = ek.export(ptq, example, folder / f"{name}_ptq.tflite").path
     ptq_onnx = ek.export(ptq, example, folder / f"{name}_ptq.onnx").path
@@ -128,7 +130,9 @@ def run_model(name: str, folder: Path) -> dict:
     ort_q = ort_quantize_static(fp32_onnx, folder / f"{name}_ortq.onnx", calib)
     res["ort_quantize_static"] = accuracy(Model.load(ort_q), d.x_test, d.y_test)
     tfl_ptq = ek.convert(
-        fp32_onnx, folder / f"{name}_tflptq.tflite", tflite_calibration=[calib[i : i + 32] for i in range(0, 256, 32)]
+        fp32_onnx,
+        folder / f"{name}_tflptq.tflite",
+        tflite_calibration=[calib[i : i + 32] for i in range(0, 256, 32)],
     ).path
     res["tflite_own_ptq"] = accuracy(Model.load(tfl_ptq), d.x_test, d.y_test)
 

@@ -26,7 +26,9 @@ def _devices(model: torch.nn.Module) -> set[str]:
 
 def test_ptq_of_a_gpu_model_exports_and_agrees(trained_cnn, digits: DigitsData, tmp_path: Path) -> None:
     example = torch.from_numpy(digits.x_train[:1])  # CPU example and numpy calibration batches
-    q = ek.quantize(_on_gpu(trained_cnn), example, calibrate=[digits.x_train[i : i + 64] for i in (0, 64)]).model
+    q = ek.quantize(
+        _on_gpu(trained_cnn), example, calibrate=[digits.x_train[i : i + 64] for i in (0, 64)]
+    ).model
     assert _devices(q) == {"cuda"}
     result = ek.export(q, example, tmp_path / "ptq.onnx")
     assert _devices(q) == {"cuda"}, "export must not move the caller's model"

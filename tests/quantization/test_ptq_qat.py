@@ -24,7 +24,9 @@ def _example(d: DigitsData) -> torch.Tensor:
 
 
 def test_ptq_int8_tflite_within_one_point_of_fp32(trained_cnn, digits, fp32_accuracy, tmp_path: Path) -> None:
-    q = ek.quantize(copy.deepcopy(trained_cnn), _example(digits), calibrate=digits.calibration_batches()).model
+    q = ek.quantize(
+        copy.deepcopy(trained_cnn), _example(digits), calibrate=digits.calibration_batches()
+    ).model
     assert ek.quantize.__module__  # the public verb is importable from edgekit
     tfl = ek.export(q, _example(digits), tmp_path / "ptq.tflite")
     model = Model.load(tfl.path)
@@ -52,7 +54,9 @@ def test_qat_int8_tflite_within_0_3_points_of_fp32(
 
 
 def test_parity_chain_pytorch_onnx_tflite(trained_resnet, digits, tmp_path: Path) -> None:
-    q = ek.quantize(copy.deepcopy(trained_resnet), _example(digits), calibrate=digits.calibration_batches()).model
+    q = ek.quantize(
+        copy.deepcopy(trained_resnet), _example(digits), calibrate=digits.calibration_batches()
+    ).model
     onnx_path = ek.export(q, _example(digits), tmp_path / "q.onnx").path
     tfl_path = ek.export(q, _example(digits), tmp_path / "q.tflite").path
     x = digits.x_test
@@ -70,7 +74,9 @@ def test_parity_chain_pytorch_onnx_tflite(trained_resnet, digits, tmp_path: Path
 def test_scales_are_identical_in_pytorch_onnx_and_tflite(trained_resnet, digits, tmp_path: Path) -> None:
     from ai_edge_litert.interpreter import Interpreter
 
-    q = ek.quantize(copy.deepcopy(trained_resnet), _example(digits), calibrate=digits.calibration_batches()).model
+    q = ek.quantize(
+        copy.deepcopy(trained_resnet), _example(digits), calibrate=digits.calibration_batches()
+    ).model
     qpt = torch.ops.quantized_decomposed.quantize_per_tensor.default
     torch_act = {(np.float32(n.args[1]), int(n.args[2])) for n in q.graph.nodes if n.target == qpt}
     proto = onnx.load(str(ek.export(q, _example(digits), tmp_path / "q.onnx").path))
@@ -111,7 +117,9 @@ def test_scales_are_identical_in_pytorch_onnx_and_tflite(trained_resnet, digits,
 
 
 def test_no_float_island_between_quantized_ops(trained_resnet, digits, tmp_path: Path) -> None:
-    q = ek.quantize(copy.deepcopy(trained_resnet), _example(digits), calibrate=digits.calibration_batches()).model
+    q = ek.quantize(
+        copy.deepcopy(trained_resnet), _example(digits), calibrate=digits.calibration_batches()
+    ).model
     proto = onnx.load(str(ek.export(q, _example(digits), tmp_path / "q.onnx").path))
     producers = {o: n for n in proto.graph.node for o in n.output}
     inits = {i.name for i in proto.graph.initializer}
