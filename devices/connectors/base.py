@@ -14,9 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from edgekit.runtime import Profile, ProfileConfig
-
 from edgekit.errors import (
     DelegateUnavailableError,
     DeviceError,
@@ -24,7 +21,11 @@ from edgekit.errors import (
     InputSpecError,
     ModelFileError,
     RemoteDependencyError,
+    RuntimeSettingError,
 )
+
+if TYPE_CHECKING:
+    from edgekit.runtime import Profile, ProfileConfig
 
 log = logging.getLogger(__name__)
 MARKER = "EDGEKIT-RESULT "
@@ -180,6 +181,11 @@ class Device:
         """
         from edgekit.runtime import Profile, ProfileConfig, model_file
 
+        keywords = (delegate, threads, runs, warmup, affinity) != ("auto", None, 100, 10, None)
+        if config is not None and keywords:
+            raise RuntimeSettingError(
+                "give the settings either in config=ProfileConfig(...) or as keywords, not both"
+            )
         if config is None:
             cpus = cpu_list(affinity)
             config = ProfileConfig(

@@ -32,6 +32,8 @@ def test_benchmark_and_device_profile_are_the_same_path(tflite_fp32_path: Path) 
     with connect("local") as device:
         remote = ek.profile(tflite_fp32_path, device, ek.ProfileConfig(runs=2, warmup=0, threads=1))
     assert remote.extra["device"] == "local" and remote.runs == 2 and remote.threads == 1
+    with connect("local") as device, pytest.raises(ek.RuntimeSettingError, match="not both"):
+        device.profile(tflite_fp32_path, runs=5, config=ek.ProfileConfig())
 
 
 def test_profile_takes_an_export_result(small_cnn, tmp_path: Path) -> None:
