@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.errors import RecipeError
-from edgekit.recipes.schema import STAGE_ORDER, Recipe
+from edgekit.recipes.schema import Recipe
+from edgekit.recipes.stages import STEPS
+from edgekit.recipes.stages.base import CONFIG_FIELD
 
 
 def _node_at(node: Any, loc: tuple[Any, ...]) -> Any:
@@ -52,7 +54,9 @@ def load_recipe(path: str | os.PathLike[str]) -> Recipe:
         messages = []
         for err in exc.errors():
             loc = tuple(err["loc"])
-            if len(loc) > 2 and loc[0] == "steps" and loc[2] in STAGE_ORDER:  # drop the union's tag
+            if len(loc) > 2 and loc[0] == "steps" and loc[2] in STEPS:  # drop the union's tag
+                loc = loc[:2] + loc[3:]
+            if len(loc) > 2 and loc[0] == "steps" and loc[2] == CONFIG_FIELD:  # config keys sit on the step
                 loc = loc[:2] + loc[3:]
             node = _node_at(root, loc)
             line = node.start_mark.line + 1 if node is not None else "?"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -113,9 +112,3 @@ def load_model(source: ModelSource, in_channels: int) -> Any:
                 f"unexpected keys {result.unexpected_keys[:8]}"
             )
     return model
-
-
-def file_sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()
