@@ -48,9 +48,12 @@ HARMLESS_NATIVE_LINES = re.compile(
 )
 
 
+_debug = False  # set by quiet_third_party(debug=True): later calls (edgekit's TensorFlow import) keep logs
+
+
 def debug_requested() -> bool:
-    """True when ``EDGEKIT_LOG=debug``."""
-    return os.environ.get(ENV, "").strip().lower() == "debug"
+    """True when ``EDGEKIT_LOG=debug`` or the CLI's ``--debug`` asked for every log."""
+    return _debug or os.environ.get(ENV, "").strip().lower() == "debug"
 
 
 class _DropHarmless(logging.Filter):
@@ -67,9 +70,12 @@ def quiet_third_party(*, debug: bool = False) -> bool:
 
     Sets the environment variables in ``_ENVIRONMENT`` (``setdefault``) and filters the specific
     harmless records of third-party Python loggers. Call it before TensorFlow loads; calling it again
-    is harmless. Returns True when it silenced.
+    is harmless; after ``debug=True`` it silences nothing for the rest of the process. Returns True
+    when it silenced.
     """
-    if debug or debug_requested():
+    global _debug
+    _debug = _debug or debug
+    if debug_requested():
         return False
     for name, value in _ENVIRONMENT.items():
         os.environ.setdefault(name, value)
@@ -86,9 +92,10 @@ def filtered_native_stderr(enabled: bool = True) -> Iterator[None]:
 
     Python's ``sys.stderr`` keeps writing to the terminal directly (progress bars, logs, tracebacks);
     file descriptor 2 becomes a pipe whose lines a thread forwards unless they are known harmless.
-    For the CLI process only.
+    For the CLI process only; it does nothing when ``sys.stderr`` was already replaced (a test harness,
+    a notebook).
     """
-    if not enabled:
+    if not enabled or sys.stderr is not sys.__stderr__:
         yield
         return
     sys.stderr.flush()
