@@ -56,6 +56,9 @@ class Runner:
         ctx = Context(self.recipe.name, self.recipe.seed, self.out, artifact, self.progress)
         stages: list[StageRecord] = []
         for index, (step, key, reused) in enumerate(zip(steps, keys, cached, strict=True)):
+            log.debug(
+                "step %d (%s): key %s, %s", index + 1, step.step, key, "reused" if index < resume else "runs"
+            )
             if index < resume and reused is not None:
                 step.restore(artifact, reused)
                 stages.append(reused)
