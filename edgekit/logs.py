@@ -95,15 +95,15 @@ def filtered_native_stderr(enabled: bool = True) -> Iterator[None]:
     For the CLI process only; it does nothing when ``sys.stderr`` was already replaced (a test harness,
     a notebook).
     """
-    if not enabled or sys.stderr is not sys.__stderr__:
+    python_stderr = sys.__stderr__
+    if not enabled or python_stderr is None or sys.stderr is not python_stderr:
         yield
         return
-    sys.stderr.flush()
+    python_stderr.flush()
     terminal = os.dup(2)
     read_end, write_end = os.pipe()
     os.dup2(write_end, 2)
     os.close(write_end)
-    python_stderr = sys.stderr
     sys.stderr = open(  # noqa: SIM115 - closed in finally
         os.dup(terminal), "w", encoding=python_stderr.encoding, errors="backslashreplace", buffering=1
     )

@@ -69,7 +69,10 @@ def test_a_field_added_to_a_config_appears_in_the_schema_with_its_default() -> N
 @pytest.mark.parametrize(
     ("steps", "message"),
     [
-        ("  - step: prune\n    ratio: 1.0\n", r"r.yaml:7: steps.0.ratio: Value error, ratio must be in \[0, 1\)"),
+        (
+            "  - step: prune\n    ratio: 1.0\n",
+            r"r.yaml:7: steps.0.ratio: Value error, ratio must be in \[0, 1\)",
+        ),
         (
             "  - step: prune\n    ratio: 0.5\n    importance: magic\n",
             r"r.yaml:8: steps.0.importance: Input should be",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from pydantic import Field
 
 from edgekit.errors import StepError
@@ -25,7 +27,12 @@ class VerifyStep(Step):
         from edgekit.runtime import Model
 
         a, d = ctx.artifact, ctx.artifact.data
-        accuracies = {fmt: accuracy(Model.load(path), d.x_test, d.y_test) for fmt, path in a.files.items()}
+
+        def logits(path: Path) -> Callable[[np.ndarray], np.ndarray]:
+            model = Model.load(path)
+            return lambda x: np.asarray(model(x))  # the first (only) output of a classifier
+
+        accuracies = {fmt: accuracy(logits(path), d.x_test, d.y_test) for fmt, path in a.files.items()}
         record.parity["accuracy"] = accuracies
         record.accuracy = accuracies.get("tflite", next(iter(accuracies.values()), None))
         if {"onnx", "tflite"} <= set(a.files):
