@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +17,7 @@ from edgekit.pruning.config import PruneConfig
 from edgekit.quantization.config import QuantConfig
 from edgekit.recipes import Recipe, load_recipe, run
 from edgekit.recipes.embed import EmbeddedConfig, yaml_fields
-from edgekit.recipes.stages import STEPS, Needs, must_precede, order_text
+from edgekit.recipes.stages import STEPS, Needs, must_precede, order_text, ordered
 from edgekit.recipes.stages.prune import PruneStep
 from edgekit.recipes.stages.quantize import QuantizeStep
 
@@ -91,7 +94,15 @@ def test_config_errors_name_file_line_and_key(tmp_path: Path, steps: str, messag
 
 
 def test_order_rules_come_from_the_step_classes(tmp_path: Path) -> None:
-    assert list(STEPS) == ["train", "prune", "quantize", "export", "profile", "verify"]
+    assert [c.__name__ for c in ordered()] == [
+        "TrainStep",
+        "PruneStep",
+        "QuantizeStep",
+        "ExportStep",
+        "ProfileStep",
+        "VerifyStep",
+    ]
+    assert set(STEPS) == {"train", "prune", "quantize", "export", "profile", "verify"}
     assert must_precede("verify") == {"export", "quantize", "prune", "train"}
     assert order_text() == "train, prune, quantize, export, profile/verify"
     with pytest.raises(RecipeError, match=r"verify needs files: put a step that writes them \(export\)"):
@@ -118,3 +129,46 @@ def test_taylor_importance_prunes_with_a_training_batch(tmp_path: Path) -> None:
     assert summary.ok, summary.stages[-1].error
     train, prune = summary.stages
     assert prune.params is not None and train.params is not None and prune.params < train.params / 2
+
+
+NEW_STEP = """
+import json, sys
+from typing import Literal
+from edgekit.recipes.stages.base import Needs, Step
+
+class LowRankStep(Step):
+    step: Literal["lowrank"]
+    energy: float = 0.9
+    after = ("train",)
+    before = ("quantize",)
+    needs = Needs.TORCH_MODEL
+
+    def run(self, ctx, record):
+        import edgekit as ek
+        ctx.artifact.model = ek.lowrank(ctx.artifact.model, energy=self.energy)
+        ctx.describe(record)
+
+from edgekit.errors import RecipeError
+from edgekit.recipes import Recipe, run
+base = {"name": "lr", "model": {"demo": "cnn"}, "data": {"digits": True}}
+try:
+    Recipe.model_validate(base | {"steps": [{"step": "quantize"}, {"step": "lowrank"}]})
+    order_error = ""
+except ValueError as exc:
+    order_error = str(exc)
+steps = [{"step": "train", "epochs": 1}, {"step": "lowrank", "energy": 0.8}]
+summary = run(Recipe.model_validate(base | {"steps": steps}), out=sys.argv[1])
+print(json.dumps({"order_error": order_error, "ok": summary.ok, "steps": [s.name for s in summary.stages]}))
+"""
+
+
+def test_a_step_class_is_all_it_takes(tmp_path: Path) -> None:
+    """A Step subclass defined before the schema loads (as a module in stages/ is) is validated, ordered
+    by its after/before and run, with no other file touched. In a subprocess: the registry is global."""
+    result = subprocess.run(
+        [sys.executable, "-c", NEW_STEP, str(tmp_path / "out")], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert "step 2 (lowrank) cannot come after step 1 (quantize)" in report["order_error"]
+    assert report["ok"] and report["steps"] == ["1-train", "2-lowrank"]

@@ -94,7 +94,7 @@ class Step(BaseModel):
     * ``step: Literal["name"]``: its name in YAML (the discriminator);
     * its settings as pydantic fields, and optionally
       ``config: Annotated[SomeConfig, EmbeddedConfig(SomeConfig)]`` for a verb's config dataclass;
-    * ``after``: the steps that must come before it when the recipe has them;
+    * ``after`` / ``before``: the steps that must come before / after it when the recipe has them;
     * ``needs``: see :class:`Needs`; ``writes_files``: True for a step whose files later steps read;
     * ``run(ctx, record)``: the work, changing ``ctx.artifact`` and filling ``record``.
     """
@@ -102,6 +102,7 @@ class Step(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     after: ClassVar[tuple[str, ...]] = ()
+    before: ClassVar[tuple[str, ...]] = ()
     needs: ClassVar[Needs] = Needs.TORCH_MODEL
     writes_files: ClassVar[bool] = False
     step: str
