@@ -78,3 +78,12 @@ def test_switch_only_sets_defaults_and_is_off_with_edgekit_log_debug(monkeypatch
     monkeypatch.setenv("EDGEKIT_LOG", "debug")
     assert quiet_third_party() is False
     assert "TF_CPP_MIN_LOG_LEVEL" not in os.environ
+
+
+def test_ek_run_is_reachable_without_loading_torch() -> None:
+    """``ek.run`` quiets logs before torch loads, so reaching it must not load torch."""
+    code = "import json, sys, edgekit as ek; ek.run; print(json.dumps('torch' in sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert out.stdout.strip() == "false"
