@@ -118,6 +118,11 @@ class Step(BaseModel):
             clash = set(embedded.fields) & (set(cls.model_fields) - {CONFIG_FIELD})
             if clash:
                 raise TypeError(f"{cls.__name__}: fields {sorted(clash)} are both step and config fields")
+        other = STEPS.get(names[0])
+        if other is not None and other.__qualname__ != cls.__qualname__:
+            raise TypeError(
+                f"{cls.__name__}: step {names[0]!r} is already {other.__module__}.{other.__name__}"
+            )
         STEPS[names[0]] = cls
 
     @classmethod
