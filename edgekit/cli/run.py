@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def stage_rows(summary: RunSummary) -> list[list[object]]:
+def stage_rows(summary: RunSummary) -> list[list[str]]:
     rows = []
     for s in summary.stages:
         latency = "; ".join(f"{k} p50 {v['p50_ms']:.3f} ms" for k, v in s.latency.items() if "p50_ms" in v)
