@@ -93,7 +93,7 @@ def _onnx_taps(path: Path, x: np.ndarray) -> list[Tap]:
         if node.op_type == "QuantizeLinear" and node.input[0] not in inits:
             scale = inits.get(node.input[1])
             zp = inits.get(node.input[2]) if len(node.input) > 2 else np.zeros((), np.uint8)
-            if scale is not None and scale.size == 1:
+            if scale is not None and zp is not None and scale.size == 1:
                 quant.append(
                     (node.input[0], node.output[0], float(scale.reshape(-1)[0]), int(zp.reshape(-1)[0]))
                 )
@@ -132,7 +132,7 @@ def _tflite_taps(path: Path, x: np.ndarray) -> list[Tap]:
         q = q.transpose(spec.to_file_perm)
     interp.set_tensor(detail["index"], q)
     interp.invoke()
-    taps = []
+    taps: list[Tap] = []
     for t in interp.get_tensor_details():
         s, z = t["quantization"]
         if t["dtype"] != np.int8 or not s or len(t["quantization_parameters"]["scales"]) != 1:
@@ -145,7 +145,9 @@ def _tflite_taps(path: Path, x: np.ndarray) -> list[Tap]:
             value = value.reshape(value.shape[0], value.shape[3])
         if value.ndim == 4:
             value = value.transpose(0, 3, 1, 2)
-        elif (source := _flattened_from(value, taps, float(s), int(z))) is not None:
+        elif (
+            source := _flattened_from(value, taps, float(s), int(z))
+        ) is not None and source.raw is not None:
             value = source.raw.reshape(value.shape)  # ONNX's NCHW flatten order
         taps.append(Tap(t["name"], float(s), int(z), (value.astype(np.float32) - z) * s, value))
     return taps

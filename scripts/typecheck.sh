@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Type-check the public API as users import it: build the wheel (folders mapped into the edgekit
-# namespace), unpack it, and run mypy on the packages there with the project's configuration.
+# namespace), unpack it, and run mypy on the whole package there with the project's configuration.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 py=${PYTHON:-$root/.venv/bin/python}
@@ -9,5 +9,4 @@ trap 'rm -rf "$tmp"' EXIT
 "$py" -m pip wheel "$root" --no-deps --no-build-isolation -q -w "$tmp" >/dev/null 2>&1
 (cd "$tmp" && unzip -q edgekit-*.whl -d src)
 cd "$tmp/src"
-"$py" -m mypy --config-file "$root/pyproject.toml" -m edgekit -m edgekit.errors -m edgekit.fileio \
-  -p edgekit.runtime -p edgekit.devices -m edgekit.converters.api -m edgekit.converters.parity
+"$py" -m mypy --config-file "$root/pyproject.toml" -p edgekit

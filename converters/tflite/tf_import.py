@@ -8,13 +8,14 @@ Importing ``torch._dynamo`` first avoids it, so every TensorFlow import in edgek
 from __future__ import annotations
 
 import contextlib
-import os
 from typing import Any
+
+from edgekit.logs import quiet_third_party
 
 
 def tensorflow() -> Any:
     """The ``tensorflow`` module, imported after ``torch._dynamo`` when torch is installed."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_third_party()  # TensorFlow's C++ logs, unless EDGEKIT_LOG=debug (edgekit/logs.py)
     with contextlib.suppress(ImportError):
         import torch._dynamo  # noqa: F401
     import tensorflow as tf

@@ -50,9 +50,7 @@ def progress_bar(description: str, total: int, *, enabled: bool = True) -> Itera
         task = bar.add_task(description, total=total)
 
         def update(done: int, total: int, message: str | None = None) -> None:
-            bar.update(
-                task, completed=done, total=max(total, 1), **({"description": message} if message else {})
-            )
+            bar.update(task, completed=done, total=max(total, 1), description=message)
 
         yield update
 

@@ -39,7 +39,7 @@ def torch_model(source: str, num_classes: int | None = None) -> Any:
         raise EdgekitError(
             f"unknown model {source!r}: give a torchvision model name or package.module:function"
         )
-    kwargs = {"weights": None}
+    kwargs: dict[str, Any] = {"weights": None}
     if num_classes:
         kwargs["num_classes"] = num_classes
     return torchvision.models.get_model(source, **kwargs)

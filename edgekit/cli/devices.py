@@ -28,11 +28,11 @@ def run(args: argparse.Namespace) -> int:
     from edgekit.devices import profile_many, specs
 
     if getattr(args, "devices_command", None) != "profile":
-        rows = [
+        spec_rows = [
             (s.name, s.arch, s.cpu or "", s.cores or "", " ".join(s.isa), " ".join(s.delegates))
             for s in specs().values()
         ]
-        console.print(table("known devices", ["name", "arch", "cpu", "cores", "ISA", "delegates"], rows))
+        console.print(table("known devices", ["name", "arch", "cpu", "cores", "ISA", "delegates"], spec_rows))
         return 0
     options = {"key": args.key, "known_hosts": args.known_hosts}
     with console.status(f"profiling {args.model.name} on {len(args.uris)} device(s)"):
@@ -45,9 +45,9 @@ def run(args: argparse.Namespace) -> int:
             runs=args.runs,
             affinity=args.affinity,
         )
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for r in results:
-        if r.ok:
+        if r.ok and r.profile is not None:
             p = r.profile
             rows.append(
                 (
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         write_json(
             args.json_out,
             [
-                {"uri": r.uri, "error": r.error, "profile": r.profile.to_dict() if r.ok else None}
+                {"uri": r.uri, "error": r.error, "profile": r.profile.to_dict() if r.profile else None}
                 for r in results
             ],
         )

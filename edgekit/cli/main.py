@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from edgekit import __version__
 from edgekit.errors import EdgekitError
+from edgekit.logs import debug_requested, filtered_native_stderr, quiet_third_party
 
 COMMANDS: tuple[str, ...] = ("inspect", "profile", "export", "convert", "compare", "devices", "run")
 
@@ -25,7 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compress, convert, run and profile PyTorch models for edge devices.",
     )
     parser.add_argument("--version", action="version", version=f"edgekit {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks and debug logs")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show full tracebacks, debug logs and third-party logs (logs alone: EDGEKIT_LOG=debug)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
@@ -36,9 +41,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    quiet = quiet_third_party(debug=args.debug)  # before a command loads torch / TensorFlow
     logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+        level=logging.DEBUG if debug_requested() else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
     )
+    with filtered_native_stderr(enabled=quiet):
+        return _call(args)
+
+
+def _call(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edgekit.cli._console import console, progress_bar, table
+
+if TYPE_CHECKING:
+    from edgekit.recipes import RunSummary
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,9 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def stage_rows(summary: object) -> list[list[object]]:
+def stage_rows(summary: RunSummary) -> list[list[str]]:
     rows = []
-    for s in summary.stages:  # type: ignore[attr-defined]
+    for s in summary.stages:
         latency = "; ".join(f"{k} p50 {v['p50_ms']:.3f} ms" for k, v in s.latency.items() if "p50_ms" in v)
         rows.append(
             [

@@ -42,7 +42,7 @@ def qat_step(model: Any, step: int, config: QuantConfig | None = None) -> None:
 
     ``config`` defaults to the one the model was prepared with.
     """
-    config = config or getattr(_unwrap(model), "_edgekit_quant_config", QuantConfig())
+    config = config or getattr(_unwrap(model), "_edgekit_quant_config", None) or QuantConfig()
     if config.freeze_bn_after is not None and step >= config.freeze_bn_after:
         freeze_bn_stats(model)
     if config.freeze_observers_after is not None and step >= config.freeze_observers_after:

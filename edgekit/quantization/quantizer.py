@@ -205,7 +205,7 @@ class TFLiteInt8Quantizer(Quantizer):
             act.target in {aten.hardtanh.default, aten.hardtanh_.default} and not _is_relu6(act)
         ):
             chain.append(act)
-        inputs = {node.args[0]: self.act, node.args[1]: self.weight}
+        inputs: dict[Any, Any] = {node.args[0]: self.act, node.args[1]: self.weight}
         self._annotate(node, inputs, self.act if len(chain) == 1 else None)
         if len(chain) > 1:
             self._mark(chain[1:-1])
@@ -219,4 +219,4 @@ class TFLiteInt8Quantizer(Quantizer):
 def _is_relu6(node: Node) -> bool:
     low = node.args[1] if len(node.args) > 1 else -1.0
     high = node.args[2] if len(node.args) > 2 else 1.0
-    return low == 0.0 and high == 6.0
+    return bool(low == 0.0 and high == 6.0)

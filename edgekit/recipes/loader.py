@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from edgekit.errors import RecipeError
-from edgekit.recipes.schema import STAGE_ORDER, Recipe
+from edgekit.recipes.schema import Recipe
+from edgekit.recipes.stages import STEPS
+from edgekit.recipes.stages.base import CONFIG_FIELD
 
 
 def _node_at(node: Any, loc: tuple[Any, ...]) -> Any:
@@ -52,14 +55,25 @@ def load_recipe(path: str | os.PathLike[str]) -> Recipe:
         messages = []
         for err in exc.errors():
             loc = tuple(err["loc"])
-            if len(loc) > 2 and loc[0] == "steps" and loc[2] in STAGE_ORDER:  # drop the union's tag
-                loc = loc[:2] + loc[3:]
+            if len(loc) > 2 and loc[0] == "steps" and loc[2] in STEPS:  # drop the union's tag
+                loc = loc[:2] + (_config_key(err, loc[3:], data["steps"][loc[1]]) if loc[3:] else ())
             node = _node_at(root, loc)
             line = node.start_mark.line + 1 if node is not None else "?"
             key = ".".join(str(p) for p in loc) or "(top level)"
             messages.append(f"{file}:{line}: {key}: {err['msg']}")
         raise RecipeError("invalid recipe:\n" + "\n".join(messages)) from exc
     return _resolve_paths(recipe, file.parent)
+
+
+def _config_key(err: Any, rest: tuple[Any, ...], step: Any) -> tuple[Any, ...]:
+    """The location inside a step: an embedded config's keys sit on the step itself; an error of the
+    config as a whole (its dataclass's check) points at the first key of the step that it names."""
+    if rest[0] != CONFIG_FIELD:
+        return rest
+    if len(rest) > 1 or not isinstance(step, dict):
+        return rest[1:]
+    named = [(m.start(), k) for k in step if (m := re.search(rf"\b{re.escape(str(k))}\b", err["msg"]))]
+    return (min(named)[1],) if named else ()
 
 
 def _resolve_paths(recipe: Recipe, base: Path) -> Recipe:

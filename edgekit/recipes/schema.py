@@ -1,16 +1,18 @@
 """The recipe format: a model source, a data source and an ordered list of typed steps.
 
-Steps are a discriminated union on ``step``; unknown keys are errors. The order is checked before any
-work starts: compression (train, prune, quantize) comes before export, and verify/profile after it.
+Steps are a discriminated union on ``step`` of the registered step classes (:mod:`edgekit.recipes.stages`);
+unknown keys are errors. The order is checked before any work starts, from each step class's ``after``
+and ``needs``.
 """
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from edgekit.recipes.stages import STEPS, Needs, Step, must_precede, order_text, ordered
 
 
 class _Strict(BaseModel):
@@ -64,56 +66,10 @@ class DataSource(_Strict):
         return self
 
 
-class TrainStep(_Strict):
-    step: Literal["train"]
-    epochs: int = Field(10, ge=1)
-    lr: float = Field(3e-3, gt=0)
-    batch_size: int = Field(64, ge=2)
-
-
-class PruneStep(_Strict):
-    step: Literal["prune"]
-    ratio: float = Field(0.5, ge=0, lt=1)
-    importance: Literal["l1", "l2", "bn_scale", "random"] = "l2"
-    round_to: int | None = 8
-    distill: bool = True
-    epochs: int = Field(4, ge=0)
-    lr: float = Field(2e-3, gt=0)
-
-
-class QuantizeStep(_Strict):
-    step: Literal["quantize"]
-    mode: Literal["ptq", "qat"] = "qat"
-    calibrator: Literal["minmax", "moving_average", "percentile", "mse"] = "minmax"
-    epochs: int = Field(2, ge=0)
-    lr: float = Field(3e-4, gt=0)
-    calibration_samples: int = Field(256, ge=1)
-
-
-class ExportStep(_Strict):
-    step: Literal["export"]
-    formats: list[Literal["onnx", "tflite"]] = ["onnx", "tflite"]
-
-
-class VerifyStep(_Strict):
-    step: Literal["verify"]
-    min_top1_agreement: float = Field(0.99, ge=0, le=1)
-
-
-class ProfileStep(_Strict):
-    step: Literal["profile"]
-    devices: list[str] = ["local"]
-    runs: int = Field(100, ge=1)
-    warmup: int = Field(10, ge=0)
-    threads: int | None = Field(None, ge=1)
-    key: Path | None = None
-    known_hosts: Path | None = None
-
-
-Step = Annotated[
-    TrainStep | PruneStep | QuantizeStep | ExportStep | VerifyStep | ProfileStep, Field(discriminator="step")
-]
-STAGE_ORDER = {"train": 0, "prune": 1, "quantize": 2, "export": 3, "verify": 4, "profile": 4}
+if TYPE_CHECKING:
+    AnyStep = Step
+else:  # a discriminated union of every registered step class
+    AnyStep = Annotated[Union[tuple(ordered())], Field(discriminator="step")]  # noqa: UP007
 
 
 class Recipe(_Strict):
@@ -123,22 +79,27 @@ class Recipe(_Strict):
     seed: int = 0
     model: ModelSource
     data: DataSource
-    steps: list[Step] = Field(min_length=1)
+    steps: list[AnyStep] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _order(self) -> Recipe:
         kinds = [s.step for s in self.steps]
-        for i, (a, b) in enumerate(itertools.pairwise(kinds)):
-            if STAGE_ORDER[b] < STAGE_ORDER[a]:
-                raise ValueError(
-                    f"step {i + 2} ({b}) cannot come after step {i + 1} ({a}): the order is "
-                    "train, prune, quantize, export, then verify/profile"
-                )
-        for later in ("verify", "profile"):
-            if later in kinds and "export" not in kinds[: kinds.index(later)]:
-                raise ValueError(f"{later} needs files: put an export step before it")
-        if self.model.onnx is not None and any(k in kinds for k in ("train", "prune", "quantize")):
-            raise ValueError("an ONNX model source can only be exported (converted), verified and profiled")
         if len(set(kinds)) != len(kinds):
             raise ValueError(f"each step may appear once; got {kinds}")
+        for i, earlier in enumerate(kinds):
+            for j in range(i + 1, len(kinds)):
+                if kinds[j] in must_precede(earlier):
+                    raise ValueError(
+                        f"step {j + 1} ({kinds[j]}) cannot come after step {i + 1} ({earlier}): "
+                        f"the order is {order_text()}"
+                    )
+        for i, step in enumerate(self.steps):
+            if step.needs is Needs.FILES and not any(s.writes_files for s in self.steps[:i]):
+                writers = ", ".join(n for n, c in STEPS.items() if c.writes_files)
+                raise ValueError(
+                    f"{step.step} needs files: put a step that writes them ({writers}) before it"
+                )
+        if self.model.onnx is not None and any(s.needs is Needs.TORCH_MODEL for s in self.steps):
+            allowed = ", ".join(n for n, c in STEPS.items() if c.needs is not Needs.TORCH_MODEL)
+            raise ValueError(f"an ONNX model source can only go through the steps {allowed}")
         return self

@@ -40,16 +40,15 @@ def load_data(source: DataSource, seed: int = 0) -> DigitsData:
                 raise RecipeError(f"{source.npz} lacks the arrays {sorted(missing)}")
             return DigitsData(*(arrays[k] for k in ("x_train", "y_train", "x_test", "y_test")))
     if source.images is not None:
-        return _image_folder(source, seed)
-    result = _entry(source.entry, "data")()
+        return _image_folder(source.images, source, seed)
+    result = _entry(str(source.entry), "data")()
     return DigitsData(*(np.asarray(a) for a in result))
 
 
-def _image_folder(source: DataSource, seed: int) -> DigitsData:
+def _image_folder(folder: Path, source: DataSource, seed: int) -> DigitsData:
     from PIL import Image
     from sklearn.model_selection import train_test_split
 
-    folder = source.images
     if not folder.is_dir():
         raise RecipeError(f"image folder not found: {folder}")
     classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
@@ -58,8 +57,10 @@ def _image_folder(source: DataSource, seed: int) -> DigitsData:
     images, labels = [], []
     for label, name in enumerate(classes):
         for file in sorted((folder / name).iterdir()):
-            with Image.open(file) as img:
-                img = img.convert("RGB" if source.channels == 3 else "L").resize((source.size, source.size))
+            with Image.open(file) as opened:
+                img = opened.convert("RGB" if source.channels == 3 else "L").resize(
+                    (source.size, source.size)
+                )
                 arr = np.asarray(img, dtype=np.float32) / 255.0
             images.append(arr.transpose(2, 0, 1) if arr.ndim == 3 else arr[None])
             labels.append(label)
@@ -98,7 +99,7 @@ def load_model(source: ModelSource, in_channels: int) -> Any:
                 f"model.options {source.options} do not fit {source.torchvision}: {exc}"
             ) from exc
     else:
-        model = _entry(source.entry, "model")(**source.options)
+        model = _entry(str(source.entry), "model")(**source.options)
     if source.state_dict is not None:
         if not source.state_dict.is_file():
             raise RecipeError(f"state dict not found: {source.state_dict}")
@@ -113,9 +114,3 @@ def load_model(source: ModelSource, in_channels: int) -> Any:
                 f"unexpected keys {result.unexpected_keys[:8]}"
             )
     return model
-
-
-def file_sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()

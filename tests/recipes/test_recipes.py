@@ -125,6 +125,14 @@ def test_run_writes_artifacts_summary_report_and_reuses_unchanged_steps(tmp_path
     changed = _write(tmp_path, TINY.replace("runs: 5", "runs: 7"))
     third = ek.run(changed, out=out)
     assert [s.cached for s in third.stages] == [True, True, True, True, False]
+    stricter = _write(
+        tmp_path, TINY.replace("  - step: verify\n", "  - step: verify\n    min_top1_agreement: 0.95\n")
+    )
+    fourth = ek.run(stricter, out=out)
+    assert [s.cached for s in fourth.stages] == [True, True, True, False, False]
+    assert (
+        "onnxruntime_default_vs_tflite" in fourth.stages[3].parity
+    )  # re-run from files, still judged as int8
     forced = ek.run(changed, out=out, force=True)
     assert not any(s.cached for s in forced.stages)
 
