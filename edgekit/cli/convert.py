@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
 
     calibrate = load_arrays(args.calibrate) if args.calibrate else None
     with console.status(f"converting {args.source} to {args.output}"):
-        result = ek.convert(args.source, args.output, calibrate=calibrate)
+        result = ek.convert(args.source, args.output, tflite_calibration=calibrate)
     rows = [
         ("file", result.path),
         ("size", f"{result.size_bytes / 1024:.1f} KiB"),

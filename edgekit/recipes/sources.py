@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.demo import DigitsData
+from edgekit.training import SplitData
 from edgekit.errors import RecipeError
 from edgekit.recipes.schema import DataSource, ModelSource
 
@@ -23,7 +23,7 @@ def _entry(spec: str, what: str) -> Any:
         raise RecipeError(f"{what} entry point {spec!r} does not import: {exc}") from exc
 
 
-def load_data(source: DataSource, seed: int = 0) -> DigitsData:
+def load_data(source: DataSource, seed: int = 0) -> SplitData:
     """Train/test arrays (NCHW float32, int64 labels)."""
     if source.digits:
         from edgekit.demo import load_digits_split
@@ -38,14 +38,14 @@ def load_data(source: DataSource, seed: int = 0) -> DigitsData:
             missing = {"x_train", "y_train", "x_test", "y_test"} - set(arrays.files)
             if missing:
                 raise RecipeError(f"{source.npz} lacks the arrays {sorted(missing)}")
-            return DigitsData(*(arrays[k] for k in ("x_train", "y_train", "x_test", "y_test")))
+            return SplitData(*(arrays[k] for k in ("x_train", "y_train", "x_test", "y_test")))
     if source.images is not None:
         return _image_folder(source.images, source, seed)
     result = _entry(str(source.entry), "data")()
-    return DigitsData(*(np.asarray(a) for a in result))
+    return SplitData(*(np.asarray(a) for a in result))
 
 
-def _image_folder(folder: Path, source: DataSource, seed: int) -> DigitsData:
+def _image_folder(folder: Path, source: DataSource, seed: int) -> SplitData:
     from PIL import Image
     from sklearn.model_selection import train_test_split
 
@@ -68,7 +68,7 @@ def _image_folder(folder: Path, source: DataSource, seed: int) -> DigitsData:
     x_tr, x_te, y_tr, y_te = train_test_split(
         x, y, test_size=source.test_fraction, random_state=seed, stratify=y
     )
-    return DigitsData(x_tr, y_tr, x_te, y_te)
+    return SplitData(x_tr, y_tr, x_te, y_te)
 
 
 def load_model(source: ModelSource, in_channels: int) -> Any:

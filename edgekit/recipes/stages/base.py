@@ -64,7 +64,7 @@ class Context:
         """Record the model's test accuracy and, unless quantized, its MACs and parameters."""
         import torch_pruning as tp
 
-        from edgekit.demo import accuracy
+        from edgekit.training import accuracy
 
         a = self.artifact
         record.accuracy = accuracy(a.model, a.data.x_test, a.data.y_test)
@@ -74,7 +74,7 @@ class Context:
 
     def fit(self, model: Any, label: str, *, epochs: int, lr: float, **kwargs: Any) -> None:
         """Train ``model`` on the training split, reporting each epoch as progress."""
-        from edgekit.demo import train
+        from edgekit.training import train
 
         d = self.artifact.data
 

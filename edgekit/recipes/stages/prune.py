@@ -37,10 +37,10 @@ class PruneStep(Step):
         a = ctx.artifact
         teacher = copy.deepcopy(a.model).eval()
         batch = (torch.from_numpy(a.data.x_train[:64]), torch.from_numpy(a.data.y_train[:64]))
-        settings = {f.name: getattr(self.config, f.name) for f in dataclasses.fields(self.config)}
         result = ek.prune(
-            a.model, ctx.example(), **settings, loss_fn=batch if self.config.needs_gradients else None
+            a.model, ctx.example(), self.config, loss_fn=batch if self.config.needs_gradients else None
         )
+        a.model = result.model
         record.layers = [dataclasses.asdict(layer) for layer in result.layers]
         if self.epochs:
             loss = ek.Distiller(teacher) if self.distill else None

@@ -37,7 +37,7 @@ class QuantizeStep(Step):
                 ctx.example(),
                 calibrate=a.data.calibration_batches(self.calibration_samples),
                 config=self.config,
-            )
+            ).model
         else:
             qat = ek.prepare_qat(a.model, ctx.example(), config=self.config)
             loss = ek.Distiller(a.teacher) if a.teacher is not None else None

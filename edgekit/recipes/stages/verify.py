@@ -23,7 +23,7 @@ class VerifyStep(Step):
 
     def run(self, ctx: Context, record: StageRecord) -> None:
         import edgekit as ek
-        from edgekit.demo import accuracy
+        from edgekit.training import accuracy
         from edgekit.runtime import Model
 
         a, d = ctx.artifact, ctx.artifact.data
@@ -38,7 +38,7 @@ class VerifyStep(Step):
         if {"onnx", "tflite"} <= set(a.files):
             onnx_file = a.files["onnx"]
             if a.quantized:  # judge the file by its QDQ semantics; ORT's fused x86 kernels are reported too
-                from edgekit.converters.api import qdq_reference
+                from edgekit.converters.verify import qdq_reference
 
                 default = ek.compare(onnx_file, a.files["tflite"], [d.x_test])
                 record.parity["onnxruntime_default_vs_tflite"] = default.to_dict()
