@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from edgekit.converters.parity import ParityReport, compare, runner
-from edgekit.errors import ConversionError, ExportError, ModelFileError, ParityError
+from edgekit.errors import ConversionError, ExportError, ParityError
 from edgekit.fileio import atomic_path, prepare_output
+from edgekit.input_shapes import parse_input_shapes
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +253,7 @@ def convert(
     dst: str | os.PathLike[str],
     *,
     calibrate: Iterable[Any] | None = None,
-    input_shapes: dict[str, tuple[int, ...]] | None = None,
+    input_shapes: str | dict[str, tuple[int, ...]] | None = None,
     verify: bool = True,
 ) -> ExportResult:
     """Convert an ONNX file to TFLite.
@@ -261,9 +262,13 @@ def convert(
     ``calibrate`` (iterable of NCHW input batches) is given, then int8 via TFLite's calibration. With
     ``verify`` the TFLite file is compared with ONNX Runtime on random inputs (fp32 files must meet the
     float parity bar; int8 files are reported, not judged: calibration changes numbers by design).
-    """
-    import onnx
 
+    The file may come from any common exporter (TorchScript ``dynamo=False``, dynamo, other frameworks)
+    and keep its weights in side files; its graph is normalised first (constants and shape arithmetic
+    folded, see :mod:`edgekit.converters.onnx_normalize`). ``input_shapes`` (``{name: shape}`` or
+    ``"name:1x3x224x224,..."``) fixes symbolic input dims; without it a symbolic dim other than the
+    batch raises :class:`~edgekit.errors.InputShapeError` listing them.
+    """
     start = time.perf_counter()
     source = Path(src)
     out = prepare_output(dst)
@@ -274,12 +279,11 @@ def convert(
     from edgekit.runtime import model_file
 
     model_file.validate(source)
-    try:
-        proto = onnx.load(str(source))
-    except Exception as exc:
-        raise ModelFileError(f"{source} is not a readable ONNX model: {exc}") from exc
+    from edgekit.converters.onnx_normalize import load_onnx, normalize
     from edgekit.converters.tflite.convert import onnx_to_tflite
 
+    input_shapes = parse_input_shapes(input_shapes)
+    proto = normalize(load_onnx(source), input_shapes)
     conversion = onnx_to_tflite(proto, calibrate=calibrate, input_shapes=input_shapes)
     with atomic_path(out) as tmp:
         tmp.write_bytes(conversion.flatbuffer)

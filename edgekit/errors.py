@@ -41,6 +41,10 @@ class InputSpecError(EdgekitError, ValueError):
     """Inputs do not match the model (count, shape, dtype, or non-finite values for an int8 model)."""
 
 
+class InputShapeError(InputSpecError):
+    """Input shapes are missing (symbolic dims), malformed, or name/rank do not match the model's inputs."""
+
+
 # --- export / convert --------------------------------------------------------------------------------
 class ExportError(EdgekitError):
     """PyTorch -> ONNX export failed (tracing, checking, or parity against PyTorch)."""
