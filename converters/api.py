@@ -217,13 +217,12 @@ def _verify_file(
 ) -> ParityReport | None:
     if not verify:
         return None
-    if len(inputs) != 1:
-        log.info("parity check skipped: multi-input models are verified by the caller")
-        return None
     from edgekit.runtime import Model
 
     model = qdq_reference(path) if exported.quantized and path.suffix == ".onnx" else Model.load(path)
-    report = compare(lambda x: exported.torch_outputs, model, [inputs[0]])
+    outputs = model.run(inputs) if isinstance(model, Model) else model(*inputs)
+    outputs = outputs if isinstance(outputs, list) else [outputs]
+    report = compare(lambda _: exported.torch_outputs, lambda _: outputs, [inputs[0]])
     for note in _check_parity(report, exported.quantized, what, floor):
         log.warning("%s", note)
         notes.append(note)
@@ -244,8 +243,8 @@ def qdq_reference(path: Path) -> Any:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
     options.log_severity_level = 3
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return lambda x: session.run(None, {name: x})
+    names = [i.name for i in session.get_inputs()]
+    return lambda *xs: session.run(None, dict(zip(names, xs, strict=True)))
 
 
 def convert(

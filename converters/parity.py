@@ -103,7 +103,9 @@ def _batches(inputs: Any) -> Iterable[np.ndarray]:
         yield inputs
         return
     for batch in inputs:
-        yield np.asarray(batch.numpy() if hasattr(batch, "numpy") else batch, dtype=np.float32)
+        array = np.asarray(batch.numpy() if hasattr(batch, "numpy") else batch)
+        # integer / boolean inputs (token ids, masks) keep their dtype; everything else is float32
+        yield array if array.dtype.kind in "iub" else array.astype(np.float32)
 
 
 def compare(reference: Any, candidate: Any, inputs: Any, *, per_layer: bool = False) -> ParityReport:
