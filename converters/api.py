@@ -278,6 +278,7 @@ def convert(
     from edgekit.runtime import model_file
 
     model_file.validate(source)
+    from edgekit.converters.check_data import check_batches
     from edgekit.converters.onnx_normalize import load_onnx, normalize
     from edgekit.converters.tflite.convert import onnx_to_tflite
 
@@ -287,10 +288,12 @@ def convert(
     with atomic_path(out) as tmp:
         tmp.write_bytes(conversion.flatbuffer)
         report = None
-        if verify and len(conversion.inputs) == 1:
-            spec = conversion.inputs[0]
-            x = np.random.default_rng(0).random((2, *spec.onnx_shape[1:]), dtype=np.float32)
-            report = compare(source, tmp, [x[:1], x[1:]])
+        if verify:
+            specs = conversion.inputs
+            batches = check_batches(
+                proto, [s.onnx_shape for s in specs], [s.dtype for s in specs], [s.name for s in specs]
+            )
+            report = compare(source, tmp, batches)
             if not conversion.quantized:
                 _check_parity(report, False, "the TFLite file")
         ops = _ops_of_file(tmp)

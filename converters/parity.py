@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-Runner = Callable[[np.ndarray], list[np.ndarray]]
+Runner = Callable[[Any], list[np.ndarray]]
 
 
 @dataclass
@@ -72,9 +72,10 @@ def runner(model: Any) -> Runner:
 
         device = device_of(model)
 
-        def run_torch(x: np.ndarray) -> list[np.ndarray]:
+        def run_torch(x: np.ndarray | tuple[np.ndarray, ...]) -> list[np.ndarray]:
+            xs = x if isinstance(x, tuple) else (x,)
             with torch.no_grad():
-                out = model(torch.from_numpy(np.ascontiguousarray(x)).to(device))
+                out = model(*(torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in xs))
             items = (
                 out
                 if isinstance(out, list | tuple)
@@ -86,8 +87,8 @@ def runner(model: Any) -> Runner:
 
         return run_torch
 
-    def run_numpy(x: np.ndarray) -> list[np.ndarray]:
-        out = model(x)
+    def run_numpy(x: np.ndarray | tuple[np.ndarray, ...]) -> list[np.ndarray]:
+        out = model(*x) if isinstance(x, tuple) else model(x)
         return [np.asarray(o) for o in out] if isinstance(out, list | tuple) else [np.asarray(out)]
 
     return run_numpy
@@ -98,18 +99,27 @@ def _is_torch_module(obj: Any) -> bool:
     return torch is not None and isinstance(obj, torch.nn.Module)
 
 
-def _batches(inputs: Any) -> Iterable[np.ndarray]:
+def _batches(inputs: Any) -> Iterable[Any]:
     if isinstance(inputs, np.ndarray):
         yield inputs
         return
     for batch in inputs:
-        array = np.asarray(batch.numpy() if hasattr(batch, "numpy") else batch)
-        # integer / boolean inputs (token ids, masks) keep their dtype; everything else is float32
-        yield array if array.dtype.kind in "iub" else array.astype(np.float32)
+        if isinstance(batch, tuple):  # one batch of a multi-input model
+            yield tuple(_array(b) for b in batch)
+        else:
+            yield _array(batch)
+
+
+def _array(batch: Any) -> np.ndarray:
+    """A numpy batch; integer / boolean inputs (token ids, masks) keep their dtype, the rest is float32."""
+    array = np.asarray(batch.numpy() if hasattr(batch, "numpy") else batch)
+    return array if array.dtype.kind in "iub" else array.astype(np.float32)
 
 
 def compare(reference: Any, candidate: Any, inputs: Any, *, per_layer: bool = False) -> ParityReport:
     """Run both models on every batch of ``inputs`` (NCHW arrays) and measure how far apart they are.
+
+    A batch of a multi-input model is a tuple of arrays, one per input.
 
     ``per_layer=True`` also matches intermediate tensors by name (quantized PyTorch / ONNX QDQ / TFLite
     int8) and reports each layer's error in quantization steps and the first layer that diverges.
