@@ -188,7 +188,7 @@ def untraceable_message(model: Any, exc: BaseException) -> str:
         at = f" at {Path(file).name}:{line} in {func}() `{code.strip()[:120]}`"
     data_dependent = "data-dependent" in text or "DataDependent" in kind
     advice = (
-        "the output shape or a Python branch depends on tensor values (NMS, boolean masks, .item(), if on a "
+        "data-dependent Python control flow or output shape (NMS, boolean masks, .item(), `if` on a "
         "tensor): export the part before it (backbone and head) and run that step after the model, or use "
         "torch.cond / fixed-size ops"
         if data_dependent

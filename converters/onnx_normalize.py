@@ -118,17 +118,22 @@ def fix_input_shapes(model: Any, input_shapes: dict[str, tuple[int, ...]]) -> An
 def normalize(model: Any, input_shapes: dict[str, tuple[int, ...]] | None = None) -> Any:
     """Fold constants and shape arithmetic so any exporter's graph reaches the translator in one form.
 
-    ``input_shapes`` fixes symbolic input dims first (so ``Shape`` chains fold too). Without it, a batch
-    dimension may stay symbolic (it becomes 1); any other symbolic dim raises
+    ``input_shapes`` fixes symbolic input dims first (so ``Shape`` chains fold too). Without it, a
+    symbolic batch dimension becomes 1 (as TFLite's fixed batch); any other symbolic dim raises
     :class:`~edgekit.errors.InputShapeError` listing them with an example ``--input-shapes`` flag.
     """
     import onnx
     import onnxscript.optimizer
 
+    if not input_shapes:  # a symbolic batch becomes 1 (as in the translator), so Shape chains fold
+        symbolic = symbolic_dims(model, raise_beyond_batch=True)
+        input_shapes = {
+            i.name: tuple(d.dim_value or 1 for d in i.type.tensor_type.shape.dim)
+            for i in model.graph.input
+            if i.name in symbolic
+        }
     if input_shapes:
         model = fix_input_shapes(model, input_shapes)
-    else:
-        symbolic_dims(model, raise_beyond_batch=True)
     before = Counter(n.op_type for n in model.graph.node)
     try:
         optimized = onnxscript.optimizer.optimize(model, num_iterations=2, onnx_shape_inference=True)
