@@ -109,7 +109,7 @@ def flatten_outputs(out: Any) -> tuple[list[str], list[Any]]:
                 f"the model's output {name or i!r} is a {type(leaf).__name__}, not a tensor: return only tensors "
                 "from forward() (drop it, or wrap the model in a module that returns the tensors you need)"
             )
-        names.append(name if structured or "." in name else f"output_{name}")
+        names.append(name if structured else f"output_{name}")
         tensors.append(leaf)
     if not tensors:
         raise ExportError(
@@ -130,7 +130,9 @@ def _flat_model(model: Any) -> Any:
         def forward(self, *args: Any) -> tuple[Any, ...]:
             return tuple(flatten_outputs(self.inner(*args))[1])
 
-    return FlatOutputs(model)
+    flat = FlatOutputs(model)
+    flat.training = False  # the wrapped model's mode is already set; only the wrapper's flag is left
+    return flat
 
 
 def torch_outputs(model: Any, inputs: Sequence[Any]) -> list[np.ndarray]:

@@ -118,9 +118,9 @@ def test_symbolic_dims_need_shapes_and_bad_shapes_are_named(tmp_path: Path) -> N
         InputShapeError, match=r"axis 2 \(height\), axis 3 \(width\).*--input-shapes x:1x3xNxN"
     ):
         ek.convert(src, tmp_path / "m.tflite")
-    with pytest.raises(InputShapeError, match="'image', which is not an input.*its inputs are x"):
+    with pytest.raises(InputShapeError, match=r"'image', which is not an input.*its inputs are x"):
         ek.convert(src, tmp_path / "m.tflite", input_shapes="image:1x3x16x16")
-    with pytest.raises(InputShapeError, match="rank 4.*rank 3"):
+    with pytest.raises(InputShapeError, match=r"rank 4.*rank 3"):
         ek.convert(src, tmp_path / "m.tflite", input_shapes={"x": (1, 3, 16)})
     with pytest.raises(InputShapeError, match="fixed size 3 on axis 1"):
         ek.convert(src, tmp_path / "m.tflite", input_shapes="x:1x4x16x16")
