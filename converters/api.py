@@ -22,6 +22,7 @@ from edgekit.converters.parity import ParityReport, compare, runner
 from edgekit.errors import ConversionError, ExportError, ParityError
 from edgekit.fileio import atomic_path, prepare_output
 from edgekit.input_shapes import parse_input_shapes
+from edgekit.progress import stage
 
 log = logging.getLogger(__name__)
 
@@ -187,15 +188,20 @@ def export(
     notes: list[str] = []
     with atomic_path(out) as tmp:
         if fmt == "onnx":
+            stage("write")
             save_onnx(exported.model, tmp)
+            stage("verify")
             report = _verify_file(tmp, exported, inputs, verify, "the ONNX file", floor, notes)
             ops = dict(Counter(n.op_type for n in exported.model.graph.node))
         else:
             from edgekit.converters.tflite.convert import onnx_to_tflite
 
+            stage("translate + calibrate" if calibrate is not None else "translate")
             conversion = onnx_to_tflite(exported.model, calibrate=calibrate)
+            stage("write")
             tmp.write_bytes(conversion.flatbuffer)
             notes.extend(conversion.notes)
+            stage("verify")
             report = _verify_file(tmp, exported, inputs, verify, "the TFLite file", floor, notes)
             ops = _ops_of_file(tmp)
     quantized = exported.quantized or (fmt == "tflite" and calibrate is not None)
@@ -283,12 +289,16 @@ def convert(
     from edgekit.converters.tflite.convert import onnx_to_tflite
 
     input_shapes = parse_input_shapes(input_shapes)
+    stage("load + normalise")
     proto = normalize(load_onnx(source), input_shapes)
+    stage("translate + calibrate" if calibrate is not None else "translate")
     conversion = onnx_to_tflite(proto, calibrate=calibrate, input_shapes=input_shapes)
     with atomic_path(out) as tmp:
+        stage("write")
         tmp.write_bytes(conversion.flatbuffer)
         report = None
         if verify:
+            stage("verify")
             specs = conversion.inputs
             batches = check_batches(
                 proto, [s.onnx_shape for s in specs], [s.dtype for s in specs], [s.name for s in specs]

@@ -16,6 +16,7 @@ import numpy as np
 
 from edgekit.errors import ExportError, InputSpecError
 from edgekit.placement import on_cpu
+from edgekit.progress import stage
 from edgekit.quantization.state import quant_state
 from edgekit.runtime.metadata import METADATA_KEY, ModelMetadata, TensorLayout
 
@@ -231,6 +232,7 @@ def export_onnx(
     ):  # eval-mode ops are already in the graph; only the flag is left
         for module in model.modules():
             module.training = False
+    stage("run PyTorch")
     names, tensors, raw = _run_named(model, inputs)
     reference = [t.detach().cpu().numpy() for t in tensors]
     if output_names is None:
@@ -243,6 +245,7 @@ def export_onnx(
         dynamic = tuple({0: batch} for _ in inputs)
     program = None
     errors = []
+    stage("trace + ONNX")
     for shapes in (dynamic, None) if dynamic is not None else (None,):
         chatter = io.StringIO()  # the exporter prints graphs and progress; users get one line, --debug all
         try:

@@ -45,6 +45,22 @@ def parse_input_shapes(spec: str | Mapping[str, Sequence[int]] | None) -> dict[s
     return shapes
 
 
+def parse_shape(text: str) -> tuple[int, ...]:
+    """One unnamed shape, ``1x3x224x224`` or ``1,3,224,224``.
+
+    >>> parse_shape("1x3x224x224") == parse_shape("1,3,224,224") == (1, 3, 224, 224)
+    True
+    """
+    dims = text.strip().lower().replace(",", "x").split("x")
+    try:
+        shape = tuple(int(d) for d in dims)
+    except ValueError:
+        shape = ()
+    if not shape or any(d <= 0 for d in shape):
+        raise InputShapeError(f"cannot read the shape {text!r}: write positive sizes such as 1x3x224x224")
+    return shape
+
+
 def _graph_inputs(model: Any) -> list[Any]:
     initializers = {t.name for t in model.graph.initializer}
     return [i for i in model.graph.input if i.name not in initializers]
