@@ -172,8 +172,10 @@ def _cause(exc: BaseException) -> str:
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def untraceable_message(model: Any, exc: BaseException) -> str:
-    """One line: which code/op torch.export could not trace, and what to do about it."""
+def untraceable_message(model: Any, exc: BaseException, action: str = "trace", purpose: str = "") -> str:
+    """One line: which code/op torch.export could not ``action`` (``purpose``: e.g. " for quantization"),
+    and what to do about it. The full error goes to the DEBUG log."""
+    log.debug("torch.export failed on %s:\n%s", type(model).__name__, _ANSI.sub("", str(exc)))
     text = _ANSI.sub("", str(exc))
     summary = re.search(r"Exception summary\s+<class '([\w.]+)'>: ([^\n]+)", text)
     kind, what = (
@@ -199,7 +201,7 @@ def untraceable_message(model: Any, exc: BaseException) -> str:
         "(backbone and head) and run the rest in Python"
     )
     return (
-        f"torch.export could not trace {type(model).__name__}{at}: {kind}: {' '.join(what.split())[:300]} — "
+        f"torch.export could not {action} {type(model).__name__}{purpose}{at}: {kind}: {' '.join(what.split())[:300]} — "
         f"{advice}; run with --debug (or logging at DEBUG) for the full trace"
     )
 
