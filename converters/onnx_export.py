@@ -186,11 +186,11 @@ def untraceable_message(model: Any, exc: BaseException, action: str = "trace", p
             next((line for line in text.splitlines() if line.strip()), type(exc).__name__),
         )
     )
-    where = re.findall(r'File "([^"]+)", line (\d+), in (\w+)\n\s*(.+)', text)
+    where = re.findall(r'File "([^"]+)", line (\d+), in (\w+)(?:\n[ \t]+(\S[^\n]*))?', text)
     at = ""
     if where:
         file, line, func, code = where[-1]
-        at = f" at {Path(file).name}:{line} in {func}() `{code.strip()[:120]}`"
+        at = f" at {Path(file).name}:{line} in {func}()" + (f" `{code.strip()[:120]}`" if code else "")
     data_dependent = "data-dependent" in text or "DataDependent" in kind
     advice = (
         "data-dependent Python control flow or output shape (NMS, boolean masks, .item(), `if` on a "
