@@ -20,17 +20,17 @@ def parse_input_shapes(spec: str | Mapping[str, Sequence[int]] | None) -> dict[s
     """``"name:1x3x224x224[,name2:...]"`` or ``{name: shape}`` -> ``{name: (dims...)}``; None stays None."""
     if spec is None:
         return None
+    items: list[tuple[str, Sequence[Any]]] = []
     if isinstance(spec, Mapping):
         items = [(str(k), v) for k, v in spec.items()]
     else:
-        items = []
         for part in str(spec).split(","):
-            name, sep, dims = part.strip().rpartition(":")
-            if not sep or not name or not dims:
+            name, sep, text = part.strip().rpartition(":")
+            if not sep or not name or not text:
                 raise InputShapeError(
                     f"cannot read input shape {part.strip()!r}: write {FLAG} name:1x3x224x224[,name2:1x77]"
                 )
-            items.append((name, dims.lower().split("x")))
+            items.append((name, text.lower().split("x")))
     shapes: dict[str, tuple[int, ...]] = {}
     for name, dims in items:
         try:

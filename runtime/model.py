@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -223,7 +223,7 @@ class Model:
 
     # --- running -----------------------------------------------------------------------------------
     def __call__(self, *inputs: np.ndarray) -> np.ndarray | list[np.ndarray]:
-        return self.run(inputs[0] if len(inputs) == 1 else list(inputs))
+        return cast(np.ndarray | list[np.ndarray], self.run(inputs[0] if len(inputs) == 1 else list(inputs)))
 
     def run(
         self, inputs: Inputs, *, raw: bool = False, as_dict: bool = False
