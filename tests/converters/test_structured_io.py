@@ -11,7 +11,9 @@ import pytest
 import torch
 
 import edgekit as ek
+from edgekit.converters.check_data import index_limits
 from edgekit.converters.onnx_export import flatten_outputs
+from edgekit.converters.onnx_normalize import load_onnx
 from edgekit.errors import ExportError, InputSpecError
 from edgekit.runtime import Model
 
@@ -140,3 +142,36 @@ def test_untraceable_code_is_one_line_naming_the_code_and_the_fix(tmp_path: Path
     assert "could not trace MaskedSum at test_structured_io.py:" in message
     assert "in forward()" in message and "y.sum() > 0" in message
     assert "backbone and head" in message and "--debug" in message
+
+
+class TokenClassifier(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = torch.nn.Embedding(50, 8)
+        self.head = torch.nn.Linear(8, 3)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(ids).mean(1))
+
+
+def test_convert_checks_token_ids_inside_the_vocabulary(tmp_path: Path) -> None:
+    import warnings
+
+    torch.manual_seed(0)
+    src = tmp_path / "tokens.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            TokenClassifier().eval(),
+            (torch.randint(0, 50, (1, 9)),),
+            str(src),
+            dynamo=False,
+            opset_version=17,
+            input_names=["ids"],
+            dynamic_axes={"ids": {0: "batch", 1: "sequence"}},
+        )
+    assert index_limits(load_onnx(src)) == {"ids": 50}  # check ids are drawn below the vocabulary size
+    result = ek.convert(src, tmp_path / "tokens.tflite", input_shapes="ids:1x9")
+    assert result.parity is not None and result.parity.max_abs < 1e-5 and result.parity.n == 2
+    loaded = Model.load(result.path)
+    assert loaded.inputs[0].dtype.kind == "i" and loaded.inputs[0].shape == (1, 9)
