@@ -13,8 +13,8 @@ abs output difference before vs after; results in ``benchmarks/results/onnx_norm
 ===================================  ===================  ===================
 file (exporter, opset)               onnxscript 0.7.2     onnxslim 0.1.98
 ===================================  ===================  ===================
-resnet18 TorchScript 11 / 13 / 17    65 -> 49, <0.5 s, 0  65 -> 49, 0.13 s, 0
-mobilenet_v2 TorchScript 11/13/17    209 -> 100, 0.2 s, 0 209 -> 100, 0.15 s, 0
+resnet18 TorchScript 11 / 13 / 17    65 -> 49, 0.08-0.47 s 65 -> 49, 0.13-0.15 s
+mobilenet_v2 TorchScript 11/13/17    209 -> 100, 0.2-0.3 s 209 -> 100, 0.14-0.18 s
 resnet18 dynamo 18, unoptimized      176 -> 49, 0.18 s    176 -> 103, 0.47 s
 mobilenet_v2 dynamo 18, unoptimized  559 -> 100, 0.53 s   559 -> 326, 0.57 s
 ===================================  ===================  ===================
