@@ -10,14 +10,14 @@ Why onnxscript's optimizer: measured with ``python benchmarks/onnx_normalize.py`
 torchvision resnet18 / mobilenet_v2, random weights, dynamic batch; ops in -> ops left, seconds, ORT max
 abs output difference before vs after; results in ``benchmarks/results/onnx_normalize.json``):
 
-===================================  ===================  ===================
-file (exporter, opset)               onnxscript 0.7.2     onnxslim 0.1.98
-===================================  ===================  ===================
-resnet18 TorchScript 11 / 13 / 17    65 -> 49, 0.08-0.47 s 65 -> 49, 0.13-0.15 s
-mobilenet_v2 TorchScript 11/13/17    209 -> 100, 0.2-0.3 s 209 -> 100, 0.14-0.18 s
-resnet18 dynamo 18, unoptimized      176 -> 49, 0.18 s    176 -> 103, 0.47 s
-mobilenet_v2 dynamo 18, unoptimized  559 -> 100, 0.53 s   559 -> 326, 0.57 s
-===================================  ===================  ===================
+===================================  ======================  ======================
+file (exporter, opset)               onnxscript 0.7.2        onnxslim 0.1.98
+===================================  ======================  ======================
+resnet18 TorchScript 11 / 13 / 17    65 -> 49, 0.08-0.47 s   65 -> 49, 0.13-0.15 s
+mobilenet_v2 TorchScript 11/13/17    209 -> 100, 0.2-0.3 s   209 -> 100, 0.14-0.18 s
+resnet18 dynamo 18, unoptimized      176 -> 49, 0.18 s       176 -> 103, 0.47 s
+mobilenet_v2 dynamo 18, unoptimized  559 -> 100, 0.53 s      559 -> 326, 0.57 s
+===================================  ======================  ======================
 
 Both fold every ``Constant``/``Shape``/``Gather``/``Identity`` of the TorchScript files with identical
 outputs (max abs difference 0; the dynamo rows differ by <1e-6 from re-associated BatchNorm folding).
