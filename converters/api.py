@@ -34,8 +34,10 @@ from edgekit.converters.verify import (
     verify_export,
 )
 from edgekit.deprecation import warn_old_style
-from edgekit.errors import ConversionError, ExportError, ModelFileError
+from edgekit.errors import ConversionError, ExportError
 from edgekit.fileio import atomic_path, prepare_output
+from edgekit.input_shapes import parse_input_shapes
+from edgekit.progress import stage
 from edgekit.results import VerbResult, unwrap_model
 
 log = logging.getLogger(__name__)
@@ -90,14 +92,12 @@ class ConvertConfig(VerbConfig):
 
     def __post_init__(self) -> None:
         if self.input_shapes is not None:
-            if not isinstance(self.input_shapes, dict):
+            if not isinstance(self.input_shapes, dict | str):
                 raise ConversionError(
                     f"input_shapes maps ONNX input names to shapes, e.g. {{'input': (1, 3, 224, 224)}}; got "
                     f"{type(self.input_shapes).__name__}"
                 )
-            object.__setattr__(
-                self, "input_shapes", {str(k): tuple(int(d) for d in v) for k, v in self.input_shapes.items()}
-            )
+            object.__setattr__(self, "input_shapes", parse_input_shapes(self.input_shapes))
 
 
 @dataclass
@@ -205,15 +205,19 @@ def export(
     with atomic_path(out) as tmp:
         what = "the ONNX file" if fmt == "onnx" else "the TFLite file"
         if fmt == "onnx":
+            stage("write")
             save_onnx(exported.model, tmp)
             ops = dict(Counter(n.op_type for n in exported.model.graph.node))
         else:
             from edgekit.converters.tflite.convert import onnx_to_tflite
 
+            stage("translate + calibrate" if calibrate is not None else "translate")
             conversion = onnx_to_tflite(exported.model, calibrate=calibrate)
+            stage("write")
             tmp.write_bytes(conversion.flatbuffer)
             notes.extend(conversion.notes)
         if config.verify:
+            stage("verify")
             report, found = verify_export(
                 tmp, exported.torch_outputs, inputs, exported.quantized, what, floor
             )
@@ -247,9 +251,13 @@ def convert(
 
     Deprecated (one release): ``calibrate=`` (now ``tflite_calibration=``), ``input_shapes=`` and
     ``verify=`` keywords.
-    """
-    import onnx
 
+    The file may come from any common exporter (TorchScript ``dynamo=False``, dynamo, other frameworks)
+    and keep its weights in side files; its graph is normalised first (constants and shape arithmetic
+    folded, see :mod:`edgekit.converters.onnx_normalize`). ``input_shapes`` (``{name: shape}`` or
+    ``"name:1x3x224x224,..."``) fixes symbolic input dims; without it a symbolic dim other than the
+    batch raises :class:`~edgekit.errors.InputShapeError` listing them.
+    """
     start = time.perf_counter()
     old_calibration = old_keywords.pop("calibrate", None)
     if old_calibration is not None:
@@ -272,18 +280,20 @@ def convert(
     from edgekit.runtime import model_file
 
     model_file.validate(source)
-    try:
-        proto = onnx.load(str(source))
-    except Exception as exc:
-        raise ModelFileError(f"{source} is not a readable ONNX model: {exc}") from exc
+    from edgekit.converters.onnx_normalize import load_onnx, normalize
     from edgekit.converters.tflite.convert import onnx_to_tflite
 
+    stage("load + normalise")
+    proto = normalize(load_onnx(source), config.input_shapes)
+    stage("translate + calibrate" if tflite_calibration is not None else "translate")
     conversion = onnx_to_tflite(proto, calibrate=tflite_calibration, input_shapes=config.input_shapes)
     with atomic_path(out) as tmp:
+        stage("write")
         tmp.write_bytes(conversion.flatbuffer)
         report = None
-        if config.verify and len(conversion.inputs) == 1:
-            report = verify_conversion(source, tmp, conversion.inputs[0].onnx_shape, conversion.quantized)
+        if config.verify:
+            stage("verify")
+            report = verify_conversion(source, tmp, proto, conversion)
         ops = _ops_of_file(tmp)
     return ExportResult(
         out,

@@ -22,7 +22,7 @@ from edgekit.errors import InputSpecError, OutputMismatchError
 from edgekit.results import VerbResult, unwrap_model
 from edgekit.tensorio import as_example_tuple, to_numpy_list
 
-Runner = Callable[[np.ndarray], list[np.ndarray]]
+Runner = Callable[[Any], list[np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -87,14 +87,14 @@ def runner(model: Any) -> Runner:
 
         device = device_of(model)
 
-        def run_torch(x: np.ndarray) -> list[np.ndarray]:
+        def run_torch(x: np.ndarray | tuple[np.ndarray, ...]) -> list[np.ndarray]:
             with torch.no_grad():
                 return to_numpy_list(model(*as_example_tuple(x, device=device)))
 
         return run_torch
 
-    def run_numpy(x: np.ndarray) -> list[np.ndarray]:
-        return to_numpy_list(model(x))
+    def run_numpy(x: np.ndarray | tuple[np.ndarray, ...]) -> list[np.ndarray]:
+        return to_numpy_list(model(*x) if isinstance(x, tuple) else model(x))
 
     return run_numpy
 
@@ -111,12 +111,21 @@ def _is_torch_module(obj: Any) -> bool:
     return torch is not None and isinstance(obj, torch.nn.Module)
 
 
-def _batches(inputs: Any) -> Iterable[np.ndarray]:
+def _batches(inputs: Any) -> Iterable[Any]:
     if isinstance(inputs, np.ndarray):
         yield inputs
         return
     for batch in inputs:
-        yield np.asarray(batch.numpy() if hasattr(batch, "numpy") else batch, dtype=np.float32)
+        if isinstance(batch, tuple):  # one batch of a multi-input model
+            yield tuple(_array(b) for b in batch)
+        else:
+            yield _array(batch)
+
+
+def _array(batch: Any) -> np.ndarray:
+    """A numpy batch; integer / boolean inputs (token ids, masks) keep their dtype, the rest is float32."""
+    array = np.asarray(batch.numpy() if hasattr(batch, "numpy") else batch)
+    return array if array.dtype.kind in "iub" else array.astype(np.float32)
 
 
 def compare(
@@ -128,6 +137,8 @@ def compare(
     per_layer: bool | None = None,
 ) -> ParityReport:
     """Run both models on every batch of ``inputs`` (NCHW arrays) and measure how far apart they are.
+
+    A batch of a multi-input model is a tuple of arrays, one per input.
 
     ``reference`` / ``candidate``: torch modules, model files, runtime Models, numpy callables, or verb
     results (their ``.model``; an ``ExportResult`` stands for its file). Models whose outputs differ in

@@ -146,31 +146,35 @@ def verify_export(
 ) -> tuple[ParityReport | None, list[str]]:
     """Compare the written file with the PyTorch outputs on the example inputs; (report, notes).
 
-    Multi-input models are not verified here (None): the caller compares them with its own inputs.
+    A multi-input model gets its inputs as one tuple batch.
     """
-    if len(inputs) != 1:
-        log.info("parity check skipped: multi-input models are verified by the caller")
-        return None, []
     from edgekit.runtime import Model
 
     model = qdq_reference(path) if quantized and path.suffix == ".onnx" else Model.load(path)
-    report = compare(lambda x: torch_outputs, model, [inputs[0]])
+    outputs = model.run(inputs)
+    outputs = outputs if isinstance(outputs, list) else [outputs]
+    batch = inputs[0] if len(inputs) == 1 else tuple(inputs)
+    report = compare(lambda _: torch_outputs, lambda _: outputs, [batch])
     notes = check_parity(report, quantized, what, floor)
     for note in notes:
         log.warning("%s", note)
     return report, notes
 
 
-def verify_conversion(
-    source: Path, written: Path, onnx_shape: tuple[Any, ...], quantized: bool
-) -> ParityReport:
-    """Compare a converted TFLite file with its ONNX source in ONNX Runtime on two random samples.
+def verify_conversion(source: Path, written: Path, proto: Any, conversion: Any) -> ParityReport:
+    """Compare a converted TFLite file with its ONNX source in ONNX Runtime on two check samples.
 
-    Float files must meet the float bar; int8 files are reported, not judged (calibration changes numbers
-    by design).
+    The samples are drawn per input dtype (token ids inside the vocabulary the graph indexes, see
+    :mod:`edgekit.converters.check_data`). Float files must meet the float bar; int8 files are reported,
+    not judged (calibration changes numbers by design).
     """
-    x = np.random.default_rng(0).random((2, *onnx_shape[1:]), dtype=np.float32)
-    report = compare(source, written, [x[:1], x[1:]])
-    if not quantized:
+    from edgekit.converters.check_data import check_batches
+
+    specs = conversion.inputs
+    batches = check_batches(
+        proto, [s.onnx_shape for s in specs], [s.dtype for s in specs], [s.name for s in specs]
+    )
+    report = compare(source, written, batches)
+    if not conversion.quantized:
         check_parity(report, False, "the TFLite file")
     return report

@@ -58,6 +58,10 @@ class RuntimeSettingError(EdgekitError, ValueError):
     """A runtime setting is out of range: thread count, delegate name, number of runs / warm-up runs."""
 
 
+class InputShapeError(InputSpecError):
+    """Input shapes are missing (symbolic dims), malformed, or name/rank do not match the model's inputs."""
+
+
 # --- export / convert --------------------------------------------------------------------------------
 class ExportError(EdgekitError):
     """PyTorch -> ONNX export failed (tracing, checking, or parity against PyTorch)."""

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -68,6 +69,22 @@ class _Binding:
     qmax: int
 
 
+def _source_order(files: list[FileTensor], metadata: ModelMetadata | None) -> list[int]:
+    """File output indices in the source model's order.
+
+    The TFLite converter may list a graph's outputs in another order than the function returned them;
+    it names each ``<call>:<k>`` after its position ``k`` in the returned list (the ONNX output order,
+    which edgekit's metadata records), so that suffix restores the order.
+    """
+    identity = list(range(len(files)))
+    if metadata is None or len(metadata.outputs) != len(files) or len(files) < 2:
+        return identity
+    positions = [m.group(1) for f in files if (m := re.search(r":(\d+)$", f.name))]
+    if len(positions) != len(files) or sorted(int(p) for p in positions) != identity:
+        return identity
+    return sorted(identity, key=lambda i: int(positions[i]))
+
+
 def _bindings(files: list[FileTensor], layouts: Sequence[TensorLayout] | None) -> list[_Binding]:
     out = []
     for i, ft in enumerate(files):
@@ -102,6 +119,15 @@ def _bindings(files: list[FileTensor], layouts: Sequence[TensorLayout] | None) -
     return out
 
 
+def _fits_integer(a: np.ndarray, dtype: np.dtype) -> bool:
+    """True when integer ``a`` can be cast to the integer ``dtype`` without changing a value."""
+    target = np.dtype(dtype)
+    if a.dtype.kind not in "iu" or target.kind not in "iu":
+        return False
+    info = np.iinfo(target)
+    return a.size == 0 or bool(info.min <= a.min() and a.max() <= info.max)
+
+
 class Model:
     """A model file loaded in a runtime; numpy in, numpy out.
 
@@ -117,7 +143,10 @@ class Model:
         self.metadata = metadata
         self.load_ms = load_ms
         self._in = _bindings(backend.inputs, metadata.inputs if metadata else None)
-        self._out = _bindings(backend.outputs, metadata.outputs if metadata else None)
+        self._out_order = _source_order(backend.outputs, metadata)
+        self._out = _bindings(
+            [backend.outputs[i] for i in self._out_order], metadata.outputs if metadata else None
+        )
         self._warned_layout = False
 
     @classmethod
@@ -197,12 +226,18 @@ class Model:
 
     # --- running -----------------------------------------------------------------------------------
     def __call__(self, *inputs: np.ndarray) -> np.ndarray | list[np.ndarray]:
-        return self.run(inputs[0] if len(inputs) == 1 else list(inputs))
+        return cast(np.ndarray | list[np.ndarray], self.run(inputs[0] if len(inputs) == 1 else list(inputs)))
 
-    def run(self, inputs: Inputs, *, raw: bool = False) -> np.ndarray | list[np.ndarray]:
+    def run(
+        self, inputs: Inputs, *, raw: bool = False, as_dict: bool = False
+    ) -> np.ndarray | list[np.ndarray] | dict[str, np.ndarray]:
         """Run the model. ``inputs``: one array, a sequence in input order, or a dict by input name.
 
-        Returns one array for a single-output model, else a list in output order.
+        Returns one array for a single-output model, else a list in the PyTorch model's output order;
+        ``as_dict=True`` returns ``{output name: array}`` (names from the model's output keys, e.g.
+        ``logits``, ``boxes.0``, for files written by ``edgekit.export``). Integer inputs (token ids)
+        are cast to the file's integer type when their values fit (TFLite files take int32 indices
+        where PyTorch used int64).
         """
         arrays = self._arrange(inputs)
         batch = self._batch_to_split(arrays)
@@ -216,7 +251,10 @@ class Model:
                 for i in range(batch)
             ]
             outs = [np.concatenate([s[j] for s in per_sample]) for j in range(len(self._out))]
+        outs = [outs[i] for i in self._out_order]
         results = [self._decode(b, o, raw) for b, o in zip(self._out, outs, strict=True)]
+        if as_dict:
+            return {b.spec.name: r for b, r in zip(self._out, results, strict=True)}
         return results[0] if len(results) == 1 else results
 
     def _arrange(self, inputs: Inputs) -> list[np.ndarray]:
@@ -271,7 +309,8 @@ class Model:
             q = np.rint(a / b.scale) + b.zero_point
             a = np.clip(q, b.qmin, b.qmax).astype(spec.file_dtype)
         elif a.dtype != spec.file_dtype:
-            if np.issubdtype(spec.file_dtype, np.floating) and np.issubdtype(a.dtype, np.floating):
+            both_float = np.issubdtype(spec.file_dtype, np.floating) and np.issubdtype(a.dtype, np.floating)
+            if both_float or _fits_integer(a, spec.file_dtype):
                 a = a.astype(spec.file_dtype)
             else:
                 raise InputSpecError(

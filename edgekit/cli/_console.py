@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,6 +54,32 @@ def progress_bar(description: str, total: int, *, enabled: bool = True) -> Itera
             bar.update(task, completed=done, total=max(total, 1), description=message)
 
         yield update
+
+
+@contextmanager
+def stages(title: str) -> Iterator[None]:
+    """Show the stages of a long operation (``edgekit.progress``) on stderr, each with its elapsed time."""
+    from edgekit.progress import on_stage
+
+    start = time.perf_counter()
+    current: list[tuple[str, float]] = []
+
+    with err_console.status(title) as status:
+
+        def finish() -> None:
+            if current:
+                name, began = current.pop()
+                err_console.print(f"  [green]✓[/green] {name:<22} {time.perf_counter() - began:6.1f} s")
+
+        def begin(name: str) -> None:
+            finish()
+            current.append((name, time.perf_counter()))
+            status.update(f"{title}: {name}…")
+
+        with on_stage(begin):
+            yield
+        finish()
+    err_console.print(f"  {'total':<24} {time.perf_counter() - start:6.1f} s")
 
 
 def write_json(path: str | Path, data: Any) -> None:

@@ -1,11 +1,11 @@
-"""``edgekit export MODEL --input-shape 1,3,224,224 OUT``: a torchvision name or entry point to ONNX/TFLite."""
+"""``edgekit export MODEL OUT --input-shape 1x3x224x224``: a torchvision name or entry point to ONNX/TFLite."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from edgekit.cli._console import console, table, write_json
+from edgekit.cli._console import console, stages, table, write_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="torchvision model name (random weights) or package.module:function")
     p.add_argument("output", type=Path, help="output file; the suffix (.onnx, .tflite) chooses the format")
     p.add_argument(
-        "--input-shape", default="1,3,224,224", help="example input shape, NCHW (default 1,3,224,224)"
+        "--input-shape", default="1x3x224x224", help="example input shape, NCHW (default 1x3x224x224)"
     )
     p.add_argument("--num-classes", type=int, default=None)
     p.add_argument("--json", dest="json_out", type=Path, help="write the result as JSON")
@@ -27,10 +27,11 @@ def run(args: argparse.Namespace) -> int:
 
     import edgekit as ek
     from edgekit.cli._inputs import torch_model
+    from edgekit.input_shapes import parse_shape
 
-    shape = tuple(int(d) for d in args.input_shape.split(","))
+    shape = parse_shape(args.input_shape)
     model = torch_model(args.model, args.num_classes).eval()
-    with console.status(f"exporting {args.model} to {args.output}"):
+    with stages(f"exporting {args.model} to {args.output}"):
         result = ek.export(model, torch.rand(shape), args.output)
     rows = [
         ("file", result.path),

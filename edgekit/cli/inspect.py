@@ -1,4 +1,8 @@
-"""``edgekit inspect MODEL``: inputs/outputs with quantization, op histogram, size, backend."""
+"""``edgekit inspect MODEL``: inputs/outputs with quantization, op histogram, size, backend.
+
+An int8 .tflite file is labelled with the ops that still compute in float ("int8, 19 of 64 ops in float:
+CONV_2D×19 …"), also under ``precision`` / ``float_ops`` in ``--json``.
+"""
 
 from __future__ import annotations
 
@@ -34,8 +38,21 @@ def describe(model_path: Path, backend: str = "auto") -> dict:
             for s in specs
         ]
 
+    ops = None
+    if model_path.suffix.lower() == ".tflite":
+        from edgekit.runtime.float_ops import float_ops
+
+        ops = float_ops(model_path)
+    precision = "int8 (QDQ)" if model.quantized else "float"
+    if ops is not None:
+        from edgekit.runtime.float_ops import summary
+
+        all_float = sum(ops["float_ops"].values()) == ops["ops"]
+        precision = summary(ops, quantized=model.quantized or not all_float)
     return {
         "path": str(model_path),
+        "precision": precision,
+        "float_ops": ops["float_ops"] if ops else None,
         "size_bytes": model_path.stat().st_size,
         "backend": model.backend,
         "runtime": model.runtime_name,
@@ -52,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     info = describe(args.model, args.backend)
     console.print(
         f"[bold]{info['path']}[/bold]  {info['size_bytes'] / 1024:.1f} KiB  {info['runtime']}  "
-        f"{'int8' if info['quantized'] else 'float'}  layout metadata: {'yes' if info['layout_metadata'] else 'no'}"
+        f"{info['precision']}  layout metadata: {'yes' if info['layout_metadata'] else 'no'}"
     )
     for kind in ("inputs", "outputs"):
         rows = [

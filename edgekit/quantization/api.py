@@ -74,12 +74,9 @@ def capture(model: torch.nn.Module, example_inputs: Any) -> torch.fx.GraphModule
     try:
         program = torch.export.export(model, example, dynamic_shapes=tuple({0: batch} for _ in example))
     except Exception as exc:
-        cause = " ".join(str(exc).split())[:800]
-        raise QuantizationError(
-            f"torch.export could not capture {type(model).__name__} for quantization: {cause} — remove "
-            "data-dependent Python control flow from forward() (use torch.where / torch.cond) or quantize a "
-            "sub-module that traces"
-        ) from exc
+        from edgekit.converters.onnx_export import untraceable_message
+
+        raise QuantizationError(untraceable_message(model, exc, "capture", " for quantization")) from exc
     return program.module()
 
 

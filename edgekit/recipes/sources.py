@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.training import SplitData
 from edgekit.errors import RecipeError
 from edgekit.recipes.schema import DataSource, ModelSource
+from edgekit.training import SplitData
 
 
 def _entry(spec: str, what: str) -> Any:

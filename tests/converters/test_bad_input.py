@@ -16,7 +16,7 @@ import torch
 from onnx import TensorProto, helper
 
 import edgekit as ek
-from edgekit.errors import ExportError, ModelFileError, OutputPathError, UnsupportedOpError
+from edgekit.errors import ExportError, InputShapeError, ModelFileError, OutputPathError, UnsupportedOpError
 
 
 def _onnx(
@@ -45,7 +45,7 @@ def test_unsupported_op_names_type_node_opset_and_supported_ops(tmp_path: Path) 
 
 def test_dynamic_spatial_dimensions_are_explained_and_can_be_fixed(tmp_path: Path) -> None:
     path = _onnx(tmp_path, helper.make_node("Relu", ["x"], ["y"]), ["N", 3, "H", "W"], ["N", 3, "H", "W"])
-    with pytest.raises(UnsupportedOpError, match=r"dynamic dimension 2 \(H\).*input_shapes"):
+    with pytest.raises(InputShapeError, match=r"axis 2 \(H\), axis 3 \(W\).*--input-shapes x:1x3xNxN"):
         ek.convert(path, tmp_path / "m.tflite")
     result = ek.convert(path, tmp_path / "m.tflite", input_shapes={"x": (1, 3, 16, 16)})
     assert result.parity.max_abs == 0.0

@@ -23,8 +23,8 @@ class VerifyStep(Step):
 
     def run(self, ctx: Context, record: StageRecord) -> None:
         import edgekit as ek
-        from edgekit.training import accuracy
         from edgekit.runtime import Model
+        from edgekit.training import accuracy
 
         a, d = ctx.artifact, ctx.artifact.data
 
