@@ -17,6 +17,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from edgekit.errors import (
+    ConstraintError,
     ConversionError,
     DelegateUnavailableError,
     DeviceConnectionError,
@@ -33,6 +34,9 @@ from edgekit.errors import (
     RecipeError,
     RemoteDependencyError,
     RuntimeUnavailableError,
+    SearchError,
+    SearchSpaceError,
+    SearchStorageError,
     StepError,
     UnsupportedOpError,
 )
@@ -60,9 +64,14 @@ _LAZY: dict[str, str] = {
     "run": "edgekit.recipes",
     "RunSummary": "edgekit.recipes",
     "Recipe": "edgekit.recipes",
+    "search": "edgekit.search",
+    "SearchSpace": "edgekit.search",
+    "SearchConfig": "edgekit.search",
+    "SearchResult": "edgekit.search",
 }
 
 __all__ = [
+    "ConstraintError",
     "ConversionError",
     "DelegateUnavailableError",
     "DeviceConnectionError",
@@ -86,6 +95,12 @@ __all__ = [
     "RemoteDependencyError",
     "RunSummary",
     "RuntimeUnavailableError",
+    "SearchConfig",
+    "SearchError",
+    "SearchResult",
+    "SearchSpace",
+    "SearchSpaceError",
+    "SearchStorageError",
     "StepError",
     "UnsupportedOpError",
     "__version__",
@@ -99,6 +114,7 @@ __all__ = [
     "prune",
     "quantize",
     "run",
+    "search",
     "sensitivity",
     "sparsify",
 ]
@@ -125,4 +141,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from edgekit.pruning import PruneResult, prune
     from edgekit.quantization import QuantConfig, finalize, prepare_qat, quantize, sensitivity
     from edgekit.recipes import Recipe, RunSummary, run
+    from edgekit.search import SearchConfig, SearchResult, SearchSpace, search
     from edgekit.sparsity import sparsify
