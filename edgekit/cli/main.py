@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from edgekit import __version__
 from edgekit.errors import EdgekitError
 
-COMMANDS: tuple[str, ...] = ("inspect", "profile", "export", "convert", "compare", "devices", "run")
+COMMANDS: tuple[str, ...] = ("inspect", "profile", "export", "convert", "compare", "devices", "run", "search")
 
 
 def build_parser() -> argparse.ArgumentParser:

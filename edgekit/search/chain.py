@@ -167,7 +167,7 @@ class TrialChain:
         entry = {
             "files": {"state_dict": str(state)},
             "macs": macs,
-            "params": sum(p.numel() for p in model.parameters()),
+            "n_params": sum(p.numel() for p in model.parameters()),
             "accuracy_torch": accuracy(model, data.x_test, data.y_test),
         }
         return model, key, {**self.cache.put(key, entry), "reused": False}
@@ -192,7 +192,7 @@ class TrialChain:
                 calibrate=data.calibration(),
                 evaluate=lambda m: accuracy(m, *held),
             )
-            entry = self.cache.put(skey, {"files": {}, "worst_first": [layer.name for layer in layers]})
+            entry = self.cache.put(skey, {"files": {}, "worst_first": [layer.layer for layer in layers]})
         return tuple(entry["worst_first"][:count])
 
     def exported(
@@ -271,7 +271,7 @@ class TrialChain:
             "accuracy_torch": compressed["accuracy_torch"],
             "size_bytes": exported["size_bytes"],
             "macs": compressed["macs"],
-            "params": compressed["params"],
+            "n_params": compressed["n_params"],
             "tflite": exported["files"]["tflite"],
             "keep_float": exported["keep_float"],
             "reused": [name for name, part in (("compress", compressed), ("export", exported)) if part["reused"]],
