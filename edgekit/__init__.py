@@ -64,10 +64,10 @@ _LAZY: dict[str, str] = {
     "run": "edgekit.recipes",
     "RunSummary": "edgekit.recipes",
     "Recipe": "edgekit.recipes",
-    "search": "edgekit.search",
-    "SearchSpace": "edgekit.search",
-    "SearchConfig": "edgekit.search",
-    "SearchResult": "edgekit.search",
+    "search": "edgekit.autocompress",
+    "SearchSpace": "edgekit.autocompress",
+    "SearchConfig": "edgekit.autocompress",
+    "SearchResult": "edgekit.autocompress",
 }
 
 __all__ = [
@@ -141,5 +141,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from edgekit.pruning import PruneResult, prune
     from edgekit.quantization import QuantConfig, finalize, prepare_qat, quantize, sensitivity
     from edgekit.recipes import Recipe, RunSummary, run
-    from edgekit.search import SearchConfig, SearchResult, SearchSpace, search
+    from edgekit.autocompress import SearchConfig, SearchResult, SearchSpace, search
     from edgekit.sparsity import sparsify

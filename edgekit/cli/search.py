@@ -14,12 +14,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "search", help="search pruning / distillation / quantization settings, measured on a device (Optuna)"
     )
-    p.add_argument("file", type=Path, help="search YAML: model, data, space, config (see edgekit.search.loader)")
-    p.add_argument("--out", type=Path, required=True, help="study folder (study.db, cache, search.html, best.tflite)")
-    p.add_argument("--resume", action="store_true", help="continue the study in --out (finished trials are kept)")
+    p.add_argument(
+        "file", type=Path, help="search YAML: model, data, space, config (see edgekit.autocompress.loader)"
+    )
+    p.add_argument(
+        "--out", type=Path, required=True, help="study folder (study.db, cache, search.html, best.tflite)"
+    )
+    p.add_argument(
+        "--resume", action="store_true", help="continue the study in --out (finished trials are kept)"
+    )
     p.add_argument("--budget", type=int, help="total trials in the study (overrides config.budget)")
     p.add_argument("--target", help="'local', ssh://user@host:port or adb://SERIAL (overrides config.target)")
-    p.add_argument("--storage", help="postgresql://user@host:port/db for several workers (default: SQLite in --out)")
+    p.add_argument(
+        "--storage", help="postgresql://user@host:port/db for several workers (default: SQLite in --out)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -43,35 +51,54 @@ def _base_model(spec: dict[str, Any], data: Any, seed: int) -> Any:
 
 
 def _row(r: dict[str, Any]) -> list[Any]:
-    from edgekit.search.report import _params
+    from edgekit.autocompress.report import _params
 
-    return [r["number"], _params(r["params"]), f"{r['accuracy']:.2%}", r["p50_ms"], r["p90_ms"],
-            f"{r['size_bytes'] / 1024:.1f} KiB"]
+    return [
+        r["number"],
+        _params(r["params"]),
+        f"{r['accuracy']:.2%}",
+        r["p50_ms"],
+        r["p90_ms"],
+        f"{r['size_bytes'] / 1024:.1f} KiB",
+    ]
 
 
 def run(args: argparse.Namespace) -> int:
     from edgekit.demo import load_digits_split
     from edgekit.errors import ConstraintError
-    from edgekit.search import search
-    from edgekit.search.loader import load_search_file
+    from edgekit.autocompress import search
+    from edgekit.autocompress.loader import load_search_file
 
     spec = load_search_file(args.file)  # fails before any work on a bad file
-    overrides = {k: v for k, v in (("budget", args.budget), ("target", args.target), ("storage", args.storage)) if v}
+    overrides = {
+        k: v for k, v in (("budget", args.budget), ("target", args.target), ("storage", args.storage)) if v
+    }
     config = dataclasses.replace(spec.config, resume=args.resume, **overrides)
     data = load_digits_split(size=int(spec.data.get("size", 8)), seed=config.seed)
     with progress_bar("training the base model", config.budget, enabled=not args.quiet) as update:
         model = _base_model(spec.model, data, config.seed)
         try:
-            result = search(model, data, spec.space, config, out=args.out,
-                            progress=lambda done, total, message: update(done, total, f"{done}/{total} {message}"))
+            result = search(
+                model,
+                data,
+                spec.space,
+                config,
+                out=args.out,
+                progress=lambda done, total, message: update(done, total, f"{done}/{total} {message}"),
+            )
         except ConstraintError as exc:
             result = exc.result
             failure: ConstraintError | None = exc
         else:
             failure = None
     headers = ["trial", "configuration", "accuracy", "p50 ms", "p90 ms", "size"]
-    console.print(table(f"Pareto front ({len(result.complete)} complete, {len(result.failed)} failed trials)",
-                        headers, [_row(r) for r in result.front]))
+    console.print(
+        table(
+            f"Pareto front ({len(result.complete)} complete, {len(result.failed)} failed trials)",
+            headers,
+            [_row(r) for r in result.front],
+        )
+    )
     if result.chosen is not None:
         console.print(table("chosen", headers, [_row(result.chosen)]))
         console.print(f"exported: {result.artifacts['tflite']}")

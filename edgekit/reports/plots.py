@@ -137,8 +137,13 @@ def pareto(
         )
     for mark in marks or []:
         ax.scatter(mark["ms"], mark["accuracy"] * 100, marker="*", s=180, edgecolors="black", zorder=5)
-        ax.annotate(mark["label"], (mark["ms"], mark["accuracy"] * 100), fontsize=8, xytext=(6, 4),
-                    textcoords="offset points")
+        ax.annotate(
+            mark["label"],
+            (mark["ms"], mark["accuracy"] * 100),
+            fontsize=8,
+            xytext=(6, 4),
+            textcoords="offset points",
+        )
     ax.set_xscale("log")
     ax.set_xlabel("p50 latency on the target (ms, log)")
     ax.set_ylabel("held-out accuracy of the .tflite (%)")

@@ -48,8 +48,14 @@ def main(argv: list[str]) -> int:
     out, budget, state_dict = argv[0], int(argv[1]), argv[2]
     storage = argv[3] if len(argv) > 3 else None
     ek.search(
-        model_from(state_dict), load_digits_split(), SPACE, CONFIG, out=out, budget=budget,
-        storage=storage, resume=True,
+        model_from(state_dict),
+        load_digits_split(),
+        SPACE,
+        CONFIG,
+        out=out,
+        budget=budget,
+        storage=storage,
+        resume=True,
     )
     return 0
 

@@ -28,7 +28,12 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def first(base: Any, digits: Any, folder: Path, helper: Any) -> Any:
     seen: list[tuple[int, int, str]] = []
     result = ek.search(
-        base[0], digits, helper.SPACE, {**helper.CONFIG, "study": "first"}, out=folder, budget=4,
+        base[0],
+        digits,
+        helper.SPACE,
+        {**helper.CONFIG, "study": "first"},
+        out=folder,
+        budget=4,
         progress=lambda done, total, message: seen.append((done, total, message)),
     )
     result.progress = seen
@@ -47,7 +52,7 @@ def test_trials_run_the_real_chain_and_record_measurements(first: Any, digits: A
             assert t["accuracy"] == pytest.approx(t["accuracy_torch"], abs=0.005)
         assert t["size_bytes"] == Path(t["tflite"]).stat().st_size and t["peak_memory_mb"] > 0
         quantized = t["params"]["quant"] != "float"
-        assert Model.load(t["tflite"]).inputs[0].dtype == (np.int8 if quantized else np.float32)
+        assert Model.load(t["tflite"]).inputs[0].file_dtype == (np.int8 if quantized else np.float32)
     # the accuracy is the exported file's, measured on the held-out split
     t = first.trials[0]
     logits = Model.load(t["tflite"])(digits.x_test)
@@ -60,7 +65,8 @@ def test_front_report_artifacts_and_progress(first: Any, folder: Path) -> None:
     assert front and all(f in first.complete for f in front)
     for f in front:  # nothing in the study dominates a front point
         assert not any(
-            t["accuracy"] >= f["accuracy"] and t["p50_ms"] <= f["p50_ms"]
+            t["accuracy"] >= f["accuracy"]
+            and t["p50_ms"] <= f["p50_ms"]
             and (t["accuracy"] > f["accuracy"] or t["p50_ms"] < f["p50_ms"])
             for t in first.complete
         )
@@ -76,8 +82,12 @@ def test_front_report_artifacts_and_progress(first: Any, folder: Path) -> None:
 
 
 @pytest.mark.slow
-def test_matching_chain_prefixes_are_reused(base: Any, digits: Any, folder: Path, helper: Any, first: Any) -> None:
-    again = ek.search(base[0], digits, helper.SPACE, {**helper.CONFIG, "study": "again"}, out=folder, budget=2)
+def test_matching_chain_prefixes_are_reused(
+    base: Any, digits: Any, folder: Path, helper: Any, first: Any
+) -> None:
+    again = ek.search(
+        base[0], digits, helper.SPACE, {**helper.CONFIG, "study": "again"}, out=folder, budget=2
+    )
     # same seed, same space: the sampler proposes the same first trials, whose files already exist
     for new, old in zip(again.trials, first.trials[:2], strict=True):
         assert new["params"] == old["params"]
@@ -95,7 +105,9 @@ def test_existing_study_needs_resume(base: Any, digits: Any, folder: Path, helpe
     assert resumed.trials[:4] == first.trials  # finished trials are kept, not redone
 
 
-def test_crashing_trials_are_recorded_and_not_fatal(base: Any, digits: Any, folder: Path, helper: Any) -> None:
+def test_crashing_trials_are_recorded_and_not_fatal(
+    base: Any, digits: Any, folder: Path, helper: Any
+) -> None:
     space = {**helper.SPACE, "resolution": [2]}  # 2x2 inputs: the second max-pool gets an empty map
     result = ek.search(base[0], digits, space, {**helper.CONFIG, "study": "crash"}, out=folder, budget=2)
     assert [t["state"] for t in result.trials] == ["failed", "failed"]
@@ -112,14 +124,23 @@ def test_unreachable_device_fails_the_trial_with_its_cause(
         base[0], digits, space, {**helper.CONFIG, "study": "offline"}, out=folder, budget=2, target=target
     )
     assert [t["state"] for t in result.trials] == ["failed", "failed"]  # the search went on after the first
-    assert all(t["error"].startswith("DeviceConnectionError") for t in result.trials), result.trials[0]["error"]
+    assert all(t["error"].startswith("DeviceConnectionError") for t in result.trials), result.trials[0][
+        "error"
+    ]
 
 
 @pytest.mark.slow
-def test_impossible_constraint_names_the_best_found(base: Any, digits: Any, folder: Path, helper: Any) -> None:
+def test_impossible_constraint_names_the_best_found(
+    base: Any, digits: Any, folder: Path, helper: Any
+) -> None:
     with pytest.raises(ConstraintError) as info:
         ek.search(
-            base[0], digits, helper.SPACE, {**helper.CONFIG, "study": "strict"}, out=folder, budget=2,
+            base[0],
+            digits,
+            helper.SPACE,
+            {**helper.CONFIG, "study": "strict"},
+            out=folder,
+            budget=2,
             min_accuracy=1.0,
         )
     message = str(info.value)
@@ -129,7 +150,7 @@ def test_impossible_constraint_names_the_best_found(base: Any, digits: Any, fold
 
 @pytest.mark.slow
 def test_constraint_modes_pick_from_the_study(first: Any) -> None:
-    from edgekit.search.pareto import choose
+    from edgekit.autocompress.pareto import choose
 
     accs = sorted(t["accuracy"] for t in first.complete)
     fastest_ok = choose(first.complete, accs[1], None)
@@ -144,7 +165,9 @@ def test_unreachable_postgresql_is_a_clear_error_and_writes_nothing(
 ) -> None:
     out = tmp_path / "never"
     url = f"postgresql://edgekit@127.0.0.1:{helper.free_port()}/study"
-    with pytest.raises(SearchStorageError, match=r"cannot reach the PostgreSQL storage postgresql://edgekit@127\.0\.0\.1"):
+    with pytest.raises(
+        SearchStorageError, match=r"cannot reach the PostgreSQL storage postgresql://edgekit@127\.0\.0\.1"
+    ):
         ek.search(base[0], digits, helper.SPACE, out=out, budget=1, storage=url)
     assert not out.exists()
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from edgekit.errors import RecipeError, SearchSpaceError
-from edgekit.search import QuantMode, SearchConfig, SearchSpace
-from edgekit.search.loader import load_search_file
+from edgekit.autocompress import QuantMode, SearchConfig, SearchSpace
+from edgekit.autocompress.loader import load_search_file
 
 
 def test_defaults_cover_pruning_distillation_and_quantization() -> None:
@@ -43,9 +43,13 @@ def test_target_macs_replaces_the_ratio_range() -> None:
 
 @pytest.mark.parametrize(
     ("data", "key"),
-    [({"objectives": ["accuracy", "speed"]}, "objectives"), ({"budget": 0}, "budget"),
-     ({"sampler": "grid"}, "sampler"), ({"min_accuracy": 95}, "min_accuracy"),
-     ({"storage": "mysql://x"}, "storage")],
+    [
+        ({"objectives": ["accuracy", "speed"]}, "objectives"),
+        ({"budget": 0}, "budget"),
+        ({"sampler": "grid"}, "sampler"),
+        ({"min_accuracy": 95}, "min_accuracy"),
+        ({"storage": "mysql://x"}, "storage"),
+    ],
 )
 def test_invalid_config_names_the_key(data: dict, key: str) -> None:
     with pytest.raises(SearchSpaceError, match=key):
@@ -84,3 +88,10 @@ def test_yaml_search_file_loads(tmp_path: Path) -> None:
     spec = load_search_file(path)
     assert spec.model["demo"] == "resnet" and spec.space.resolution == (None, 16)
     assert spec.config.budget == 5 and spec.config.directions == ["maximize", "minimize", "minimize"]
+
+
+def test_ek_search_is_the_function_even_after_importing_the_package() -> None:
+    import edgekit as ek
+    import edgekit.autocompress.storage  # noqa: F401  (binds the subpackage on edgekit)
+
+    assert callable(ek.search) and ek.search.__module__ == "edgekit.autocompress.api"

@@ -15,9 +15,9 @@ from typing import Any
 
 from edgekit.errors import ConstraintError, SearchError
 from edgekit.fileio import write_text_atomic
-from edgekit.search.config import OBJECTIVES, SearchConfig
-from edgekit.search.pareto import choose, closest, constraint_values, pareto_front
-from edgekit.search.space import SearchSpace, TrialParams, sample
+from edgekit.autocompress.config import OBJECTIVES, SearchConfig
+from edgekit.autocompress.pareto import choose, closest, constraint_values, pareto_front
+from edgekit.autocompress.space import SearchSpace, TrialParams, sample
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class SearchResult:
 def _sampler(config: SearchConfig, seed: int) -> Any:
     import optuna
 
-    n = len(config.objectives) + 0
+    n = len(config.objectives)
 
     def constraints(trial: Any) -> list[float]:
         values = trial.user_attrs.get("constraints")
@@ -71,10 +71,14 @@ def _sampler(config: SearchConfig, seed: int) -> Any:
 
     func = constraints if config.min_accuracy is not None or config.max_latency_ms is not None else None
     if config.sampler == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=func, population_size=max(4, 2 * n + 4))
+        return optuna.samplers.NSGAIISampler(
+            seed=seed, constraints_func=func, population_size=max(4, 2 * n + 4)
+        )
     if config.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed, constraints_func=func, n_startup_trials=min(8, config.budget))
+    return optuna.samplers.TPESampler(
+        seed=seed, constraints_func=func, n_startup_trials=min(8, config.budget)
+    )
 
 
 def _trial_dict(trial: Any) -> dict[str, Any]:
@@ -91,7 +95,7 @@ def _trial_dict(trial: Any) -> dict[str, Any]:
 def _finished(study: Any) -> list[dict[str, Any]]:
     from optuna.trial import TrialState
 
-    from edgekit.search.storage import counted
+    from edgekit.autocompress.storage import counted
 
     done = (TrialState.COMPLETE, TrialState.FAIL)
     return [_trial_dict(t) for t in study.get_trials(deepcopy=False, states=done) if counted(t)]
@@ -109,9 +113,10 @@ def _best_text(records: list[dict[str, Any]]) -> str:
     )
 
 
-def _run_trial(study: Any, chain: Any, space: SearchSpace, config: SearchConfig, folder: Path,
-               say: Callable[[str], None]) -> dict[str, Any]:
-    from edgekit.search.storage import WORKER_ATTR, worker_id
+def _run_trial(
+    study: Any, chain: Any, space: SearchSpace, config: SearchConfig, folder: Path, say: Callable[[str], None]
+) -> dict[str, Any]:
+    from edgekit.autocompress.storage import WORKER_ATTR, worker_id
 
     trial = study.ask()
     trial.set_user_attr(WORKER_ATTR, worker_id())
@@ -128,15 +133,29 @@ def _run_trial(study: Any, chain: Any, space: SearchSpace, config: SearchConfig,
         log.debug("%s", traceback.format_exc())
         trial.set_user_attr("error", error)
         study.tell(trial, state=_fail_state())
-        record = {"number": trial.number, "state": "failed", "error": error,
-                  "params": None if params is None else params.to_dict()}
+        record = {
+            "number": trial.number,
+            "state": "failed",
+            "error": error,
+            "params": None if params is None else params.to_dict(),
+        }
     else:
         trial.set_user_attr("metrics", metrics)
         if config.min_accuracy is not None or config.max_latency_ms is not None:
-            trial.set_user_attr("constraints", constraint_values(metrics, config.min_accuracy, config.max_latency_ms))
+            trial.set_user_attr(
+                "constraints", constraint_values(metrics, config.min_accuracy, config.max_latency_ms)
+            )
         study.tell(trial, [float(metrics[OBJECTIVES[o][1]]) for o in config.objectives])
-        record = {"number": trial.number, "state": "complete", "error": None, "params": params.to_dict(), **metrics}
-    write_text_atomic(folder / "trials" / f"trial-{trial.number:04d}.json", json.dumps(record, indent=1, default=str))
+        record = {
+            "number": trial.number,
+            "state": "complete",
+            "error": None,
+            "params": params.to_dict(),
+            **metrics,
+        }
+    write_text_atomic(
+        folder / "trials" / f"trial-{trial.number:04d}.json", json.dumps(record, indent=1, default=str)
+    )
     return record
 
 
@@ -186,8 +205,8 @@ def search(
     >>> r = ek.search(m, d, target="local", budget=30, out="search")            # doctest: +SKIP
     >>> [(t["accuracy"], t["p50_ms"]) for t in r.front]                         # doctest: +SKIP
     """
-    from edgekit.search.chain import TrialChain
-    from edgekit.search.storage import counted, open_study, recover_stale
+    from edgekit.autocompress.chain import TrialChain
+    from edgekit.autocompress.storage import counted, open_study, recover_stale
 
     if space is None:
         space = SearchSpace()
@@ -224,19 +243,29 @@ def search(
         if not waiting and len(active) >= config.budget:
             break
         finished = _finished(study)
-        best = _best_text(finished)
-        say(len(finished), config.budget, best)
-        _run_trial(study, chain, space, config, folder,
-                   lambda message, n=len(finished), b=best: say(n, config.budget, f"{message} | {b}"))
+        count, best = len(finished), _best_text(finished)
+        say(count, config.budget, best)
+        _run_trial(
+            study,
+            chain,
+            space,
+            config,
+            folder,
+            lambda message, n=count, b=best: say(n, config.budget, f"{message} | {b}"),
+        )
     records = sorted(_finished(study), key=lambda r: r["number"])
     say(len(records), config.budget, _best_text(records))
     return finish(records, config, folder)
 
 
-def finish(records: list[dict[str, Any]], config: SearchConfig, folder: Path,
-           baselines: list[dict[str, Any]] | None = None) -> SearchResult:
+def finish(
+    records: list[dict[str, Any]],
+    config: SearchConfig,
+    folder: Path,
+    baselines: list[dict[str, Any]] | None = None,
+) -> SearchResult:
     """Front, chosen trial, exported artifacts, ``search.json`` and ``search.html`` from trial records."""
-    from edgekit.search.report import write_search_report
+    from edgekit.autocompress.report import write_search_report
 
     complete = [r for r in records if r["state"] == "complete"]
     front = pareto_front(complete, config.objectives)
@@ -248,15 +277,19 @@ def finish(records: list[dict[str, Any]], config: SearchConfig, folder: Path,
     write_text_atomic(folder / "search.json", json.dumps(result.to_dict(), indent=1, default=str))
     if chosen is None and (config.min_accuracy is not None or config.max_latency_ms is not None):
         want = " and ".join(
-            s for s in (
+            s
+            for s in (
                 None if config.min_accuracy is None else f"accuracy >= {config.min_accuracy:.2%}",
                 None if config.max_latency_ms is None else f"p50 latency <= {config.max_latency_ms} ms",
-            ) if s
+            )
+            if s
         )
         if complete:
             near = closest(complete, config.min_accuracy, config.max_latency_ms)
-            best = (f"the closest was trial {near['number']}: accuracy {near['accuracy']:.2%}, "
-                    f"p50 {near['p50_ms']:.4g} ms")
+            best = (
+                f"the closest was trial {near['number']}: accuracy {near['accuracy']:.2%}, "
+                f"p50 {near['p50_ms']:.4g} ms"
+            )
         else:
             best = "no trial completed"
         raise ConstraintError(

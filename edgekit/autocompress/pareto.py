@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from edgekit.search.config import OBJECTIVES
+from edgekit.autocompress.config import OBJECTIVES
 
 
 def _vector(record: dict[str, Any], objectives: Sequence[str]) -> list[float]:
@@ -44,7 +44,9 @@ def feasible(record: dict[str, Any], min_accuracy: float | None, max_latency_ms:
     return max_latency_ms is None or record["p50_ms"] <= max_latency_ms
 
 
-def constraint_values(record: dict[str, Any], min_accuracy: float | None, max_latency_ms: float | None) -> list[float]:
+def constraint_values(
+    record: dict[str, Any], min_accuracy: float | None, max_latency_ms: float | None
+) -> list[float]:
     """Optuna constraint values (<= 0 means satisfied) for the samplers' constrained search."""
     values = []
     if min_accuracy is not None:
@@ -68,12 +70,17 @@ def choose(
     return max(ok, key=lambda r: (r["accuracy"], -r["p50_ms"]))
 
 
-def closest(records: Sequence[dict[str, Any]], min_accuracy: float | None, max_latency_ms: float | None) -> dict[str, Any]:
+def closest(
+    records: Sequence[dict[str, Any]], min_accuracy: float | None, max_latency_ms: float | None
+) -> dict[str, Any]:
     """The record nearest to meeting the constraints (for the message when none does)."""
 
     def gap(r: dict[str, Any]) -> float:
         values = constraint_values(r, min_accuracy, max_latency_ms)
-        scale = [1.0 if i == 0 and min_accuracy is not None else max(max_latency_ms or 1.0, 1e-9) for i in range(len(values))]
+        scale = [
+            1.0 if i == 0 and min_accuracy is not None else max(max_latency_ms or 1.0, 1e-9)
+            for i in range(len(values))
+        ]
         return sum(max(v, 0.0) / s for v, s in zip(values, scale, strict=True))
 
     return min(records, key=gap)

@@ -40,9 +40,7 @@ def check_postgres(url: str, timeout_s: int = 5) -> None:
     try:
         import psycopg2
     except ImportError as exc:
-        raise SearchStorageError(
-            "PostgreSQL storage needs psycopg2: pip install 'edgekit[search]'"
-        ) from exc
+        raise SearchStorageError("PostgreSQL storage needs psycopg2: pip install 'edgekit[search]'") from exc
     dsn = url.replace("postgresql+psycopg2://", "postgresql://", 1)
     try:
         psycopg2.connect(dsn, connect_timeout=timeout_s).close()
@@ -132,7 +130,11 @@ def recover_stale(study: Any) -> list[int]:
             continue  # another worker recovered it first
         study.enqueue_trial(trial.params, user_attrs={RETRY_ATTR: trial.number}, skip_if_exists=False)
         recovered.append(trial.number)
-        log.warning("trial %d was left RUNNING by a killed worker (%s); its parameters run again", trial.number, worker)
+        log.warning(
+            "trial %d was left RUNNING by a killed worker (%s); its parameters run again",
+            trial.number,
+            worker,
+        )
     return recovered
 
 

@@ -4,8 +4,8 @@ every trial is exported, verified on held-out data and profiled on the target de
 Importing this package is cheap (no torch, no Optuna); they load when a search runs.
 """
 
-from edgekit.search.api import SearchResult, search
-from edgekit.search.config import OBJECTIVES, SearchConfig
-from edgekit.search.space import QuantMode, SearchSpace, TrialParams
+from edgekit.autocompress.api import SearchResult, search
+from edgekit.autocompress.config import OBJECTIVES, SearchConfig
+from edgekit.autocompress.space import QuantMode, SearchSpace, TrialParams
 
 __all__ = ["OBJECTIVES", "QuantMode", "SearchConfig", "SearchResult", "SearchSpace", "TrialParams", "search"]

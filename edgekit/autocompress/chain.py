@@ -2,7 +2,7 @@
 
 Every call into edgekit's public API that a search makes is in this module (prune, quantize, prepare_qat,
 finalize, sensitivity, export, runtime Model, devices.connect, demo training), so an API change is made
-in one place. Prefixes are cached by content hash (:mod:`edgekit.search.cache`): the pruned / fine-tuned
+in one place. Prefixes are cached by content hash (:mod:`edgekit.autocompress.cache`): the pruned / fine-tuned
 ``state_dict`` (key: base model + data + compress parameters) and the exported, verified ``.tflite``
 (key: that + quantization parameters). Only the differing suffix of a trial re-runs.
 """
@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from edgekit.errors import SearchError
-from edgekit.search.cache import ChainCache, content_key
-from edgekit.search.locks import device_lock
-from edgekit.search.space import QuantMode, TrialParams
+from edgekit.autocompress.cache import ChainCache, content_key
+from edgekit.autocompress.locks import device_lock
+from edgekit.autocompress.space import QuantMode, TrialParams
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,9 @@ class TrialChain:
         macs, _ = tp.utils.count_ops_and_params(model, torch.from_numpy(data.x_train[:1]))
         return int(macs)
 
-    def compressed(self, params: TrialParams, data: SplitData, say: Progress) -> tuple[Any, str, dict[str, Any]]:
+    def compressed(
+        self, params: TrialParams, data: SplitData, say: Progress
+    ) -> tuple[Any, str, dict[str, Any]]:
         """The pruned + fine-tuned torch model of ``params`` (restored from the cache when it is there)."""
         import torch
 
@@ -173,7 +175,9 @@ class TrialChain:
         return model, key, {**self.cache.put(key, entry), "reused": False}
 
     # --- prefix 2: quantize, export, verify ------------------------------------------------------------
-    def _keep_float(self, model: Any, key: str, data: SplitData, count: int, say: Progress) -> tuple[str, ...]:
+    def _keep_float(
+        self, model: Any, key: str, data: SplitData, count: int, say: Progress
+    ) -> tuple[str, ...]:
         if count == 0:
             return ()
         import torch
@@ -221,7 +225,15 @@ class TrialChain:
             qat = ek.prepare_qat(copy.deepcopy(model), example, config=config)
             loss = ek.Distiller(copy.deepcopy(self.base)) if params.distill else None
             if params.qat_epochs:
-                train(qat, data.x_train, data.y_train, epochs=params.qat_epochs, lr=1e-3, seed=self.config.seed, loss_fn=loss)
+                train(
+                    qat,
+                    data.x_train,
+                    data.y_train,
+                    epochs=params.qat_epochs,
+                    lr=1e-3,
+                    seed=self.config.seed,
+                    loss_fn=loss,
+                )
             model = ek.finalize(qat)
         say("export .tflite")
         path = self.cache.path(key, ".tflite")
@@ -244,9 +256,10 @@ class TrialChain:
 
         cfg = self.config
         say(f"profile on {cfg.target}")
-        with device_lock(self.folder, cfg.target), connect(
-            cfg.target, key=cfg.key, known_hosts=cfg.known_hosts, connect_timeout=5.0
-        ) as device:
+        with (
+            device_lock(self.folder, cfg.target),
+            connect(cfg.target, key=cfg.key, known_hosts=cfg.known_hosts, connect_timeout=5.0) as device,
+        ):
             profile = device.profile(path, threads=cfg.threads, runs=cfg.runs, warmup=cfg.warmup)
         return {
             "p50_ms": float(profile.p50_ms),
@@ -274,7 +287,9 @@ class TrialChain:
             "n_params": compressed["n_params"],
             "tflite": exported["files"]["tflite"],
             "keep_float": exported["keep_float"],
-            "reused": [name for name, part in (("compress", compressed), ("export", exported)) if part["reused"]],
+            "reused": [
+                name for name, part in (("compress", compressed), ("export", exported)) if part["reused"]
+            ],
             "seconds": time.perf_counter() - t0,
             **measured,
         }

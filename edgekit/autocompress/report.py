@@ -68,18 +68,19 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
 
 
 def write_search_report(result: Any, path: str | Path, baselines: list[dict[str, Any]] | None = None) -> Path:
-    """Write the self-contained HTML report of a :class:`~edgekit.search.SearchResult`."""
+    """Write the self-contained HTML report of a :class:`~edgekit.autocompress.SearchResult`."""
     from edgekit.reports import plots
 
     done = [r for r in result.trials if r["state"] == "complete"]
     failed = [r for r in result.trials if r["state"] == "failed"]
-    marks = [
-        {"label": b["label"], "ms": b["p50_ms"], "accuracy": b["accuracy"]} for b in (baselines or [])
-    ]
+    marks = [{"label": b["label"], "ms": b["p50_ms"], "accuracy": b["accuracy"]} for b in (baselines or [])]
     if result.chosen is not None:
         marks.append(
-            {"label": f"chosen #{result.chosen['number']}", "ms": result.chosen["p50_ms"],
-             "accuracy": result.chosen["accuracy"]}
+            {
+                "label": f"chosen #{result.chosen['number']}",
+                "ms": result.chosen["p50_ms"],
+                "accuracy": result.chosen["accuracy"],
+            }
         )
     png = plots.pareto(
         [{"ms": r["p50_ms"], "accuracy": r["accuracy"], "bytes": r["size_bytes"]} for r in done],
@@ -87,7 +88,9 @@ def write_search_report(result: Any, path: str | Path, baselines: list[dict[str,
         marks,
     )
     img = (
-        f'<img alt="Pareto front" src="data:image/png;base64,{base64.b64encode(png).decode()}">' if png else ""
+        f'<img alt="Pareto front" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+        if png
+        else ""
     )
     constraint = []
     if result.config.get("min_accuracy") is not None:
@@ -95,7 +98,8 @@ def write_search_report(result: Any, path: str | Path, baselines: list[dict[str,
     if result.config.get("max_latency_ms") is not None:
         constraint.append(f"most accurate with p50 ≤ {result.config['max_latency_ms']} ms")
     chosen = (
-        _table([_row(result.chosen)], HEAD) + f"<p>exported: {html.escape(', '.join(map(str, result.artifacts.values())))}</p>"
+        _table([_row(result.chosen)], HEAD)
+        + f"<p>exported: {html.escape(', '.join(map(str, result.artifacts.values())))}</p>"
         if result.chosen is not None
         else '<p class="fail">no trial met the constraint</p>'
     )
@@ -116,8 +120,15 @@ def write_search_report(result: Any, path: str | Path, baselines: list[dict[str,
         parts += [
             "<h2>Baselines (same target, same run)</h2>",
             _table(
-                [[html.escape(b["label"]), _cell(f"{b['accuracy']:.2%}"), _cell(b["p50_ms"]),
-                  _cell(f"{b['size_bytes'] / 1024:.1f} KiB")] for b in baselines],
+                [
+                    [
+                        html.escape(b["label"]),
+                        _cell(f"{b['accuracy']:.2%}"),
+                        _cell(b["p50_ms"]),
+                        _cell(f"{b['size_bytes'] / 1024:.1f} KiB"),
+                    ]
+                    for b in baselines
+                ],
                 ["baseline", "accuracy", "p50 ms", "size"],
             ),
         ]
@@ -126,8 +137,14 @@ def write_search_report(result: Any, path: str | Path, baselines: list[dict[str,
         parts += [
             "<h2>Failed trials</h2>",
             _table(
-                [[str(r["number"]), _params(r["params"]) if r.get("params") else "–",
-                  f"<span class='fail'>{html.escape(r.get('error') or '')}</span>"] for r in failed],
+                [
+                    [
+                        str(r["number"]),
+                        _params(r["params"]) if r.get("params") else "–",
+                        f"<span class='fail'>{html.escape(r.get('error') or '')}</span>",
+                    ]
+                    for r in failed
+                ],
                 ["trial", "configuration", "cause"],
             ),
         ]

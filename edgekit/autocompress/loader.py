@@ -3,10 +3,10 @@
 ```yaml
 model: {demo: cnn, epochs: 12}     # edgekit.demo.DigitsCNN (or resnet), trained on the data first
 data: {digits: true, size: 8}      # scikit-learn's bundled digits, fixed split
-space:                             # edgekit.search.SearchSpace fields
+space:                             # edgekit.autocompress.SearchSpace fields
   prune_ratio: [0.0, 0.75]
   quant: [float, int8_ptq]
-config:                            # edgekit.search.SearchConfig fields
+config:                            # edgekit.autocompress.SearchConfig fields
   target: local
   budget: 30
 ```
@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.errors import SearchSpaceError
-from edgekit.search.config import SearchConfig
-from edgekit.search.space import SearchSpace
+from edgekit.autocompress.config import SearchConfig
+from edgekit.autocompress.space import SearchSpace
 
 SECTIONS = ("model", "data", "space", "config")
 DEMOS = ("cnn", "resnet")
@@ -63,25 +63,35 @@ def load_search_file(path: str | os.PathLike[str]) -> SearchFile:
     try:
         text = path.read_text()
     except OSError as exc:
-        raise SearchSpaceError(f"{path}: cannot read the search file ({exc.strerror}); check the path") from exc
+        raise SearchSpaceError(
+            f"{path}: cannot read the search file ({exc.strerror}); check the path"
+        ) from exc
     try:
         root = yaml.compose(text)
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise SearchSpaceError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)}); fix the syntax") from exc
+        raise SearchSpaceError(
+            f"{where}: not valid YAML ({getattr(exc, 'problem', exc)}); fix the syntax"
+        ) from exc
     top = _lines(root)
     if not isinstance(data, dict):
         raise SearchSpaceError(f"{path}:1: expected a mapping with keys {', '.join(SECTIONS)}")
     for key in data:
         if key not in SECTIONS:
-            raise SearchSpaceError(f"{path}:{top.get(str(key), 1)}: {key}: unknown section; use {', '.join(SECTIONS)}")
+            raise SearchSpaceError(
+                f"{path}:{top.get(str(key), 1)}: {key}: unknown section; use {', '.join(SECTIONS)}"
+            )
     for key in SECTIONS:
         if key in data and data[key] is not None and not isinstance(data[key], dict):
             raise SearchSpaceError(f"{path}:{top.get(key, 1)}: {key}: expected a mapping of key: value")
-    space = SearchSpace.from_dict(data.get("space") or {}, source=str(path), lines=_lines(_section(root, "space")))
-    config = SearchConfig.from_dict(data.get("config") or {}, source=str(path), lines=_lines(_section(root, "config")))
+    space = SearchSpace.from_dict(
+        data.get("space") or {}, source=str(path), lines=_lines(_section(root, "space"))
+    )
+    config = SearchConfig.from_dict(
+        data.get("config") or {}, source=str(path), lines=_lines(_section(root, "config"))
+    )
     model = dict(data.get("model") or {"demo": "cnn"})
     mlines = _lines(_section(root, "model"))
     if model.get("demo", "cnn") not in DEMOS:

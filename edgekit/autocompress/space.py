@@ -74,7 +74,10 @@ def _range(key: str, value: Any, low: float, high: float, ctx: tuple[Any, Any]) 
     lo, hi = float(value[0]), float(value[1])
     if not (low <= lo <= hi <= high) or math.isnan(lo + hi):
         raise _fail(
-            key, f"[{lo}, {hi}] is outside [{low}, {high}] or reversed", f"use {low} <= low <= high <= {high}", *ctx
+            key,
+            f"[{lo}, {hi}] is outside [{low}, {high}] or reversed",
+            f"use {low} <= low <= high <= {high}",
+            *ctx,
         )
     return lo, hi
 
@@ -119,7 +122,9 @@ class SearchSpace:
         """Validate a mapping (e.g. from YAML); errors name ``source:line`` when ``lines`` are given."""
         ctx = (source, lines)
         if not isinstance(data, Mapping):
-            raise _fail("search", f"expected a mapping, got {type(data).__name__}", "write key: value pairs", *ctx)
+            raise _fail(
+                "search", f"expected a mapping, got {type(data).__name__}", "write key: value pairs", *ctx
+            )
         known = {f.name for f in fields(cls)}
         for key in data:
             if key not in known:
@@ -150,7 +155,9 @@ class SearchSpace:
         if "resolution" in d:
             res = _choices("resolution", d["resolution"], None, (int, type(None)), ctx)
             if any(r is not None and r < 2 for r in res):
-                raise _fail("resolution", f"{list(res)} has a size < 2", "use input sizes >= 2 (or null)", *ctx)
+                raise _fail(
+                    "resolution", f"{list(res)} has a size < 2", "use input sizes >= 2 (or null)", *ctx
+                )
             out["resolution"] = res
         for key in ("qat_epochs", "round_to"):
             if key in d:
@@ -162,7 +169,9 @@ class SearchSpace:
         if space.prune_ratio is not None and space.target_macs is not None:
             raise _fail("target_macs", "given together with prune_ratio", "search one of the two", *ctx)
         if space.prune_ratio is None and space.target_macs is None:
-            raise _fail("prune_ratio", "neither prune_ratio nor target_macs is set", "set one (0 = no pruning)", *ctx)
+            raise _fail(
+                "prune_ratio", "neither prune_ratio nor target_macs is set", "set one (0 = no pruning)", *ctx
+            )
         return space
 
     def to_dict(self) -> dict[str, Any]:
@@ -232,7 +241,11 @@ def sample(trial: Any, space: SearchSpace) -> TrialParams:
 
     def between(name: str, bounds: tuple[float, float]) -> float:
         lo, hi = bounds
-        return lo if lo == hi else round(trial.suggest_float(name, lo, hi, step=0.05 if hi - lo >= 0.05 else None), 4)
+        return (
+            lo
+            if lo == hi
+            else round(trial.suggest_float(name, lo, hi, step=0.05 if hi - lo >= 0.05 else None), 4)
+        )
 
     ratio = between("prune_ratio", space.prune_ratio) if space.prune_ratio is not None else 0.0
     macs = between("target_macs", space.target_macs) if space.target_macs is not None else None

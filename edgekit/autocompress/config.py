@@ -70,7 +70,11 @@ class SearchConfig:
         object.__setattr__(self, "objectives", tuple(self.objectives))
         unknown = [o for o in self.objectives if o not in OBJECTIVES]
         if unknown or not self.objectives or len(set(self.objectives)) != len(self.objectives):
-            raise fail("objectives", f"invalid {list(self.objectives)}", f"choose distinct names from {', '.join(OBJECTIVES)}")
+            raise fail(
+                "objectives",
+                f"invalid {list(self.objectives)}",
+                f"choose distinct names from {', '.join(OBJECTIVES)}",
+            )
         if not isinstance(self.budget, int) or isinstance(self.budget, bool) or self.budget < 1:
             raise fail("budget", f"{self.budget!r} is not a positive number of trials", "write e.g. 30")
         if self.sampler not in SAMPLERS:
@@ -85,7 +89,9 @@ class SearchConfig:
                 raise fail(key, f"{value!r} is not a valid count", "write e.g. 100")
         if self.storage is not None and not self.storage.startswith(("sqlite:///", "postgresql")):
             raise fail(
-                "storage", f"unsupported storage {self.storage!r}", "use sqlite:///file.db or postgresql://..."
+                "storage",
+                f"unsupported storage {self.storage!r}",
+                "use sqlite:///file.db or postgresql://...",
             )
 
     @classmethod
