@@ -99,8 +99,14 @@ def search_part(name: str, trials: int, folder: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     config = SearchConfig(target="local", budget=trials, runs=RUNS, warmup=20, study=f"bench-{name}")
     result = ek.search(
-        copy.deepcopy(model), data, SPACE, config, out=folder / "search",
-        progress=lambda done, total, msg: print(f"\r[{name}] {done}/{total} {msg[:110]:<110}", end="", flush=True),
+        copy.deepcopy(model),
+        data,
+        SPACE,
+        config,
+        out=folder / "search",
+        progress=lambda done, total, msg: print(
+            f"\r[{name}] {done}/{total} {msg[:110]:<110}", end="", flush=True
+        ),
     )
     wall = time.perf_counter() - t0
     print(flush=True)
@@ -109,8 +115,17 @@ def search_part(name: str, trials: int, folder: Path) -> dict[str, Any]:
     report.write_text(result.report.read_text())
     done = result.complete
     rows = [
-        [t["number"], t["params"]["quant"], t["params"]["prune_ratio"], t["params"]["importance"],
-         t["params"]["scope"], t["params"]["distill"], f"{t['accuracy']:.2%}", t["p50_ms"], t["size_bytes"] // 1024]
+        [
+            t["number"],
+            t["params"]["quant"],
+            t["params"]["prune_ratio"],
+            t["params"]["importance"],
+            t["params"]["scope"],
+            t["params"]["distill"],
+            f"{t['accuracy']:.2%}",
+            t["p50_ms"],
+            t["size_bytes"] // 1024,
+        ]
         for t in result.front
     ]
     print(table(["trial", "quant", "prune", "importance", "scope", "KD", "accuracy", "p50 ms", "KiB"], rows))
@@ -125,8 +140,22 @@ def search_part(name: str, trials: int, folder: Path) -> dict[str, Any]:
         "s_per_trial": wall / max(len(result.trials), 1),
         "trial_seconds_median": sorted(t["seconds"] for t in done)[len(done) // 2] if done else None,
         "handmade": hand,
-        "front": [{k: t[k] for k in ("number", "params", "accuracy", "p50_ms", "p90_ms", "size_bytes",
-                                     "peak_memory_mb", "macs")} for t in result.front],
+        "front": [
+            {
+                k: t[k]
+                for k in (
+                    "number",
+                    "params",
+                    "accuracy",
+                    "p50_ms",
+                    "p90_ms",
+                    "size_bytes",
+                    "peak_memory_mb",
+                    "macs",
+                )
+            }
+            for t in result.front
+        ],
         **gains,
         "report": str(report),
     }
@@ -145,15 +174,31 @@ def pg_part(trials: int, folder: Path) -> dict[str, Any]:
     with local_postgres() as url:
         for workers in (1, 2):
             out = folder / f"pg{workers}"
-            args = [sys.executable, __file__, "--worker", str(out), str(trials), str(state), url, f"pg-{workers}"]
+            args = [
+                sys.executable,
+                __file__,
+                "--worker",
+                str(out),
+                str(trials),
+                str(state),
+                url,
+                f"pg-{workers}",
+            ]
             env = {**os.environ, "OMP_NUM_THREADS": "1"}
             t0 = time.perf_counter()
             procs = [subprocess.Popen(args, env=env) for _ in range(workers)]
             codes = [p.wait() for p in procs]
             walls[workers] = time.perf_counter() - t0
-            print(f"[postgres] {workers} worker(s): {walls[workers]:.0f} s for {trials} trials, exit {codes}", flush=True)
-    return {"trials": trials, "wall_1_worker_s": walls[1], "wall_2_workers_s": walls[2],
-            "speedup_2_workers": walls[1] / walls[2]}
+            print(
+                f"[postgres] {workers} worker(s): {walls[workers]:.0f} s for {trials} trials, exit {codes}",
+                flush=True,
+            )
+    return {
+        "trials": trials,
+        "wall_1_worker_s": walls[1],
+        "wall_2_workers_s": walls[2],
+        "speedup_2_workers": walls[1] / walls[2],
+    }
 
 
 def worker(out: str, trials: str, state: str, url: str, study: str) -> None:
@@ -161,8 +206,16 @@ def worker(out: str, trials: str, state: str, url: str, study: str) -> None:
 
     model = DigitsCNN(in_channels=1)
     model.load_state_dict(torch.load(state, weights_only=True))
-    ek.search(model.eval(), load_digits_split(), PG_SPACE, {"study": study, "runs": RUNS, "warmup": 20},
-              out=out, budget=int(trials), storage=url, resume=True)
+    ek.search(
+        model.eval(),
+        load_digits_split(),
+        PG_SPACE,
+        {"study": study, "runs": RUNS, "warmup": 20},
+        out=out,
+        budget=int(trials),
+        storage=url,
+        resume=True,
+    )
 
 
 def main() -> None:

@@ -23,7 +23,9 @@ config:
 
 
 def _edgekit(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "edgekit", *args], capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "edgekit", *args], capture_output=True, text=True, timeout=600
+    )
 
 
 def test_invalid_search_file_is_one_line_with_file_and_line(tmp_path: Path) -> None:
@@ -31,7 +33,9 @@ def test_invalid_search_file_is_one_line_with_file_and_line(tmp_path: Path) -> N
     path.write_text(SEARCH.replace("quant: [float]", "quant: [float, int3]"))
     done = _edgekit("search", str(path), "--out", str(tmp_path / "out"))
     assert done.returncode == 1
-    assert f"{path}:5: quant: unknown value 'int3'" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert (
+        f"{path}:5: quant: unknown value 'int3'" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    )
     assert not (tmp_path / "out").exists()
 
 

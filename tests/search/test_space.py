@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from edgekit.errors import RecipeError, SearchSpaceError
 from edgekit.autocompress import QuantMode, SearchConfig, SearchSpace
 from edgekit.autocompress.loader import load_search_file
+from edgekit.errors import RecipeError, SearchSpaceError
 
 
 def test_defaults_cover_pruning_distillation_and_quantization() -> None:
@@ -92,6 +92,6 @@ def test_yaml_search_file_loads(tmp_path: Path) -> None:
 
 def test_ek_search_is_the_function_even_after_importing_the_package() -> None:
     import edgekit as ek
-    import edgekit.autocompress.storage  # noqa: F401  (binds the subpackage on edgekit)
+    import edgekit.autocompress.storage  # binds the subpackage on edgekit
 
     assert callable(ek.search) and ek.search.__module__ == "edgekit.autocompress.api"
