@@ -134,6 +134,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from edgekit.autocompress import SearchConfig, SearchResult, SearchSpace, search
     from edgekit.converters.api import ExportResult, convert, export
     from edgekit.converters.parity import ParityReport, compare
     from edgekit.distill import Distiller, distill_loss
@@ -141,5 +142,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from edgekit.pruning import PruneResult, prune
     from edgekit.quantization import QuantConfig, finalize, prepare_qat, quantize, sensitivity
     from edgekit.recipes import Recipe, RunSummary, run
-    from edgekit.autocompress import SearchConfig, SearchResult, SearchSpace, search
     from edgekit.sparsity import sparsify

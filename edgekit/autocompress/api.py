@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgekit.errors import ConstraintError, SearchError
-from edgekit.fileio import write_text_atomic
 from edgekit.autocompress.config import OBJECTIVES, SearchConfig
 from edgekit.autocompress.pareto import choose, closest, constraint_values, pareto_front
 from edgekit.autocompress.space import SearchSpace, TrialParams, sample
+from edgekit.errors import ConstraintError, SearchError
+from edgekit.fileio import write_text_atomic
 
 log = logging.getLogger(__name__)
 

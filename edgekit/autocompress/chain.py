@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.errors import SearchError
 from edgekit.autocompress.cache import ChainCache, content_key
 from edgekit.autocompress.locks import device_lock
 from edgekit.autocompress.space import QuantMode, TrialParams
+from edgekit.errors import SearchError
 
 log = logging.getLogger(__name__)
 

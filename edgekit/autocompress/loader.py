@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgekit.errors import SearchSpaceError
 from edgekit.autocompress.config import SearchConfig
 from edgekit.autocompress.space import SearchSpace
+from edgekit.errors import SearchSpaceError
 
 SECTIONS = ("model", "data", "space", "config")
 DEMOS = ("cnn", "resnet")

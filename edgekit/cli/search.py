@@ -64,10 +64,10 @@ def _row(r: dict[str, Any]) -> list[Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgekit.demo import load_digits_split
-    from edgekit.errors import ConstraintError
     from edgekit.autocompress import search
     from edgekit.autocompress.loader import load_search_file
+    from edgekit.demo import load_digits_split
+    from edgekit.errors import ConstraintError
 
     spec = load_search_file(args.file)  # fails before any work on a bad file
     overrides = {
