@@ -258,7 +258,9 @@ class TrialChain:
         say(f"profile on {cfg.target}")
         with (
             device_lock(self.folder, cfg.target),
-            connect(cfg.target, key=cfg.key, known_hosts=cfg.known_hosts, connect_timeout=5.0) as device,
+            connect(
+                cfg.target, key=cfg.key, known_hosts=cfg.known_hosts, python=cfg.python, connect_timeout=5.0
+            ) as device,
         ):
             profile = device.profile(path, threads=cfg.threads, runs=cfg.runs, warmup=cfg.warmup)
         return {

@@ -33,7 +33,8 @@ class SearchConfig:
       or ``"random"``; ``seed`` seeds the sampler and training.
     * ``min_accuracy``: pick the fastest model with accuracy >= this; ``max_latency_ms``: pick the most
       accurate model with p50 latency <= this on the target.
-    * ``runs`` / ``warmup`` / ``threads``: profiling settings on the target.
+    * ``runs`` / ``warmup`` / ``threads``: profiling settings on the target; ``python``: the interpreter the
+      device agent runs with (default: the connector's).
     * ``resume``: continue an existing study (without it, an existing study is an error).
 
     >>> SearchConfig.from_dict({"budget": 30, "min_accuracy": 0.95}).budget
@@ -54,6 +55,7 @@ class SearchConfig:
     threads: int | None = 1
     key: str | None = None
     known_hosts: str | None = None
+    python: str | None = None
     resume: bool = False
 
     def __post_init__(self) -> None:

@@ -176,3 +176,32 @@ def test_invalid_space_fails_before_any_work(base: Any, digits: Any, tmp_path: P
     with pytest.raises(SearchSpaceError, match="importance"):
         ek.search(base[0], digits, {"importance": ["best"]}, out=tmp_path / "x", budget=1)
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+def test_search_profiles_on_an_ssh_target(base: Any, digits: Any, tmp_path: Path, helper: Any) -> None:
+    import sys
+
+    from edgekit.devices.loopback import loopback_sshd, sshd_binary
+
+    if sshd_binary() is None:
+        pytest.skip("OpenSSH server not installed (scripts/install-sysdeps.sh installs openssh-server)")
+    space = {**helper.SPACE, "prune_ratio": [0.0, 0.0]}
+    with loopback_sshd(tmp_path / "sshd") as server:
+        result = ek.search(
+            base[0],
+            digits,
+            space,
+            {**helper.CONFIG, "study": "ssh"},
+            out=tmp_path / "out",
+            budget=2,
+            target=server.uri,
+            key=str(server.key),
+            known_hosts=str(server.known_hosts),
+            python=sys.executable,
+        )
+    assert [t["state"] for t in result.trials] == ["complete", "complete"], [
+        t["error"] for t in result.trials
+    ]
+    assert all(t["p50_ms"] > 0 and t["peak_memory_mb"] > 0 for t in result.trials)
+    assert result.config["target"] == server.uri
