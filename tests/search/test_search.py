@@ -187,6 +187,7 @@ def test_search_profiles_on_an_ssh_target(base: Any, digits: Any, tmp_path: Path
     if sshd_binary() is None:
         pytest.skip("OpenSSH server not installed (scripts/install-sysdeps.sh installs openssh-server)")
     space = {**helper.SPACE, "prune_ratio": [0.0, 0.0]}
+    (tmp_path / "sshd").mkdir()
     with loopback_sshd(tmp_path / "sshd") as server:
         result = ek.search(
             base[0],
