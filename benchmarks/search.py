@@ -33,33 +33,47 @@ SPACE: dict[str, Any] = {
     "importance": ["l1", "l2", "bn_scale"],
     "scope": ["local", "global"],
     "distill": [False, True],
-    "finetune_epochs": [4],
+    "finetune_epochs": [3],
     "quant": ["float", "int8_ptq"],
     "calibrator": ["minmax", "percentile", "mse"],
 }
 PG_SPACE: dict[str, Any] = {**SPACE, "finetune_epochs": [1], "calibrator": ["minmax"]}
-RUNS = 200
+RUNS = 100
 
 
-def handmade(name: str, folder: Path) -> dict[str, Any]:
-    """examples/digits.yaml's pipeline for ``name``, then its .tflite profiled like the search's trials."""
+def handmade(name: str, folder: Path, previous: Path | None = None) -> dict[str, Any]:
+    """examples/digits.yaml's pipeline for ``name``, then its .tflite profiled like the search's trials.
+
+    ``previous``: the output folder of an earlier ``ek.run`` of that recipe: its .tflite is re-verified on
+    the held-out split and profiled now (the pipeline itself is not re-run; QAT takes minutes here).
+    """
+    from edgekit.demo import accuracy
     from edgekit.devices import connect
     from edgekit.recipes import load_recipe
+    from edgekit.runtime import Model
 
-    recipe = load_recipe(Path(__file__).resolve().parents[1] / "examples" / "digits.yaml")
-    recipe = recipe.model_copy(update={"model": recipe.model.model_copy(update={"demo": name})})
-    t0 = time.perf_counter()
-    summary = ek.run(recipe, out=folder)
-    seconds = time.perf_counter() - t0
-    if not summary.ok:
-        raise RuntimeError(f"hand-made pipeline failed: {summary.failed_steps}")
-    verify = next(s for s in summary.stages if s.step == "verify")
-    path = verify.files["tflite"]
+    seconds = None
+    if previous is not None:
+        path = str(previous / f"digits_{name}_int8.tflite")
+        data = load_digits_split()
+        acc = accuracy(Model.load(path), data.x_test, data.y_test)
+    else:
+        recipe = load_recipe(Path(__file__).resolve().parents[1] / "examples" / "digits.yaml")
+        recipe = recipe.model_copy(
+            update={"name": f"digits_{name}", "model": recipe.model.model_copy(update={"demo": name})}
+        )
+        t0 = time.perf_counter()
+        summary = ek.run(recipe, out=folder)
+        seconds = time.perf_counter() - t0
+        if not summary.ok:
+            raise RuntimeError(f"hand-made pipeline failed: {summary.failed_steps}")
+        verify = next(s for s in summary.stages if s.step == "verify")
+        path, acc = verify.files["tflite"], verify.accuracy
     with connect("local") as device:
         profile = device.profile(path, threads=1, runs=RUNS, warmup=20)
     return {
         "label": f"hand-made ({name}: prune 0.5 + KD + QAT int8)",
-        "accuracy": verify.accuracy,
+        "accuracy": acc,
         "p50_ms": profile.p50_ms,
         "p90_ms": profile.p90_ms,
         "size_bytes": Path(path).stat().st_size,
@@ -88,12 +102,12 @@ def compare(front: list[dict[str, Any]], hand: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def search_part(name: str, trials: int, folder: Path) -> dict[str, Any]:
+def search_part(name: str, trials: int, folder: Path, previous: Path | None = None) -> dict[str, Any]:
     from edgekit.autocompress.api import finish
     from edgekit.autocompress.config import SearchConfig
 
     data = load_digits_split()
-    hand = handmade(name, folder / "handmade")
+    hand = handmade(name, folder / "handmade", previous)
     print(f"[{name}] hand-made: {hand['accuracy']:.2%} p50 {hand['p50_ms']:.4g} ms", flush=True)
     model = base_model(name, data)
     t0 = time.perf_counter()
@@ -223,6 +237,9 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--models", nargs="+", default=["cnn", "resnet"])
     parser.add_argument("--pg-trials", type=int, default=8)
+    parser.add_argument(
+        "--handmade-from", type=Path, help="ek.run output of examples/digits.yaml (first model)"
+    )
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -231,7 +248,8 @@ def main() -> None:
     results: dict[str, Any] = {"trials_requested": args.trials, "space": SPACE, "runs": RUNS}
     with tempfile.TemporaryDirectory() as tmp:
         for i, name in enumerate(args.models):
-            results[name] = search_part(name, args.trials, Path(tmp) / name)
+            previous = args.handmade_from if i == 0 else None
+            results[name] = search_part(name, args.trials, Path(tmp) / name, previous)
             write("search", results)
             if i == 0 and args.pg_trials:  # before the second model, so a short session still measures it
                 results["postgres"] = pg_part(args.pg_trials, Path(tmp) / "pg")
