@@ -115,6 +115,12 @@ class SearchSpace:
     qat_epochs: int = 2
     round_to: int | None = 8
 
+    def __post_init__(self) -> None:
+        try:  # accept plain strings for the modes, as from_dict does
+            object.__setattr__(self, "quant", tuple(QuantMode(m) for m in self.quant))
+        except ValueError as exc:
+            raise SearchSpaceError(f"quant: {exc}; choose from {', '.join(m.value for m in QuantMode)}") from exc
+
     @classmethod
     def from_dict(
         cls, data: Mapping[str, Any], *, source: str | None = None, lines: Where | None = None

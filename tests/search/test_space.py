@@ -95,3 +95,9 @@ def test_ek_search_is_the_function_even_after_importing_the_package() -> None:
     import edgekit.autocompress.storage  # binds the subpackage on edgekit
 
     assert callable(ek.search) and ek.search.__module__ == "edgekit.autocompress.api"
+
+
+def test_space_accepts_mode_names() -> None:
+    assert SearchSpace(quant=("float", "int8_qat")).quant == (QuantMode.FLOAT, QuantMode.INT8_QAT)
+    with pytest.raises(SearchSpaceError, match="quant"):
+        SearchSpace(quant=("int4",))
