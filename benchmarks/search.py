@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
 import subprocess
 import sys
@@ -182,6 +183,7 @@ def pg_part(trials: int, folder: Path) -> dict[str, Any]:
 
     data = load_digits_split()
     model = base_model("cnn", data)
+    folder.mkdir(parents=True, exist_ok=True)
     state = folder / "base.pt"
     torch.save(model.state_dict(), state)
     walls = {}
@@ -240,12 +242,20 @@ def main() -> None:
     parser.add_argument(
         "--handmade-from", type=Path, help="ek.run output of examples/digits.yaml (first model)"
     )
+    parser.add_argument("--only-postgres", action="store_true", help="add the PostgreSQL part to search.json")
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(*args.worker)
         return
     results: dict[str, Any] = {"trials_requested": args.trials, "space": SPACE, "runs": RUNS}
+    if args.only_postgres:
+        saved = json.loads((RESULTS / "search.json").read_text())
+        saved.pop("machine", None)
+        with tempfile.TemporaryDirectory() as tmp:
+            saved["postgres"] = pg_part(args.pg_trials, Path(tmp) / "pg")
+        print(f"wrote {write('search', saved)}")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         for i, name in enumerate(args.models):
             previous = args.handmade_from if i == 0 else None
