@@ -159,6 +159,13 @@ def _run_trial(
     return record
 
 
+def _step_reporter(say: SearchProgress, done: int, budget: int, best: str) -> Callable[[str], None]:
+    def report(message: str) -> None:
+        say(done, budget, f"{message} | {best}")
+
+    return report
+
+
 def _fail_state() -> Any:
     from optuna.trial import TrialState
 
@@ -245,14 +252,7 @@ def search(
         finished = _finished(study)
         count, best = len(finished), _best_text(finished)
         say(count, config.budget, best)
-        _run_trial(
-            study,
-            chain,
-            space,
-            config,
-            folder,
-            lambda message, n=count, b=best: say(n, config.budget, f"{message} | {b}"),
-        )
+        _run_trial(study, chain, space, config, folder, _step_reporter(say, count, config.budget, best))
     records = sorted(_finished(study), key=lambda r: r["number"])
     say(len(records), config.budget, _best_text(records))
     return finish(records, config, folder)

@@ -119,7 +119,9 @@ class SearchSpace:
         try:  # accept plain strings for the modes, as from_dict does
             object.__setattr__(self, "quant", tuple(QuantMode(m) for m in self.quant))
         except ValueError as exc:
-            raise SearchSpaceError(f"quant: {exc}; choose from {', '.join(m.value for m in QuantMode)}") from exc
+            raise SearchSpaceError(
+                f"quant: {exc}; choose from {', '.join(m.value for m in QuantMode)}"
+            ) from exc
 
     @classmethod
     def from_dict(

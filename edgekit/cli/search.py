@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from edgekit.cli._console import console, progress_bar, table
 
@@ -64,7 +64,7 @@ def _row(r: dict[str, Any]) -> list[Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgekit.autocompress import search
+    from edgekit.autocompress import SearchResult, search
     from edgekit.autocompress.loader import load_search_file
     from edgekit.demo import load_digits_split
     from edgekit.errors import ConstraintError
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
                 progress=lambda done, total, message: update(done, total, f"{done}/{total} {message}"),
             )
         except ConstraintError as exc:
-            result = exc.result
+            result = cast(SearchResult, exc.result)
             failure: ConstraintError | None = exc
         else:
             failure = None
