@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -64,16 +65,22 @@ def storage_url(storage: str | None, folder: Path) -> str:
 def open_study(config: Any, folder: Path, sampler: Any) -> Any:
     """Create or load the study of ``config`` (``config.resume`` must be set to continue an existing one)."""
     import optuna
-    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
     if config.storage is not None and config.storage.startswith("postgresql"):
         check_postgres(config.storage)
     folder.mkdir(parents=True, exist_ok=True)
     url = storage_url(config.storage, folder)
-    try:
-        storage = optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
-    except (SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
-        raise SearchStorageError(f"cannot open the study storage {_redacted(url)}: {exc}") from exc
+    for attempt in range(5):
+        try:
+            storage = optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+            break
+        except IntegrityError:  # another worker is creating the same tables right now: use its schema
+            if attempt == 4:
+                raise
+            time.sleep(0.5 + attempt)
+        except (SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
+            raise SearchStorageError(f"cannot open the study storage {_redacted(url)}: {exc}") from exc
     names = {s.study_name for s in optuna.study.get_all_study_summaries(storage, include_best_trial=False)}
     if config.study in names and not config.resume:
         study = optuna.load_study(study_name=config.study, storage=storage)
