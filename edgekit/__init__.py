@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgekit.errors import (
     ConfigError,
+    ConstraintError,
     ConversionError,
     DelegateUnavailableError,
     DeviceConnectionError,
@@ -40,6 +41,9 @@ from edgekit.errors import (
     RemoteDependencyError,
     RuntimeSettingError,
     RuntimeUnavailableError,
+    SearchError,
+    SearchSpaceError,
+    SearchStorageError,
     SparsityError,
     StepError,
     UnsupportedOpError,
@@ -85,12 +89,17 @@ _LAZY: dict[str, str] = {
     "run": "edgekit.recipes",
     "RunSummary": "edgekit.recipes",
     "Recipe": "edgekit.recipes",
+    "search": "edgekit.autocompress",
+    "SearchSpace": "edgekit.autocompress",
+    "SearchConfig": "edgekit.autocompress",
+    "SearchResult": "edgekit.autocompress",
 }
 
 __all__ = [
     "Calibrator",
     "CompareConfig",
     "ConfigError",
+    "ConstraintError",
     "ConversionError",
     "ConvertConfig",
     "DelegateUnavailableError",
@@ -130,6 +139,12 @@ __all__ = [
     "RunSummary",
     "RuntimeSettingError",
     "RuntimeUnavailableError",
+    "SearchConfig",
+    "SearchError",
+    "SearchResult",
+    "SearchSpace",
+    "SearchSpaceError",
+    "SearchStorageError",
     "SparsifyConfig",
     "SparsifyResult",
     "SparsityError",
@@ -149,6 +164,7 @@ __all__ = [
     "prune",
     "quantize",
     "run",
+    "search",
     "sensitivity",
     "sparsify",
 ]
@@ -168,6 +184,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from edgekit.autocompress import SearchConfig, SearchResult, SearchSpace, search
     from edgekit.converters.api import ConvertConfig, ExportConfig, ExportResult, convert, export
     from edgekit.converters.parity import CompareConfig, ParityReport, compare
     from edgekit.distillation import DistillConfig, Distiller, DistillResult, distill, distill_loss

@@ -128,3 +128,24 @@ class RecipeError(EdgekitError):
 
 class StepError(EdgekitError):
     """A pipeline step failed; the message names the step."""
+
+
+# --- compression search ------------------------------------------------------------------------------
+class SearchError(EdgekitError):
+    """A compression search (``ek.search``) cannot start or continue; the message says why and the fix."""
+
+
+class SearchSpaceError(SearchError, RecipeError):
+    """A search space or search configuration is invalid; the message names the file, line and key."""
+
+
+class SearchStorageError(SearchError):
+    """The study storage (SQLite file or PostgreSQL URL) cannot be opened or reached."""
+
+
+class ConstraintError(SearchError):
+    """No trial met the search constraint; the message names the best trial found. ``result`` holds it."""
+
+    def __init__(self, message: str, result: object = None) -> None:
+        super().__init__(message)
+        self.result = result

@@ -17,7 +17,7 @@ from edgekit import __version__
 from edgekit.errors import EdgekitError
 from edgekit.logs import debug_requested, filtered_native_stderr, quiet_third_party
 
-COMMANDS: tuple[str, ...] = ("inspect", "profile", "export", "convert", "compare", "devices", "run")
+COMMANDS: tuple[str, ...] = ("inspect", "profile", "export", "convert", "compare", "devices", "run", "search")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -101,3 +101,54 @@ def op_times(ops: dict[str, dict[str, float]], title: str) -> bytes | None:
     ax.set_xlabel("ms per inference")
     ax.set_title(title)
     return _png(fig)
+
+
+def pareto(
+    points: list[dict[str, Any]], front: list[dict[str, Any]], marks: list[dict[str, Any]] | None = None
+) -> bytes | None:
+    """Search trials as p50 latency vs accuracy, colour = file size; the Pareto front joined by a line.
+
+    points / front: ``ms``, ``accuracy``, ``bytes``; ``marks``: extra labelled points (``label``, ``ms``,
+    ``accuracy``), e.g. the chosen trial and a hand-made baseline.
+    """
+    points = [p for p in points if p.get("ms") is not None and p.get("accuracy") is not None]
+    if not points:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7.0, 4.4))
+    dots = ax.scatter(
+        [p["ms"] for p in points],
+        [p["accuracy"] * 100 for p in points],
+        c=[p["bytes"] / 1024 for p in points],
+        cmap="viridis",
+        s=36,
+        alpha=0.8,
+    )
+    fig.colorbar(dots, ax=ax, label="file size (KiB)")
+    if front:
+        ordered = sorted(front, key=lambda p: p["ms"])
+        ax.step(
+            [p["ms"] for p in ordered],
+            [p["accuracy"] * 100 for p in ordered],
+            where="post",
+            color="#d62728",
+            lw=1.2,
+            label="Pareto front",
+        )
+    for mark in marks or []:
+        ax.scatter(mark["ms"], mark["accuracy"] * 100, marker="*", s=180, edgecolors="black", zorder=5)
+        ax.annotate(
+            mark["label"],
+            (mark["ms"], mark["accuracy"] * 100),
+            fontsize=8,
+            xytext=(6, 4),
+            textcoords="offset points",
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("p50 latency on the target (ms, log)")
+    ax.set_ylabel("held-out accuracy of the .tflite (%)")
+    ax.set_title("compression search: accuracy vs latency (colour: file size)")
+    ax.grid(alpha=0.3)
+    if front:
+        ax.legend(loc="lower right", fontsize=8)
+    return _png(fig)

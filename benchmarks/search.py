@@ -1,0 +1,271 @@
+"""Compression search (ek.search) vs the hand-made README pipeline, on digits, measured on the same target.
+
+For DigitsCNN and DigitsResNet: train the base model as examples/digits.yaml does (12 epochs), run the
+hand-made pipeline of examples/digits.yaml (prune 0.5 + KD 6 epochs + QAT 3 epochs -> int8 .tflite) with
+``ek.run``, then ``ek.search`` with N trials on the local target; both .tflite files are profiled by the
+same connector (``edgekit.devices.connect("local")``, 1 thread) in the same run. Reports the Pareto front,
+the best front speed-up at accuracy >= the hand-made one, the best accuracy at latency <= the hand-made
+one, wall time per trial. Then the same small study with 1 and 2 worker processes on a PostgreSQL server
+started here (wall time, speed-up). Writes benchmarks/results/search.json and search_<model>.html.
+
+    python benchmarks/search.py [--trials 30] [--models cnn resnet] [--pg-trials 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import RESULTS, table, write
+
+import edgekit as ek
+from edgekit.demo import DigitsCNN, DigitsResNet, load_digits_split, train
+
+SPACE: dict[str, Any] = {
+    "prune_ratio": [0.0, 0.8],
+    "importance": ["l1", "l2", "bn_scale"],
+    "scope": ["local", "global"],
+    "distill": [False, True],
+    "finetune_epochs": [3],
+    "quant": ["float", "int8_ptq"],
+    "calibrator": ["minmax", "percentile", "mse"],
+}
+PG_SPACE: dict[str, Any] = {**SPACE, "finetune_epochs": [1], "calibrator": ["minmax"]}
+RUNS = 100
+
+
+def handmade(name: str, folder: Path, previous: Path | None = None) -> dict[str, Any]:
+    """examples/digits.yaml's pipeline for ``name``, then its .tflite profiled like the search's trials.
+
+    ``previous``: the output folder of an earlier ``ek.run`` of that recipe: its .tflite is re-verified on
+    the held-out split and profiled now (the pipeline itself is not re-run; QAT takes minutes here).
+    """
+    from edgekit.demo import accuracy
+    from edgekit.devices import connect
+    from edgekit.recipes import load_recipe
+    from edgekit.runtime import Model
+
+    seconds = None
+    if previous is not None:
+        path = str(previous / f"digits_{name}_int8.tflite")
+        data = load_digits_split()
+        acc = accuracy(Model.load(path), data.x_test, data.y_test)
+    else:
+        recipe = load_recipe(Path(__file__).resolve().parents[1] / "examples" / "digits.yaml")
+        recipe = recipe.model_copy(
+            update={"name": f"digits_{name}", "model": recipe.model.model_copy(update={"demo": name})}
+        )
+        t0 = time.perf_counter()
+        summary = ek.run(recipe, out=folder)
+        seconds = time.perf_counter() - t0
+        if not summary.ok:
+            raise RuntimeError(f"hand-made pipeline failed: {summary.failed_steps}")
+        verify = next(s for s in summary.stages if s.step == "verify")
+        path, acc = verify.files["tflite"], verify.accuracy
+    with connect("local") as device:
+        profile = device.profile(path, threads=1, runs=RUNS, warmup=20)
+    return {
+        "label": f"hand-made ({name}: prune 0.5 + KD + QAT int8)",
+        "accuracy": acc,
+        "p50_ms": profile.p50_ms,
+        "p90_ms": profile.p90_ms,
+        "size_bytes": Path(path).stat().st_size,
+        "seconds": seconds,
+    }
+
+
+def base_model(name: str, data: Any) -> Any:
+    import torch
+
+    torch.manual_seed(0)
+    model = (DigitsCNN if name == "cnn" else DigitsResNet)(in_channels=1)
+    return train(model, data.x_train, data.y_train, epochs=12, seed=0).eval()
+
+
+def compare(front: list[dict[str, Any]], hand: dict[str, Any]) -> dict[str, Any]:
+    as_good = [t for t in front if t["accuracy"] >= hand["accuracy"] - 0.005]
+    as_fast = [t for t in front if t["p50_ms"] <= hand["p50_ms"]]
+    fastest = min(as_good, key=lambda t: t["p50_ms"]) if as_good else None
+    best = max(as_fast, key=lambda t: t["accuracy"]) if as_fast else None
+    return {
+        "speedup_at_equal_accuracy": None if fastest is None else hand["p50_ms"] / fastest["p50_ms"],
+        "fastest_at_equal_accuracy": fastest and fastest["number"],
+        "accuracy_gain_at_equal_latency": None if best is None else best["accuracy"] - hand["accuracy"],
+        "most_accurate_at_equal_latency": best and best["number"],
+    }
+
+
+def search_part(name: str, trials: int, folder: Path, previous: Path | None = None) -> dict[str, Any]:
+    from edgekit.autocompress.api import finish
+    from edgekit.autocompress.config import SearchConfig
+
+    data = load_digits_split()
+    hand = handmade(name, folder / "handmade", previous)
+    print(f"[{name}] hand-made: {hand['accuracy']:.2%} p50 {hand['p50_ms']:.4g} ms", flush=True)
+    model = base_model(name, data)
+    t0 = time.perf_counter()
+    config = SearchConfig(target="local", budget=trials, runs=RUNS, warmup=20, study=f"bench-{name}")
+    result = ek.search(
+        copy.deepcopy(model),
+        data,
+        SPACE,
+        config,
+        out=folder / "search",
+        progress=lambda done, total, msg: print(
+            f"\r[{name}] {done}/{total} {msg[:110]:<110}", end="", flush=True
+        ),
+    )
+    wall = time.perf_counter() - t0
+    print(flush=True)
+    result = finish(result.trials, config, folder / "search", baselines=[hand])  # report with the baseline
+    report = RESULTS / f"search_{name}.html"
+    report.write_text(result.report.read_text())
+    done = result.complete
+    rows = [
+        [
+            t["number"],
+            t["params"]["quant"],
+            t["params"]["prune_ratio"],
+            t["params"]["importance"],
+            t["params"]["scope"],
+            t["params"]["distill"],
+            f"{t['accuracy']:.2%}",
+            t["p50_ms"],
+            t["size_bytes"] // 1024,
+        ]
+        for t in result.front
+    ]
+    print(table(["trial", "quant", "prune", "importance", "scope", "KD", "accuracy", "p50 ms", "KiB"], rows))
+    gains = compare(result.front, hand)
+    print(f"[{name}] {gains}", flush=True)
+    return {
+        "model": name,
+        "trials": len(result.trials),
+        "complete": len(done),
+        "failed": [t["error"] for t in result.failed],
+        "wall_s": wall,
+        "s_per_trial": wall / max(len(result.trials), 1),
+        "trial_seconds_median": sorted(t["seconds"] for t in done)[len(done) // 2] if done else None,
+        "handmade": hand,
+        "front": [
+            {
+                k: t[k]
+                for k in (
+                    "number",
+                    "params",
+                    "accuracy",
+                    "p50_ms",
+                    "p90_ms",
+                    "size_bytes",
+                    "peak_memory_mb",
+                    "macs",
+                )
+            }
+            for t in result.front
+        ],
+        **gains,
+        "report": str(report),
+    }
+
+
+def pg_part(trials: int, folder: Path) -> dict[str, Any]:
+    import torch
+
+    from edgekit.autocompress.pgserver import local_postgres
+
+    data = load_digits_split()
+    model = base_model("cnn", data)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = folder / "base.pt"
+    torch.save(model.state_dict(), state)
+    walls = {}
+    with local_postgres() as url:
+        for workers in (1, 2):
+            out = folder / f"pg{workers}"
+            args = [
+                sys.executable,
+                __file__,
+                "--worker",
+                str(out),
+                str(trials),
+                str(state),
+                url,
+                f"pg-{workers}",
+            ]
+            env = {**os.environ, "OMP_NUM_THREADS": "1"}
+            t0 = time.perf_counter()
+            procs = [subprocess.Popen(args, env=env) for _ in range(workers)]
+            codes = [p.wait() for p in procs]
+            walls[workers] = time.perf_counter() - t0
+            print(
+                f"[postgres] {workers} worker(s): {walls[workers]:.0f} s for {trials} trials, exit {codes}",
+                flush=True,
+            )
+    return {
+        "trials": trials,
+        "wall_1_worker_s": walls[1],
+        "wall_2_workers_s": walls[2],
+        "speedup_2_workers": walls[1] / walls[2],
+    }
+
+
+def worker(out: str, trials: str, state: str, url: str, study: str) -> None:
+    import torch
+
+    model = DigitsCNN(in_channels=1)
+    model.load_state_dict(torch.load(state, weights_only=True))
+    ek.search(
+        model.eval(),
+        load_digits_split(),
+        PG_SPACE,
+        {"study": study, "runs": RUNS, "warmup": 20},
+        out=out,
+        budget=int(trials),
+        storage=url,
+        resume=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=30)
+    parser.add_argument("--models", nargs="+", default=["cnn", "resnet"])
+    parser.add_argument("--pg-trials", type=int, default=8)
+    parser.add_argument(
+        "--handmade-from", type=Path, help="ek.run output of examples/digits.yaml (first model)"
+    )
+    parser.add_argument("--only-postgres", action="store_true", help="add the PostgreSQL part to search.json")
+    parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(*args.worker)
+        return
+    results: dict[str, Any] = {"trials_requested": args.trials, "space": SPACE, "runs": RUNS}
+    if args.only_postgres:
+        saved = json.loads((RESULTS / "search.json").read_text())
+        saved.pop("machine", None)
+        with tempfile.TemporaryDirectory() as tmp:
+            saved["postgres"] = pg_part(args.pg_trials, Path(tmp) / "pg")
+        print(f"wrote {write('search', saved)}")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, name in enumerate(args.models):
+            previous = args.handmade_from if i == 0 else None
+            results[name] = search_part(name, args.trials, Path(tmp) / name, previous)
+            write("search", results)
+            if i == 0 and args.pg_trials:  # before the second model, so a short session still measures it
+                results["postgres"] = pg_part(args.pg_trials, Path(tmp) / "pg")
+                write("search", results)
+    print(f"wrote {write('search', results)}")
+
+
+if __name__ == "__main__":
+    main()
