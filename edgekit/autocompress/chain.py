@@ -114,15 +114,14 @@ class TrialChain:
 
         base_macs = self._macs(self.base, data)
         torch.manual_seed(self.config.seed)
-        return ek.prune(
-            model,
-            torch.from_numpy(data.x_train[:1]),
+        config = ek.PruneConfig(
             ratio=None if params.target_macs is not None else params.prune_ratio,
             target_macs=None if params.target_macs is None else int(params.target_macs * base_macs),
             importance=params.importance,
             scope=params.scope,
             round_to=params.round_to,
         )
+        return ek.prune(model, torch.from_numpy(data.x_train[:1]), config).model
 
     @staticmethod
     def _macs(model: Any, data: SplitData) -> int:
@@ -138,7 +137,7 @@ class TrialChain:
         """The pruned + fine-tuned torch model of ``params`` (restored from the cache when it is there)."""
         import torch
 
-        from edgekit.demo import accuracy, train
+        from edgekit.training import accuracy, train
 
         key = "c-" + content_key(self.base_key, params.compress_key())
         model = copy.deepcopy(self.base)
@@ -146,12 +145,12 @@ class TrialChain:
         if entry is not None:
             say("compress: reused")
             if params.prunes:
-                self._prune(model, params, data)
+                model = self._prune(model, params, data)
             model.load_state_dict(torch.load(entry["files"]["state_dict"], weights_only=True))
             return model.eval(), key, {**entry, "reused": True}
         if params.prunes:
             say("prune")
-            self._prune(model, params, data)
+            model = self._prune(model, params, data)
         epochs = params.compress_key()["finetune_epochs"]
         if epochs:
             say(f"fine-tune {epochs} epochs" + (" (KD)" if params.distill else ""))
@@ -183,7 +182,7 @@ class TrialChain:
         import torch
 
         import edgekit as ek
-        from edgekit.demo import accuracy
+        from edgekit.training import accuracy
 
         skey = "s-" + key
         entry = self.cache.get(skey)
@@ -206,7 +205,7 @@ class TrialChain:
         import torch
 
         import edgekit as ek
-        from edgekit.demo import accuracy, train
+        from edgekit.training import accuracy, train
         from edgekit.runtime import Model
 
         key = "q-" + content_key(ckey, params.quant_key())
@@ -219,7 +218,7 @@ class TrialChain:
         config = ek.QuantConfig(calibrator=params.calibrator, keep_float=keep)  # type: ignore[arg-type]
         if params.quant is QuantMode.INT8_PTQ:
             say(f"PTQ int8 ({params.calibrator})")
-            model = ek.quantize(copy.deepcopy(model), example, calibrate=data.calibration(), config=config)
+            model = ek.quantize(model, example, config, calibrate=data.calibration()).model
         elif params.quant is QuantMode.INT8_QAT:
             say(f"QAT int8 {params.qat_epochs} epochs")
             qat = ek.prepare_qat(copy.deepcopy(model), example, config=config)
