@@ -163,6 +163,7 @@ def export(
     opset: int = 18,
     verify: bool = True,
     calibrate: Iterable[Any] | None = None,
+    writer: str = "direct",
 ) -> ExportResult:
     """Export a PyTorch model; the suffix of ``path`` picks the format.
 
@@ -192,7 +193,7 @@ def export(
         else:
             from edgekit.converters.tflite.convert import onnx_to_tflite
 
-            conversion = onnx_to_tflite(exported.model, calibrate=calibrate)
+            conversion = onnx_to_tflite(exported.model, calibrate=calibrate, writer=writer)
             tmp.write_bytes(conversion.flatbuffer)
             notes.extend(conversion.notes)
             report = _verify_file(tmp, exported, inputs, verify, "the TFLite file", floor, notes)
@@ -254,6 +255,7 @@ def convert(
     calibrate: Iterable[Any] | None = None,
     input_shapes: dict[str, tuple[int, ...]] | None = None,
     verify: bool = True,
+    writer: str = "direct",
 ) -> ExportResult:
     """Convert an ONNX file to TFLite.
 
@@ -261,6 +263,8 @@ def convert(
     ``calibrate`` (iterable of NCHW input batches) is given, then int8 via TFLite's calibration. With
     ``verify`` the TFLite file is compared with ONNX Runtime on random inputs (fp32 files must meet the
     float parity bar; int8 files are reported, not judged: calibration changes numbers by design).
+    ``writer``: ``"direct"`` (edgekit writes the flatbuffer, no TensorFlow) or ``"tf"`` (TensorFlow's
+    converter; needs the ``tf`` extra); ``calibrate`` always uses TensorFlow.
     """
     import onnx
 
@@ -280,7 +284,7 @@ def convert(
         raise ModelFileError(f"{source} is not a readable ONNX model: {exc}") from exc
     from edgekit.converters.tflite.convert import onnx_to_tflite
 
-    conversion = onnx_to_tflite(proto, calibrate=calibrate, input_shapes=input_shapes)
+    conversion = onnx_to_tflite(proto, calibrate=calibrate, input_shapes=input_shapes, writer=writer)
     with atomic_path(out) as tmp:
         tmp.write_bytes(conversion.flatbuffer)
         report = None

@@ -1,0 +1,159 @@
+"""Graph passes over the IR: the fusions TF's MLIR converter used to do for us.
+
+* :func:`fold_mul_into_conv`: a per-output-channel constant MUL after CONV_2D / DEPTHWISE_CONV_2D /
+  FULLY_CONNECTED (BatchNormalization's scale) scales the weights and bias instead;
+* :func:`fuse_bias`: a constant per-channel ADD (the conv bias, BatchNormalization's shift, a Gemm bias)
+  goes into the producer's bias;
+* :func:`fuse_activation`: RELU / RELU6 / RELU_N1_TO_1 / TANH become the producer's fused activation;
+* :func:`drop_dead`: operators whose outputs nobody reads.
+
+A fusion only applies when the intermediate tensor has a single reader and is not a graph output, and
+only to float tensors (quantized producers keep their scales as given).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgekit.converters.tflite.direct.ir import Graph, Operator, Tensor
+
+_WEIGHTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+_FUSABLE_ACT = {"RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3, "TANH": 4}
+_TAKES_ACT = (*_WEIGHTED, "ADD", "SUB", "MUL", "DIV", "AVERAGE_POOL_2D", "MAX_POOL_2D", "CONCATENATION")
+
+
+def _sole_reader(graph: Graph, tensor: Tensor) -> Operator | None:
+    if any(tensor is out for out in graph.outputs):
+        return None
+    readers = graph.consumers().get(id(tensor), [])
+    return readers[0] if len(readers) == 1 else None
+
+
+def _channel_vector(op: Operator, producer: Operator) -> np.ndarray | None:
+    """The constant operand of a binary ``op`` as one value per output channel of ``producer``."""
+    out = producer.outputs[0]
+    other = next((t for t in op.inputs if t is not None and t is not out), None)
+    if other is None or not other.is_const or other.quant is not None or op.inputs.count(out) != 1:
+        return None
+    channels = out.shape[-1]
+    data = np.asarray(other.data)
+    if data.size not in (1, channels) or data.ndim > len(out.shape):
+        return None
+    if data.size == channels and channels > 1 and data.shape[-1] != channels:
+        return None
+    return np.broadcast_to(data.reshape(-1).astype(np.float32), (channels,))
+
+
+def _float_unfused(op: Operator) -> bool:
+    return (
+        op.code in _WEIGHTED
+        and op.outputs[0].quant is None
+        and op.outputs[0].np_dtype == np.float32
+        and op.fields.get("fusedActivationFunction", 0) == 0
+        and op.inputs[1] is not None
+        and op.inputs[1].quant is None
+    )
+
+
+def _bias_of(graph: Graph, op: Operator) -> np.ndarray:
+    bias = op.inputs[2] if len(op.inputs) > 2 else None
+    channels = op.outputs[0].shape[-1]
+    return np.zeros(channels, np.float32) if bias is None else np.asarray(bias.data, np.float32)
+
+
+def _replace_output(graph: Graph, op: Operator, absorbed: Operator) -> None:
+    """``op`` now produces what ``absorbed`` produced; ``absorbed`` goes."""
+    op.outputs = absorbed.outputs
+    graph.operators.remove(absorbed)
+
+
+def fold_mul_into_conv(graph: Graph) -> int:
+    count = 0
+    for op in list(graph.operators):
+        if not _float_unfused(op) or op not in graph.operators:
+            continue
+        reader = _sole_reader(graph, op.outputs[0])
+        if reader is None or reader.code != "MUL" or reader.fields.get("fusedActivationFunction", 0):
+            continue
+        scale = _channel_vector(reader, op)
+        if scale is None or reader.outputs[0].shape != op.outputs[0].shape:
+            continue
+        weight = op.inputs[1]
+        assert weight is not None and weight.data is not None
+        axis = 3 if op.code == "DEPTHWISE_CONV_2D" else 0
+        shape = [1] * weight.data.ndim
+        shape[axis] = -1
+        op.inputs[1] = graph.const((weight.data * scale.reshape(shape)).astype(np.float32))
+        op.inputs[2] = graph.const(_bias_of(graph, op) * scale)
+        _replace_output(graph, op, reader)
+        count += 1
+    return count
+
+
+def fuse_bias(graph: Graph) -> int:
+    count = 0
+    for op in list(graph.operators):
+        if not _float_unfused(op) or op not in graph.operators:
+            continue
+        reader = _sole_reader(graph, op.outputs[0])
+        if reader is None or reader.code not in ("ADD", "SUB") or reader.fields.get("fusedActivationFunction", 0):
+            continue
+        shift = _channel_vector(reader, op)
+        if shift is None or reader.outputs[0].shape != op.outputs[0].shape:
+            continue
+        if reader.code == "SUB":
+            if reader.inputs[0] is not op.outputs[0]:
+                continue
+            shift = -shift
+        op.inputs[2] = graph.const(_bias_of(graph, op) + shift)
+        _replace_output(graph, op, reader)
+        count += 1
+    return count
+
+
+def fuse_activation(graph: Graph) -> int:
+    count = 0
+    for op in list(graph.operators):
+        if op.code not in _TAKES_ACT or op not in graph.operators or op.fields.get("fusedActivationFunction", 0):
+            continue
+        if op.code in ("ADD", "SUB", "MUL", "DIV") and op.outputs[0].np_dtype != np.float32:
+            continue
+        if op.code == "CONCATENATION" or op.outputs[0].quant is not None:
+            continue  # the int8 writer sets output ranges that already clip
+        reader = _sole_reader(graph, op.outputs[0])
+        if reader is None or reader.code not in _FUSABLE_ACT:
+            continue
+        if op.code in ("MAX_POOL_2D", "AVERAGE_POOL_2D") and reader.code == "TANH":
+            continue
+        op.fields["fusedActivationFunction"] = _FUSABLE_ACT[reader.code]
+        _replace_output(graph, op, reader)
+        count += 1
+    return count
+
+
+def drop_dead(graph: Graph) -> int:
+    live = {id(t) for t in graph.outputs}
+    kept: list[Operator] = []
+    for op in reversed(graph.operators):
+        if any(id(t) in live for t in op.outputs):
+            kept.append(op)
+            live.update(id(t) for t in op.inputs if t is not None)
+    dropped = len(graph.operators) - len(kept)
+    graph.operators = kept[::-1]
+    return dropped
+
+
+def optimize(graph: Graph) -> dict[str, int]:
+    """Run every pass to a fixed point; returns how often each one applied."""
+    counts = {"mul_into_conv": 0, "bias": 0, "activation": 0, "dead": 0}
+    counts["dead"] += drop_dead(graph)
+    while True:
+        changed = fold_mul_into_conv(graph)
+        counts["mul_into_conv"] += changed
+        applied = fuse_bias(graph)
+        counts["bias"] += applied
+        if not changed and not applied:
+            break
+    counts["activation"] += fuse_activation(graph)
+    counts["dead"] += drop_dead(graph)
+    return counts
