@@ -116,7 +116,9 @@ def _direct(
     try:
         built = build_graph(model, input_shapes)
     except UnsupportedOpError as exc:
-        raise UnsupportedOpError(f"{exc} (direct TFLite writer; writer='tf' uses TensorFlow's converter)") from exc
+        raise UnsupportedOpError(
+            f"{exc} (direct TFLite writer; writer='tf' uses TensorFlow's converter)"
+        ) from exc
     translator = built.translator
     quantized = is_qdq(model)
     metadata = ModelMetadata(

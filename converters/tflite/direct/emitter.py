@@ -183,7 +183,11 @@ class Emitter:
 
     def squeeze(self, x: Any, axis: Any = None) -> Tensor:
         x = self.tensor(x)
-        axes = _axis_list(axis, len(x.shape)) if axis is not None else [i for i, d in enumerate(x.shape) if d == 1]
+        axes = (
+            _axis_list(axis, len(x.shape))
+            if axis is not None
+            else [i for i, d in enumerate(x.shape) if d == 1]
+        )
         return self.reshape(x, [d for i, d in enumerate(x.shape) if i not in axes])
 
     def transpose(self, x: Any, perm: Sequence[int] | None = None) -> Tensor:
@@ -262,7 +266,11 @@ class Emitter:
         x = self.tensor(x)
         axis = int(axis) % len(x.shape)
         dim = x.shape[axis]
-        parts = [dim // int(sizes)] * int(sizes) if isinstance(sizes, int | np.integer) else [int(s) for s in sizes]
+        parts = (
+            [dim // int(sizes)] * int(sizes)
+            if isinstance(sizes, int | np.integer)
+            else [int(s) for s in sizes]
+        )
         if x.is_const:
             bounds = np.cumsum(parts)[:-1]
             return [self.graph.const(a) for a in np.split(x.data, bounds, axis=axis)]
@@ -349,7 +357,11 @@ class Emitter:
         idx, upd = self.tensor(indices), self.tensor(updates)
         target = [int(d) for d in shape]
         return self._op(
-            "SCATTER_ND", [self.cast(idx, np.int32), upd, self._int32(target)], target, upd.np_dtype, "ScatterNdOptions"
+            "SCATTER_ND",
+            [self.cast(idx, np.int32), upd, self._int32(target)],
+            target,
+            upd.np_dtype,
+            "ScatterNdOptions",
         )
 
     def where(self, cond: Any, a: Any, b: Any) -> Tensor:
@@ -358,9 +370,9 @@ class Emitter:
         return self._op("SELECT_V2", [c, x, y], shape, x.np_dtype, "SelectV2Options", np.where)
 
     def einsum(self, equation: str, *operands: Any) -> Tensor:
-        raise UnsupportedOpError(
-            f"Einsum ({equation}) has no lowering in the direct TFLite writer; convert with writer='tf'"
-        )
+        from edgekit.converters.tflite.direct.einsum import einsum
+
+        return einsum(self, equation, *operands)
 
     def strided_slice(self, x: Tensor, index: Any) -> Tensor:
         items = index if isinstance(index, tuple) else (index,)
@@ -465,7 +477,9 @@ class Emitter:
         if axis == rank - 1:
             return self._op(code, [t], t.shape, t.np_dtype, options, None, **fields)
         perm = [i for i in range(rank) if i != axis] + [axis]
-        moved = self._op(code, [self.transpose(t, perm)], [t.shape[p] for p in perm], t.np_dtype, options, None, **fields)
+        moved = self._op(
+            code, [self.transpose(t, perm)], [t.shape[p] for p in perm], t.np_dtype, options, None, **fields
+        )
         return self.transpose(moved, [perm.index(i) for i in range(rank)])
 
     def softmax(self, x: Any, axis: int = -1) -> Tensor:
@@ -508,7 +522,9 @@ class Emitter:
     def _zero_bias(self, channels: int) -> Tensor:
         return self.graph.const(np.zeros(channels, dtype=np.float32))
 
-    def _weight(self, kernel: Any, arrange: Callable[[np.ndarray], np.ndarray], axis_map: int | None) -> Tensor:
+    def _weight(
+        self, kernel: Any, arrange: Callable[[np.ndarray], np.ndarray], axis_map: int | None
+    ) -> Tensor:
         """A constant kernel in TFLite layout; a fake-quantized one keeps its quantization on ``axis_map``."""
         k = self.tensor(kernel)
         if not k.is_const:
@@ -614,7 +630,7 @@ class Emitter:
     def matmul(self, a: Any, b: Any) -> Tensor:
         x, y = self.tensor(a), self.tensor(b)
         if y.is_const and len(y.shape) == 2 and not x.is_const:
-            k, n = y.shape
+            _k, n = y.shape
             weight = self._weight(y, lambda w: np.ascontiguousarray(w.T), 0)
             return self._op(
                 "FULLY_CONNECTED",
@@ -636,7 +652,9 @@ class Emitter:
         )
 
     def _resize(self, code: str, options: str) -> Callable[..., Tensor]:
-        def resize(x: Tensor, size: Sequence[int], align_corners: bool = False, half_pixel_centers: bool = False) -> Tensor:
+        def resize(
+            x: Tensor, size: Sequence[int], align_corners: bool = False, half_pixel_centers: bool = False
+        ) -> Tensor:
             hw = [int(s) for s in size]
             n, _h, _w, c = x.shape
             return self._op(
@@ -653,10 +671,16 @@ class Emitter:
         return resize
 
     # -- quantization (QDQ models) ---------------------------------------------------------------------
-    def fake_quant(self, x: Any, low: float, high: float, num_bits: int = 8, narrow_range: bool = False) -> Tensor:
-        raise UnsupportedOpError("int8 (QDQ) models are not yet written by the direct TFLite writer; use writer='tf'")
+    def fake_quant(
+        self, x: Any, low: float, high: float, num_bits: int = 8, narrow_range: bool = False
+    ) -> Tensor:
+        raise UnsupportedOpError(
+            "int8 (QDQ) models are not yet written by the direct TFLite writer; use writer='tf'"
+        )
 
     def fake_quant_per_channel(
         self, x: Any, low: Any, high: Any, num_bits: int = 8, narrow_range: bool = False
     ) -> Tensor:
-        raise UnsupportedOpError("int8 (QDQ) models are not yet written by the direct TFLite writer; use writer='tf'")
+        raise UnsupportedOpError(
+            "int8 (QDQ) models are not yet written by the direct TFLite writer; use writer='tf'"
+        )

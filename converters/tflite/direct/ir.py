@@ -147,7 +147,7 @@ class Graph:
         )
 
     def const(self, array: Any, dtype: Any = None) -> Tensor:
-        data = np.ascontiguousarray(np.asarray(array, dtype=dtype))
+        data = np.array(array, dtype=dtype, order="C")  # np.ascontiguousarray would make a 0-d array 1-d
         if data.dtype == np.float64:
             data = data.astype(np.float32)
         elif data.dtype == np.int64 and dtype is None:

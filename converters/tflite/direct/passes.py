@@ -5,6 +5,10 @@
 * :func:`fuse_bias`: a constant per-channel ADD (the conv bias, BatchNormalization's shift, a Gemm bias)
   goes into the producer's bias;
 * :func:`fuse_activation`: RELU / RELU6 / RELU_N1_TO_1 / TANH become the producer's fused activation;
+* :func:`fuse_hard_swish`: ``x * relu6(x + 3) * (1/6)`` (how the HardSwish handler spells it) becomes
+  HARD_SWISH;
+* :func:`drop_flatten_before_fc`: a RESHAPE to ``[N, K]`` feeding FULLY_CONNECTED goes (the kernel
+  flattens its input to ``[-1, K]`` itself);
 * :func:`drop_dead`: operators whose outputs nobody reads.
 
 A fusion only applies when the intermediate tensor has a single reader and is not a graph output, and
@@ -96,7 +100,11 @@ def fuse_bias(graph: Graph) -> int:
         if not _float_unfused(op) or op not in graph.operators:
             continue
         reader = _sole_reader(graph, op.outputs[0])
-        if reader is None or reader.code not in ("ADD", "SUB") or reader.fields.get("fusedActivationFunction", 0):
+        if (
+            reader is None
+            or reader.code not in ("ADD", "SUB")
+            or reader.fields.get("fusedActivationFunction", 0)
+        ):
             continue
         shift = _channel_vector(reader, op)
         if shift is None or reader.outputs[0].shape != op.outputs[0].shape:
@@ -114,7 +122,11 @@ def fuse_bias(graph: Graph) -> int:
 def fuse_activation(graph: Graph) -> int:
     count = 0
     for op in list(graph.operators):
-        if op.code not in _TAKES_ACT or op not in graph.operators or op.fields.get("fusedActivationFunction", 0):
+        if (
+            op.code not in _TAKES_ACT
+            or op not in graph.operators
+            or op.fields.get("fusedActivationFunction", 0)
+        ):
             continue
         if op.code in ("ADD", "SUB", "MUL", "DIV") and op.outputs[0].np_dtype != np.float32:
             continue
@@ -127,6 +139,64 @@ def fuse_activation(graph: Graph) -> int:
             continue
         op.fields["fusedActivationFunction"] = _FUSABLE_ACT[reader.code]
         _replace_output(graph, op, reader)
+        count += 1
+    return count
+
+
+def _scalar_operand(op: Operator, tensor: Tensor) -> float | None:
+    other = [t for t in op.inputs if t is not tensor]
+    if len(other) != 1 or other[0] is None or not other[0].is_const or other[0].data.size != 1:  # type: ignore[union-attr]
+        return None
+    return float(np.asarray(other[0].data).reshape(-1)[0])
+
+
+def fuse_hard_swish(graph: Graph) -> int:
+    count = 0
+    for add in list(graph.operators):
+        if add.code != "ADD" or add not in graph.operators or add.fields.get("fusedActivationFunction", 0):
+            continue
+        x = next((t for t in add.inputs if t is not None and not t.is_const), None)
+        if x is None or x.np_dtype != np.float32 or x.quant is not None or _scalar_operand(add, x) != 3.0:
+            continue
+        relu6 = _sole_reader(graph, add.outputs[0])
+        if relu6 is None or relu6.code != "RELU6":
+            continue
+        mul = _sole_reader(graph, relu6.outputs[0])
+        if (
+            mul is None
+            or mul.code != "MUL"
+            or x not in mul.inputs
+            or mul.fields.get("fusedActivationFunction", 0)
+        ):
+            continue
+        scale = _sole_reader(graph, mul.outputs[0])
+        if scale is None or scale.code != "MUL" or scale.fields.get("fusedActivationFunction", 0):
+            continue
+        sixth = _scalar_operand(scale, mul.outputs[0])
+        if sixth is None or abs(sixth - 1 / 6) > 1e-7 or scale.outputs[0].shape != x.shape:
+            continue
+        position = graph.operators.index(add)
+        for op in (add, relu6, mul, scale):
+            graph.operators.remove(op)
+        graph.operators.insert(position, Operator("HARD_SWISH", [x], scale.outputs))
+        count += 1
+    return count
+
+
+def drop_flatten_before_fc(graph: Graph) -> int:
+    producers = graph.producers()
+    count = 0
+    for fc in graph.operators:
+        x = fc.inputs[0]
+        if fc.code != "FULLY_CONNECTED" or x is None or fc.fields.get("keepNumDims") or len(x.shape) != 2:
+            continue
+        reshape = producers.get(id(x))
+        if reshape is None or reshape.code != "RESHAPE" or _sole_reader(graph, x) is not fc:
+            continue
+        source = reshape.inputs[0]
+        if source is None or source.shape[0] != x.shape[0] or source.quant is not x.quant:
+            continue
+        fc.inputs[0] = source
         count += 1
     return count
 
@@ -145,8 +215,9 @@ def drop_dead(graph: Graph) -> int:
 
 def optimize(graph: Graph) -> dict[str, int]:
     """Run every pass to a fixed point; returns how often each one applied."""
-    counts = {"mul_into_conv": 0, "bias": 0, "activation": 0, "dead": 0}
+    counts = {"mul_into_conv": 0, "bias": 0, "activation": 0, "hard_swish": 0, "flatten_fc": 0, "dead": 0}
     counts["dead"] += drop_dead(graph)
+    counts["hard_swish"] += fuse_hard_swish(graph)
     while True:
         changed = fold_mul_into_conv(graph)
         counts["mul_into_conv"] += changed
@@ -155,5 +226,6 @@ def optimize(graph: Graph) -> dict[str, int]:
         if not changed and not applied:
             break
     counts["activation"] += fuse_activation(graph)
+    counts["flatten_fc"] += drop_flatten_before_fc(graph)
     counts["dead"] += drop_dead(graph)
     return counts

@@ -22,6 +22,9 @@ from edgekit.errors import ConversionError
 
 EXTERNAL_THRESHOLD = 2**31 - 2**26  # leave 64 MiB of the 2 GiB for the tables themselves
 _ALIGN = 64
+# Builtins whose kernels LiteRT registers from a version above 1 (tensorflow/lite/kernels/register.cc);
+# every other op is written as version 1, which each kernel accepts for every type it supports.
+_MIN_VERSION = {"BROADCAST_TO": 2}
 _TYPES = {
     np.dtype(np.float32): "FLOAT32",
     np.dtype(np.float16): "FLOAT16",
@@ -117,12 +120,12 @@ def serialize(
     operators = []
     for op in graph.operators:
         builtin = int(getattr(s.BuiltinOperator, op.code))
-        key = (op.code, op.version)
+        key = (op.code, max(op.version, _MIN_VERSION.get(op.code, 1)))
         if key not in codes:
             oc = s.OperatorCodeT()
             oc.builtinCode = builtin
             oc.deprecatedBuiltinCode = min(builtin, 127)
-            oc.version = op.version
+            oc.version = key[1]
             operator_codes.append(oc)
             codes[key] = len(operator_codes) - 1
         ot = s.OperatorT()
@@ -157,7 +160,9 @@ def serialize(
     return _with_external_buffers(flatbuffers, model, external)
 
 
-def _signature(s: Any, graph: Graph, subgraph: Any, inputs: list[str] | None, outputs: list[str] | None) -> Any:
+def _signature(
+    s: Any, graph: Graph, subgraph: Any, inputs: list[str] | None, outputs: list[str] | None
+) -> Any:
     sig = s.SignatureDefT()
     sig.signatureKey = "serving_default"
     sig.subgraphIndex = 0
