@@ -174,8 +174,11 @@ def fake_quant_weight(tf: Any, qc: QuantizedConstant, kernel: np.ndarray, channe
         raise UnsupportedOpError(
             "asymmetric (non-zero zero point) weight quantization is not supported by TFLite"
         )
-    const = constant(tf, kernel.astype(np.float32))
     scale = np.asarray(qc.scale, dtype=np.float32)
+    if getattr(tf, "writes_scales", False):  # the direct writer stores the ONNX scales as they are
+        per_channel = qc.axis is not None and scale.size > 1
+        return tf.quantized_constant(kernel.astype(np.float32), scale, channel_axis if per_channel else None)
+    const = constant(tf, kernel.astype(np.float32))
     if qc.axis is None or scale.size == 1:
         s = float(scale.reshape(-1)[0])
         return tf.quantization.fake_quant_with_min_max_vars(

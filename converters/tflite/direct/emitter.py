@@ -25,6 +25,8 @@ from edgekit.converters.tflite.direct.ir import DType, Graph, Operator, Quant, T
 from edgekit.errors import UnsupportedOpError
 
 _PADDING = {"SAME": 0, "VALID": 1}
+#: Internal operator carrying a QuantizeLinear's parameters until ``quantize.py`` applies them.
+QUANT_MARK = "EDGEKIT_QUANTIZE"
 
 
 def _hw(value: Any) -> tuple[int, int]:
@@ -55,6 +57,7 @@ def _axis_list(axis: Any, rank: int) -> list[int]:
 class Emitter:
     """Emits TFLite operators into ``graph`` through a TensorFlow-shaped API (see module docstring)."""
 
+    writes_scales = True  # handlers pass ONNX scales as they are (no fake-quant ranges)
     int8 = DType(np.int8)
     uint8 = DType(np.uint8)
     int16 = DType(np.int16)
@@ -112,10 +115,6 @@ class Emitter:
             square=self.square,
         )
         self.linalg = SimpleNamespace(matmul=self.matmul)
-        self.quantization = SimpleNamespace(
-            fake_quant_with_min_max_vars=self.fake_quant,
-            fake_quant_with_min_max_vars_per_channel=self.fake_quant_per_channel,
-        )
         image = SimpleNamespace(
             resize_nearest_neighbor=self._resize("RESIZE_NEAREST_NEIGHBOR", "ResizeNearestNeighborOptions"),
             resize_bilinear=self._resize("RESIZE_BILINEAR", "ResizeBilinearOptions"),
@@ -171,6 +170,10 @@ class Emitter:
             target[target.index(-1)] = int(np.prod(x.shape)) // max(known, 1)
         if tuple(target) == x.shape:
             return x
+        if x.is_const and x.quant is not None:  # a depthwise kernel [kh, kw, 1, C*M] -> [kh, kw, C, M]
+            out = self.graph.const(x.data.reshape(target))
+            out.quant = Quant(x.quant.scale, x.quant.zero_point, len(target) - 1)
+            return out
         return self._op(
             "RESHAPE",
             [x, self._int32(target)],
@@ -195,6 +198,10 @@ class Emitter:
         order = [int(p) for p in perm] if perm is not None else list(range(len(x.shape)))[::-1]
         if order == list(range(len(x.shape))):
             return x
+        if x.is_const and x.quant is not None:
+            out = self.graph.const(x.data.transpose(order))
+            out.quant = Quant(x.quant.scale, x.quant.zero_point, order.index(x.quant.axis))
+            return out
         return self._op(
             "TRANSPOSE",
             [x, self._int32(order)],
@@ -670,17 +677,23 @@ class Emitter:
 
         return resize
 
-    # -- quantization (QDQ models) ---------------------------------------------------------------------
-    def fake_quant(
-        self, x: Any, low: float, high: float, num_bits: int = 8, narrow_range: bool = False
-    ) -> Tensor:
-        raise UnsupportedOpError(
-            "int8 (QDQ) models are not yet written by the direct TFLite writer; use writer='tf'"
-        )
+    # -- quantization (QDQ models) -----------------------------------------------------------------
+    def quantize(self, x: Tensor, scale: Any, zero_point: Any, dtype: Any) -> Tensor:
+        """Mark ``x`` as quantized with the ONNX (scale, zero point); ``quantize.py`` turns the marks into
+        int8 tensors (uint8 is stored as int8 with the zero point shifted by -128: the same real values)."""
+        zp = int(zero_point)
+        if np.dtype(dtype) == np.uint8:
+            zp -= 128
+        out = self.graph.tensor(x.shape, x.np_dtype)
+        out.quant = Quant(np.asarray([scale], np.float32).reshape(-1), np.asarray([zp], np.int64))
+        self.graph.add(Operator(QUANT_MARK, [x], [out]))
+        return out
 
-    def fake_quant_per_channel(
-        self, x: Any, low: Any, high: Any, num_bits: int = 8, narrow_range: bool = False
-    ) -> Tensor:
-        raise UnsupportedOpError(
-            "int8 (QDQ) models are not yet written by the direct TFLite writer; use writer='tf'"
+    def quantized_constant(self, kernel: np.ndarray, scale: np.ndarray, channel_axis: int | None) -> Tensor:
+        """A weight with its int8 scales (symmetric), per channel along ``channel_axis`` or per tensor."""
+        out = self.graph.const(kernel.astype(np.float32))
+        scales = np.asarray(scale, np.float32).reshape(-1)
+        out.quant = Quant(
+            scales, np.zeros(scales.size, np.int64), channel_axis if channel_axis is not None else 0
         )
+        return out

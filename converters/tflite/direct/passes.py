@@ -12,7 +12,8 @@
 * :func:`drop_dead`: operators whose outputs nobody reads.
 
 A fusion only applies when the intermediate tensor has a single reader and is not a graph output, and
-only to float tensors (quantized producers keep their scales as given).
+only to float tensors (quantized producers keep their scales as given); QDQ models are fused while their
+activations are still float with quantization marks, before ``quantize`` makes them int8.
 """
 
 from __future__ import annotations
@@ -48,14 +49,16 @@ def _channel_vector(op: Operator, producer: Operator) -> np.ndarray | None:
     return np.broadcast_to(data.reshape(-1).astype(np.float32), (channels,))
 
 
-def _float_unfused(op: Operator) -> bool:
+def _float_unfused(op: Operator, quantized_weight_ok: bool = False) -> bool:
+    """A weighted op with a float output and no fused activation (and a float weight unless allowed:
+    a bias stays float until ``quantize`` makes it int32 with the weight's scales)."""
     return (
         op.code in _WEIGHTED
         and op.outputs[0].quant is None
         and op.outputs[0].np_dtype == np.float32
         and op.fields.get("fusedActivationFunction", 0) == 0
         and op.inputs[1] is not None
-        and op.inputs[1].quant is None
+        and (quantized_weight_ok or op.inputs[1].quant is None)
     )
 
 
@@ -97,7 +100,7 @@ def fold_mul_into_conv(graph: Graph) -> int:
 def fuse_bias(graph: Graph) -> int:
     count = 0
     for op in list(graph.operators):
-        if not _float_unfused(op) or op not in graph.operators:
+        if not _float_unfused(op, quantized_weight_ok=True) or op not in graph.operators:
             continue
         reader = _sole_reader(graph, op.outputs[0])
         if (
@@ -194,7 +197,14 @@ def drop_flatten_before_fc(graph: Graph) -> int:
         if reshape is None or reshape.code != "RESHAPE" or _sole_reader(graph, x) is not fc:
             continue
         source = reshape.inputs[0]
-        if source is None or source.shape[0] != x.shape[0] or source.quant is not x.quant:
+        same_quant = (source is not None and source.quant is x.quant) or (
+            source is not None
+            and source.quant is not None
+            and x.quant is not None
+            and np.array_equal(source.quant.scale, x.quant.scale)
+            and np.array_equal(source.quant.zero_point, x.quant.zero_point)
+        )
+        if source is None or source.shape[0] != x.shape[0] or not same_quant:
             continue
         fc.inputs[0] = source
         count += 1

@@ -79,6 +79,8 @@ def quantize_linear(ctx: NodeContext) -> list[Value]:
         raise UnsupportedOpError(
             f"QuantizeLinear node {ctx.node.name!r}: per-axis activation quantization is not supported by TFLite"
         )
+    if getattr(tf, "writes_scales", False):  # the direct writer stores the ONNX scale as it is
+        return [x.like(tf.quantize(to_tensor(tf, x), scale.reshape(-1)[0], zp_value.reshape(-1)[0], dtype))]
     low, high = activation_range(float(scale.reshape(-1)[0]), int(zp_value.reshape(-1)[0]), dtype)
     y = tf.quantization.fake_quant_with_min_max_vars(
         to_tensor(tf, x), low, high, num_bits=8, narrow_range=False
