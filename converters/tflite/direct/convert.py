@@ -12,7 +12,7 @@ from typing import Any
 from edgekit.converters.tflite.builder import GraphTranslator
 from edgekit.converters.tflite.direct.emitter import Emitter
 from edgekit.converters.tflite.direct.ir import Graph
-from edgekit.converters.tflite.direct.passes import drop_dead, drop_flatten_before_fc, optimize
+from edgekit.converters.tflite.direct.passes import drop_dead, optimize
 from edgekit.converters.tflite.direct.quantize import quantize
 from edgekit.converters.tflite.direct.serialize import EXTERNAL_THRESHOLD, serialize
 
@@ -45,8 +45,7 @@ def build_graph(model: Any, input_shapes: dict[str, tuple[int, ...]] | None = No
     timings["layout"] = time.perf_counter() - start
     start = time.perf_counter()
     fusions = optimize(graph)
-    if quantize(graph, translator.notes):
-        fusions["flatten_fc"] += drop_flatten_before_fc(graph)
+    if quantize(graph, translator.notes):  # the int8 flatten stays: per-layer parity compares it
         drop_dead(graph)
     timings["passes"] = time.perf_counter() - start
     log.debug("direct writer fusions: %s", fusions)
