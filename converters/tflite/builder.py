@@ -141,7 +141,7 @@ class GraphTranslator:
             if node.op_type not in supported:
                 raise UnsupportedOpError(
                     f"ONNX op {node.op_type} (node {node.name!r}, opset {self.opset}) is not supported by the "
-                    f"TFLite translator; supported ops: {', '.join(sorted(supported))}"
+                    f"TFLite translator (neither writer='direct' nor writer='tf'); supported ops: {', '.join(sorted(supported))}"
                 )
 
     def function(self, tf: Any) -> Any:
@@ -181,7 +181,7 @@ class GraphTranslator:
                 if node.op_type not in KEEPS_FLAT:
                     inputs = [_unflattened(tf, v) for v in inputs]
                 ctx = NodeContext(node, inputs, _attrs(node), tf, self.opset, self.notes)
-                outs = registry.handler(node.op_type)(ctx)
+                outs = self._handle(node, ctx)
             for name, value in zip(node.output, outs, strict=False):
                 if name:
                     values[name] = value
@@ -196,6 +196,18 @@ class GraphTranslator:
             )
             results.append(tf.identity(tensor, name=_tf_name(out.name)))
         return results
+
+    @staticmethod
+    def _handle(node: Any, ctx: NodeContext) -> list[Value]:
+        from edgekit.converters.tflite.direct.emitter import NoDirectLoweringError
+
+        try:
+            return registry.handler(node.op_type)(ctx)
+        except NoDirectLoweringError as exc:
+            raise NoDirectLoweringError(
+                f"ONNX op {node.op_type} (node {node.name!r}): {exc} has no lowering in the direct TFLite "
+                "writer; writer='tf' (TensorFlow's converter, the tf extra) converts it"
+            ) from exc
 
 
 def _unflattened(tf: Any, value: Value | None) -> Value | None:

@@ -25,7 +25,7 @@ from edgekit.converters.tflite.builder import GraphTranslator, IOSpec
 from edgekit.converters.tflite.fuse_gelu import fuse_gelu
 from edgekit.converters.tflite.metadata import add_metadata
 from edgekit.converters.tflite.tf_import import tensorflow
-from edgekit.errors import ConversionError, UnsupportedOpError
+from edgekit.errors import ConversionError
 from edgekit.runtime.metadata import ModelMetadata, TensorLayout
 
 log = logging.getLogger(__name__)
@@ -113,12 +113,7 @@ def _direct(
     from edgekit.converters.tflite.direct.convert import build_graph, write
     from edgekit.runtime.metadata import METADATA_KEY
 
-    try:
-        built = build_graph(model, input_shapes)
-    except UnsupportedOpError as exc:
-        raise UnsupportedOpError(
-            f"{exc} (direct TFLite writer; writer='tf' uses TensorFlow's converter)"
-        ) from exc
+    built = build_graph(model, input_shapes)
     translator = built.translator
     quantized = is_qdq(model)
     metadata = ModelMetadata(

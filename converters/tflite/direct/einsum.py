@@ -12,21 +12,19 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.errors import UnsupportedOpError
+from edgekit.converters.tflite.direct.emitter import NoDirectLoweringError
 
 
 def _parse(equation: str, count: int) -> tuple[list[str], str]:
     if "..." in equation or "->" not in equation:
-        raise UnsupportedOpError(
-            f"Einsum {equation!r}: only explicit equations without '...' are lowered by the direct TFLite "
-            "writer; use writer='tf'"
+        raise NoDirectLoweringError(
+            f"Einsum {equation!r} (only explicit equations without '...' are lowered)"
         )
     lhs, out = equation.split("->")
     terms = lhs.split(",")
     if len(terms) != count or count not in (1, 2) or any(len(set(t)) != len(t) for t in terms):
-        raise UnsupportedOpError(
-            f"Einsum {equation!r}: one or two operands without repeated labels are supported by the direct "
-            "TFLite writer; use writer='tf'"
+        raise NoDirectLoweringError(
+            f"Einsum {equation!r} (one or two operands without repeated labels are lowered)"
         )
     return terms, out
 

@@ -25,6 +25,12 @@ from edgekit.converters.tflite.direct.ir import DType, Graph, Operator, Quant, T
 from edgekit.errors import UnsupportedOpError
 
 _PADDING = {"SAME": 0, "VALID": 1}
+
+
+class NoDirectLoweringError(UnsupportedOpError):
+    """An ONNX construct the direct writer has no TFLite lowering for (``writer="tf"`` may take it)."""
+
+
 #: Internal operator carrying a QuantizeLinear's parameters until ``quantize.py`` applies them.
 QUANT_MARK = "EDGEKIT_QUANTIZE"
 
@@ -346,9 +352,7 @@ class Emitter:
     def gather_nd(self, x: Any, indices: Any, batch_dims: int = 0) -> Tensor:
         x, idx = self.tensor(x), self.tensor(indices)
         if batch_dims:
-            raise UnsupportedOpError(
-                "GatherND with batch_dims > 0 has no TFLite lowering in the direct writer; use writer='tf'"
-            )
+            raise NoDirectLoweringError("GatherND with batch_dims > 0")
         depth = idx.shape[-1]
         shape = [*idx.shape[:-1], *x.shape[depth:]]
         return self._op(
@@ -388,7 +392,7 @@ class Emitter:
         for axis, dim in enumerate(x.shape):
             item = items[axis] if axis < len(items) else slice(None)
             if not isinstance(item, slice):
-                raise UnsupportedOpError("the direct TFLite writer slices with ranges only")
+                raise NoDirectLoweringError("slicing with an integer index")
             start, stop, step = item.indices(dim)
             if step < 0 and stop < 0:
                 end_mask |= 1 << axis
@@ -500,6 +504,8 @@ class Emitter:
         t = self.tensor(x)
         axes = _axis_list(axis, len(t.shape))
         shape = [1 if i in axes else d for i, d in enumerate(t.shape) if keepdims or i not in axes]
+        if all(t.shape[a] == 1 for a in axes):  # reducing size-1 axes (a 1x1 map's global pool) moves nothing
+            return self.reshape(t, shape)
         return self._op(
             code,
             [t, self._int32(axes)],
@@ -535,7 +541,7 @@ class Emitter:
         """A constant kernel in TFLite layout; a fake-quantized one keeps its quantization on ``axis_map``."""
         k = self.tensor(kernel)
         if not k.is_const:
-            raise UnsupportedOpError("the direct TFLite writer needs constant convolution / dense weights")
+            raise NoDirectLoweringError("a convolution / dense layer with a non-constant weight")
         out = self.graph.const(arrange(k.data))
         if k.quant is not None:
             out.quant = Quant(k.quant.scale, k.quant.zero_point, axis_map if axis_map is not None else 0)
