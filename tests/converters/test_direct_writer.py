@@ -340,7 +340,14 @@ def test_default_conversion_never_imports_tensorflow(tmp_path: Path) -> None:
     assert done.stdout.strip().splitlines()[-1] == "NO_TF", done.stdout
 
 
-@pytest.mark.parametrize("name", ["digits_cnn_fp32", "mobilenet_v3_small_fp32", "digits_resnet_int8"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "digits_cnn_fp32",
+        pytest.param("mobilenet_v3_small_fp32", marks=pytest.mark.slow),
+        pytest.param("digits_resnet_int8", marks=pytest.mark.slow),
+    ],
+)
 def test_direct_and_tf_writers_give_the_same_outputs(name: str, tmp_path: Path) -> None:
     pytest.importorskip("tensorflow")
     import torch
