@@ -13,14 +13,11 @@ from typing import Any
 import numpy as np
 
 from edgekit.converters.tflite import registry
-from edgekit.converters.tflite.values import KEEPS_FLAT, NCHW_TO_NHWC, Layout, NodeContext, Value, as_layout
+from edgekit.converters.tflite.values import NCHW_TO_NHWC, Layout, NodeContext, Value, as_layout
 from edgekit.converters.tflite.weights import WeightStore
 from edgekit.errors import ConversionError, UnsupportedOpError
 
 log = logging.getLogger(__name__)
-
-# Ops that must not be constant-folded (their handlers give constants a meaning of their own).
-_NO_FOLD = {"DequantizeLinear", "QuantizeLinear"}
 
 
 @dataclass(frozen=True)
@@ -174,11 +171,11 @@ class GraphTranslator:
                     f"node {node.name!r} reads {exc.args[0]!r}, which no earlier node produces"
                 ) from exc
             outs = None
-            if node.op_type not in _NO_FOLD and all(v is None or v.is_const for v in inputs):
+            if registry.foldable(node.op_type) and all(v is None or v.is_const for v in inputs):
                 folded = _fold(node, inputs, self.opset)
                 outs = [Value(a) for a in folded] if folded is not None else None
             if outs is None:
-                if node.op_type not in KEEPS_FLAT:
+                if not registry.keeps_flat(node.op_type):
                     inputs = [_unflattened(tf, v) for v in inputs]
                 ctx = NodeContext(node, inputs, _attrs(node), tf, self.opset, self.notes)
                 outs = self._handle(node, ctx)

@@ -26,13 +26,6 @@ class Layout(enum.Enum):
     FLAT_NHWC = "flat_nhwc"  # ONNX's [N, C*H*W] flatten of an NCHW map, held in NHWC element order
 
 
-#: Ops whose handlers take a FLAT_NHWC input as it is (elementwise, per-tensor, or a constant-weight
-#: Gemm/MatMul that permutes its weight rows instead); every other op receives it as PLAIN.
-KEEPS_FLAT = frozenset(
-    {"Gemm", "MatMul", "Identity", "Dropout", "QuantizeLinear", "DequantizeLinear", "Relu", "Clip"}
-)
-
-
 @dataclass
 class QuantizedConstant:
     """An integer initializer seen through DequantizeLinear (a quantized weight or bias)."""

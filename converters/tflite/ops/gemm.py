@@ -55,7 +55,7 @@ def _input(ctx: NodeContext, x: Value, flat_ok: bool):
     return x.data if flat_ok and x.layout is Layout.FLAT_NHWC else as_layout(ctx.tf, x, Layout.PLAIN)
 
 
-@register("Gemm")
+@register("Gemm", keeps_flat=True)
 def gemm(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
     a, b = ctx.inputs[0], ctx.inputs[1]
@@ -80,7 +80,7 @@ def gemm(ctx: NodeContext) -> list[Value]:
     return [Value(y)]
 
 
-@register("MatMul")
+@register("MatMul", keeps_flat=True)
 def matmul(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
     a, b = ctx.inputs

@@ -53,7 +53,7 @@ def activation_range(scale: float, zero_point: int, dtype: np.dtype) -> tuple[fl
     return float(low), float(high)
 
 
-@register("QuantizeLinear")
+@register("QuantizeLinear", keeps_flat=True, fold=False)
 def quantize_linear(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
     x = ctx.inputs[0]
@@ -88,7 +88,7 @@ def quantize_linear(ctx: NodeContext) -> list[Value]:
     return [x.like(y)]
 
 
-@register("DequantizeLinear")
+@register("DequantizeLinear", keeps_flat=True, fold=False)
 def dequantize_linear(ctx: NodeContext) -> list[Value]:
     x = ctx.inputs[0]
     if not x.is_const:
