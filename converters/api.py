@@ -294,6 +294,12 @@ def convert(
             report = compare(source, tmp, [x[:1], x[1:]])
             if not conversion.quantized:
                 _check_parity(report, False, "the TFLite file")
+            from edgekit.runtime import Model
+
+            coverage = Model.load(tmp).delegate_coverage()
+            conversion.notes.append(
+                f"{coverage['delegate']}: {coverage['delegated_nodes']}/{coverage['total_nodes']} nodes delegated"
+            )
         ops = _ops_of_file(tmp)
     return ExportResult(
         out,
