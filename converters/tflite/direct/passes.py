@@ -4,7 +4,7 @@
   FULLY_CONNECTED (BatchNormalization's scale) scales the weights and bias instead;
 * :func:`fuse_bias`: a constant per-channel ADD (the conv bias, BatchNormalization's shift, a Gemm bias)
   goes into the producer's bias;
-* :func:`fuse_activation`: RELU / RELU6 / RELU_N1_TO_1 / TANH become the producer's fused activation;
+* :func:`fuse_activation`: RELU / RELU6 / RELU_N1_TO_1 become the producer's fused activation;
 * :func:`fuse_hard_swish`: ``x * relu6(x + 3) * (1/6)`` (how the HardSwish handler spells it) becomes
   HARD_SWISH;
 * :func:`drop_flatten_before_fc`: a RESHAPE to ``[N, K]`` feeding FULLY_CONNECTED goes (the kernel
@@ -23,7 +23,7 @@ import numpy as np
 from edgekit.converters.tflite.direct.ir import Graph, Operator, Tensor
 
 _WEIGHTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
-_FUSABLE_ACT = {"RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3, "TANH": 4}
+_FUSABLE_ACT = {"RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3}  # TANH: not every kernel takes it (FC)
 _TAKES_ACT = (*_WEIGHTED, "ADD", "SUB", "MUL", "DIV", "AVERAGE_POOL_2D", "MAX_POOL_2D", "CONCATENATION")
 
 
@@ -137,8 +137,6 @@ def fuse_activation(graph: Graph) -> int:
             continue  # the int8 writer sets output ranges that already clip
         reader = _sole_reader(graph, op.outputs[0])
         if reader is None or reader.code not in _FUSABLE_ACT:
-            continue
-        if op.code in ("MAX_POOL_2D", "AVERAGE_POOL_2D") and reader.code == "TANH":
             continue
         op.fields["fusedActivationFunction"] = _FUSABLE_ACT[reader.code]
         _replace_output(graph, op, reader)
