@@ -10,7 +10,8 @@ Runs after the fusion passes, on a float graph whose QuantizeLinear nodes are ma
    LOGISTIC / SOFTMAX / TANH outputs get TFLite's fixed scales (a QUANTIZE to the ONNX one if it differs);
 3. constants: weights become int8 with their scales, biases of CONV_2D / DEPTHWISE_CONV_2D /
    FULLY_CONNECTED int32 with scale ``s_in * s_w[c]`` and zero point 0, other float constants read by
-   int8 ops int8 per tensor (range including 0);
+   int8 ops int8 per tensor (range including 0), or with the output's parameters for same-scale ops
+   (PADV2's pad value);
 4. every tensor with parameters becomes int8.
 
 A float activation left between int8 ops (no QuantizeLinear anywhere near it) is an error naming it.
@@ -218,6 +219,10 @@ def _constants(graph: Graph) -> None:
             if t.quant is not None:
                 copy.quant = t.quant
                 _quantize_data(copy, narrow=True)
+            elif op.code in SAME_SCALE and op.outputs[0].quant is not None:
+                # e.g. PADV2's pad value (a max pool's -inf padding): the output's scale, clipped to int8
+                copy.quant = op.outputs[0].quant
+                _quantize_data(copy, narrow=False)
             else:
                 _per_tensor(copy)
             op.inputs[i] = copy
