@@ -70,7 +70,6 @@ class Emitter:
     int32 = DType(np.int32)
     int64 = DType(np.int64)
     float32 = DType(np.float32)
-    bool = DType(np.bool_)
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
