@@ -79,12 +79,13 @@ def build(name: str, size: int) -> tuple[torch.nn.Module, int]:
 FLATBUFFER_LIMIT = 2**31  # a .tflite file is one FlatBuffer: 32-bit offsets, at most 2 GiB
 
 
-def one(name: str, size: int, folder: Path) -> dict:
+def one(name: str, size: int, folder: Path, writer: str = "direct") -> dict:
     row: dict = {"model": name}
     try:
         model, used = build(name, size)
         weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
-        if weight_bytes >= FLATBUFFER_LIMIT:
+        row["writer"] = writer
+        if weight_bytes >= FLATBUFFER_LIMIT and writer == "tf":  # the direct writer stores weights outside
             row.update(
                 status="too large",
                 error=f"fp32 weights are {weight_bytes / 2**30:.2f} GiB: over the 2 GiB FlatBuffer limit of one "
@@ -98,7 +99,9 @@ def one(name: str, size: int, folder: Path) -> dict:
         row["export_s"] = time.perf_counter() - t0
         row["onnx_ops"] = sum(onnx_result.ops.values())
         t0 = time.perf_counter()
-        tfl = ek.convert(onnx_result.path, folder / f"{name}.tflite", verify=False)
+        tfl = ek.convert(
+            onnx_result.path, folder / f"{name}.tflite", ek.ConvertConfig(verify=False, writer=writer)
+        )
         row["convert_s"] = time.perf_counter() - t0
         report = ek.compare(model, tfl.path, [x.numpy()])
         row.update(
@@ -125,13 +128,13 @@ def one(name: str, size: int, folder: Path) -> dict:
     return row
 
 
-def isolated(name: str, size: int, folder: Path) -> dict:
+def isolated(name: str, size: int, folder: Path, writer: str = "direct") -> dict:
     """``one`` in a fresh process: memory of big models (VGG, ViT-L) is returned between models, and a
     model the machine cannot hold is recorded instead of ending the run."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(1, mp_context=context) as pool:
         try:
-            return pool.submit(one, name, size, folder).result()
+            return pool.submit(one, name, size, folder, writer).result()
         except BrokenProcessPool:
             return {
                 "model": name,
@@ -145,10 +148,14 @@ def main() -> None:
     parser.add_argument("--models", nargs="*")
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--redo", action="store_true")
+    parser.add_argument(
+        "--writer", choices=["direct", "tf"], default="direct", help="results: coverage[_tf].json"
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
     names = args.models or (sorted(torchvision.models.list_models(module=torchvision.models)) + SEGMENTATION)
-    path = RESULTS / "coverage.json"
+    result_name = "coverage" if args.writer == "direct" else "coverage_tf"
+    path = RESULTS / f"{result_name}.json"
     done = {} if not path.exists() else {r["model"]: r for r in json.loads(path.read_text())["results"]}
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
@@ -157,8 +164,8 @@ def main() -> None:
         for name in names:
             if name in done and not args.redo:
                 continue
-            done[name] = {**isolated(name, args.size, Path(tmp)), "commit": commit}
-            write("coverage", {"results": list(done.values())})
+            done[name] = {**isolated(name, args.size, Path(tmp), args.writer), "commit": commit}
+            write(result_name, {"results": list(done.values())})
             print(f"{name}: {done[name]['status']} {done[name].get('error', '')[:160]}", flush=True)
     rows = [
         [

@@ -16,10 +16,11 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from edgekit.config import VerbConfig
+from edgekit.config import VerbConfig, coerce_enum
 from edgekit.converters.parity import ParityReport
 from edgekit.converters.verify import (
     FLOAT_COSINE,
@@ -63,6 +64,14 @@ FORMATS = {".onnx": "onnx", ".tflite": "tflite"}
 _check_parity = check_parity  # the name before the parity rules moved to converters/verify.py
 
 
+class Writer(str, Enum):
+    """Who writes the .tflite: ``DIRECT`` (edgekit's own flatbuffer writer, no TensorFlow) or ``TF``
+    (TensorFlow's converter, the ``tf`` extra; kept as a cross-check)."""
+
+    DIRECT = "direct"
+    TF = "tf"
+
+
 @dataclass(frozen=True)
 class ExportConfig(VerbConfig):
     """Settings of :func:`export`: the ONNX ``opset`` and whether the written file is ``verify``-ed
@@ -70,8 +79,10 @@ class ExportConfig(VerbConfig):
 
     opset: int = 18
     verify: bool = True
+    writer: Writer = Writer.DIRECT
 
     def __post_init__(self) -> None:
+        coerce_enum(self, "writer", Writer, ExportError)
         if not isinstance(self.opset, int) or not 13 <= self.opset <= 23:
             raise ExportError(
                 f"opset must be an integer in 13..23 (edgekit is tested with 18), got {self.opset!r}"
@@ -81,7 +92,7 @@ class ExportConfig(VerbConfig):
 @dataclass(frozen=True)
 class ConvertConfig(VerbConfig):
     """Settings of :func:`convert`: fixed ``input_shapes`` by ONNX input name for dynamic dims, and
-    whether the TFLite file is ``verify``-ed against ONNX Runtime.
+    whether the TFLite file is ``verify``-ed against ONNX Runtime, and which ``writer`` writes it.
 
     >>> ConvertConfig(input_shapes={"x": [1, 3, 8, 8]}).input_shapes
     {'x': (1, 3, 8, 8)}
@@ -89,8 +100,10 @@ class ConvertConfig(VerbConfig):
 
     input_shapes: dict[str, tuple[int, ...]] | None = None
     verify: bool = True
+    writer: Writer = Writer.DIRECT
 
     def __post_init__(self) -> None:
+        coerce_enum(self, "writer", Writer, ConversionError)
         if self.input_shapes is not None:
             if not isinstance(self.input_shapes, dict | str):
                 raise ConversionError(
@@ -212,7 +225,7 @@ def export(
             from edgekit.converters.tflite.convert import onnx_to_tflite
 
             stage("translate + calibrate" if calibrate is not None else "translate")
-            conversion = onnx_to_tflite(exported.model, calibrate=calibrate)
+            conversion = onnx_to_tflite(exported.model, calibrate=calibrate, writer=config.writer.value)
             stage("write")
             tmp.write_bytes(conversion.flatbuffer)
             notes.extend(conversion.notes)
@@ -248,6 +261,8 @@ def convert(
     PyTorch), hence the different name; it is data, so it is an argument and not a config field.
     With ``config.verify`` the TFLite file is compared with ONNX Runtime on random inputs (fp32 files
     must meet the float parity bar; int8 files are reported, not judged: calibration changes numbers).
+    ``config.writer``: ``"direct"`` (edgekit writes the flatbuffer, no TensorFlow) or ``"tf"``
+    (TensorFlow's converter; needs the ``tf`` extra); ``tflite_calibration`` always uses TensorFlow.
 
     Deprecated (one release): ``calibrate=`` (now ``tflite_calibration=``), ``input_shapes=`` and
     ``verify=`` keywords.
@@ -286,7 +301,9 @@ def convert(
     stage("load + normalise")
     proto = normalize(load_onnx(source), config.input_shapes)
     stage("translate + calibrate" if tflite_calibration is not None else "translate")
-    conversion = onnx_to_tflite(proto, calibrate=tflite_calibration, input_shapes=config.input_shapes)
+    conversion = onnx_to_tflite(
+        proto, calibrate=tflite_calibration, input_shapes=config.input_shapes, writer=config.writer.value
+    )
     with atomic_path(out) as tmp:
         stage("write")
         tmp.write_bytes(conversion.flatbuffer)
@@ -294,6 +311,12 @@ def convert(
         if config.verify:
             stage("verify")
             report = verify_conversion(source, tmp, proto, conversion)
+            from edgekit.runtime import Model
+
+            coverage = Model.load(tmp).delegate_coverage()
+            conversion.notes.append(
+                f"{coverage['delegate']}: {coverage['delegated_nodes']}/{coverage['total_nodes']} nodes delegated"
+            )
         ops = _ops_of_file(tmp)
     return ExportResult(
         out,

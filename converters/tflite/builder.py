@@ -13,14 +13,11 @@ from typing import Any
 import numpy as np
 
 from edgekit.converters.tflite import registry
-from edgekit.converters.tflite.values import KEEPS_FLAT, NCHW_TO_NHWC, Layout, NodeContext, Value, as_layout
+from edgekit.converters.tflite.values import NCHW_TO_NHWC, Layout, NodeContext, Value, as_layout
 from edgekit.converters.tflite.weights import WeightStore
 from edgekit.errors import ConversionError, UnsupportedOpError
 
 log = logging.getLogger(__name__)
-
-# Ops that must not be constant-folded (their handlers give constants a meaning of their own).
-_NO_FOLD = {"DequantizeLinear", "QuantizeLinear"}
 
 
 @dataclass(frozen=True)
@@ -141,7 +138,7 @@ class GraphTranslator:
             if node.op_type not in supported:
                 raise UnsupportedOpError(
                     f"ONNX op {node.op_type} (node {node.name!r}, opset {self.opset}) is not supported by the "
-                    f"TFLite translator; supported ops: {', '.join(sorted(supported))}"
+                    f"TFLite translator (neither writer='direct' nor writer='tf'); supported ops: {', '.join(sorted(supported))}"
                 )
 
     def function(self, tf: Any) -> Any:
@@ -174,14 +171,14 @@ class GraphTranslator:
                     f"node {node.name!r} reads {exc.args[0]!r}, which no earlier node produces"
                 ) from exc
             outs = None
-            if node.op_type not in _NO_FOLD and all(v is None or v.is_const for v in inputs):
+            if registry.foldable(node.op_type) and all(v is None or v.is_const for v in inputs):
                 folded = _fold(node, inputs, self.opset)
                 outs = [Value(a) for a in folded] if folded is not None else None
             if outs is None:
-                if node.op_type not in KEEPS_FLAT:
+                if not registry.keeps_flat(node.op_type):
                     inputs = [_unflattened(tf, v) for v in inputs]
                 ctx = NodeContext(node, inputs, _attrs(node), tf, self.opset, self.notes)
-                outs = registry.handler(node.op_type)(ctx)
+                outs = self._handle(node, ctx)
             for name, value in zip(node.output, outs, strict=False):
                 if name:
                     values[name] = value
@@ -196,6 +193,18 @@ class GraphTranslator:
             )
             results.append(tf.identity(tensor, name=_tf_name(out.name)))
         return results
+
+    @staticmethod
+    def _handle(node: Any, ctx: NodeContext) -> list[Value]:
+        from edgekit.converters.tflite.direct.emitter import NoDirectLoweringError
+
+        try:
+            return registry.handler(node.op_type)(ctx)
+        except NoDirectLoweringError as exc:
+            raise NoDirectLoweringError(
+                f"ONNX op {node.op_type} (node {node.name!r}): {exc} has no lowering in the direct TFLite "
+                "writer; writer='tf' (TensorFlow's converter, the tf extra) converts it"
+            ) from exc
 
 
 def _unflattened(tf: Any, value: Value | None) -> Value | None:

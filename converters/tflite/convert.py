@@ -1,4 +1,9 @@
-"""ONNX model -> TFLite flatbuffer: translate to a TF function, run the TFLite converter, add metadata.
+"""ONNX model -> TFLite flatbuffer, by one of two writers sharing the op handlers and the layout pass:
+
+* ``writer="direct"`` (default): the handlers emit TFLite builtins into an in-memory model that is
+  serialized with ``flatbuffers`` (``direct/``); no TensorFlow;
+* ``writer="tf"``: the handlers build a TF function and TFLite's MLIR converter writes the file (needs the
+  ``tf`` extra); also the only path for TFLite's own calibration (``calibrate``).
 
 Three modes, chosen by the input:
 * float ONNX -> float TFLite;
@@ -26,6 +31,7 @@ from edgekit.runtime.metadata import ModelMetadata, TensorLayout
 log = logging.getLogger(__name__)
 
 QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
+WRITERS = ("direct", "tf")
 
 
 @dataclass
@@ -88,12 +94,51 @@ def onnx_to_tflite(
     calibrate: Iterable[Any] | None = None,
     input_shapes: dict[str, tuple[int, ...]] | None = None,
     extra_metadata: dict[str, Any] | None = None,
+    writer: str = "direct",
 ) -> TFLiteConversion:
     """Convert an in-memory ``onnx.ModelProto`` to TFLite bytes (see module docstring for the modes)."""
-    tf = tensorflow()
+    if writer not in WRITERS:
+        raise ConversionError(f"writer must be one of {', '.join(WRITERS)}; got {writer!r}")
     model, gelus = fuse_gelu(model)
     if gelus:
         log.info("fused %d exact-GELU subgraphs into GELU", gelus)
+    if writer == "direct" and calibrate is None:
+        return _direct(model, input_shapes, extra_metadata)
+    return _with_tf(model, calibrate, input_shapes, extra_metadata)
+
+
+def _direct(
+    model: Any, input_shapes: dict[str, tuple[int, ...]] | None, extra_metadata: dict[str, Any] | None
+) -> TFLiteConversion:
+    from edgekit.converters.tflite.direct.convert import build_graph, write
+    from edgekit.runtime.metadata import METADATA_KEY
+
+    built = build_graph(model, input_shapes)
+    translator = built.translator
+    quantized = is_qdq(model)
+    metadata = ModelMetadata(
+        inputs=tuple(_layout(s) for s in translator.inputs),
+        outputs=tuple(_layout(s) for s in translator.outputs),
+        quantized=quantized,
+        extra={"source": "onnx", "opset": translator.opset, "writer": "direct", **(extra_metadata or {})},
+    )
+    flatbuffer = write(built, {METADATA_KEY: metadata.to_json().encode("utf-8")})
+    return TFLiteConversion(
+        flatbuffer=flatbuffer,
+        quantized=quantized,
+        inputs=translator.inputs,
+        outputs=translator.outputs,
+        notes=translator.notes,
+    )
+
+
+def _with_tf(
+    model: Any,
+    calibrate: Iterable[Any] | None,
+    input_shapes: dict[str, tuple[int, ...]] | None,
+    extra_metadata: dict[str, Any] | None,
+) -> TFLiteConversion:
+    tf = tensorflow()
     translator = GraphTranslator(model, input_shapes)
     holder = tf.Module()
     holder.graph = translator.function(tf)
@@ -117,7 +162,7 @@ def onnx_to_tflite(
         inputs=tuple(_layout(s) for s in translator.inputs),
         outputs=tuple(_layout(s) for s in translator.outputs),
         quantized=quantized or calibrate is not None,
-        extra={"source": "onnx", "opset": translator.opset, **(extra_metadata or {})},
+        extra={"source": "onnx", "opset": translator.opset, "writer": "tf", **(extra_metadata or {})},
     )
     return TFLiteConversion(
         flatbuffer=add_metadata(flatbuffer, metadata),

@@ -14,10 +14,9 @@ def add_metadata(tflite: bytes, metadata: ModelMetadata, *, key: str = METADATA_
     """
     import flatbuffers
 
-    from edgekit.converters.tflite.tf_import import tensorflow
+    from edgekit.converters.tflite.direct.serialize import schema as bindings
 
-    tensorflow()
-    from tensorflow.lite.python import schema_py_generated as schema
+    schema = bindings()
 
     model = schema.ModelT.InitFromPackedBuf(bytearray(tflite), 0)
     buffer = schema.BufferT()

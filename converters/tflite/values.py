@@ -26,13 +26,6 @@ class Layout(enum.Enum):
     FLAT_NHWC = "flat_nhwc"  # ONNX's [N, C*H*W] flatten of an NCHW map, held in NHWC element order
 
 
-#: Ops whose handlers take a FLAT_NHWC input as it is (elementwise, per-tensor, or a constant-weight
-#: Gemm/MatMul that permutes its weight rows instead); every other op receives it as PLAIN.
-KEEPS_FLAT = frozenset(
-    {"Gemm", "MatMul", "Identity", "Dropout", "QuantizeLinear", "DequantizeLinear", "Relu", "Clip"}
-)
-
-
 @dataclass
 class QuantizedConstant:
     """An integer initializer seen through DequantizeLinear (a quantized weight or bias)."""
@@ -174,8 +167,11 @@ def fake_quant_weight(tf: Any, qc: QuantizedConstant, kernel: np.ndarray, channe
         raise UnsupportedOpError(
             "asymmetric (non-zero zero point) weight quantization is not supported by TFLite"
         )
-    const = constant(tf, kernel.astype(np.float32))
     scale = np.asarray(qc.scale, dtype=np.float32)
+    if getattr(tf, "writes_scales", False):  # the direct writer stores the ONNX scales as they are
+        per_channel = qc.axis is not None and scale.size > 1
+        return tf.quantized_constant(kernel.astype(np.float32), scale, channel_axis if per_channel else None)
+    const = constant(tf, kernel.astype(np.float32))
     if qc.axis is None or scale.size == 1:
         s = float(scale.reshape(-1)[0])
         return tf.quantization.fake_quant_with_min_max_vars(

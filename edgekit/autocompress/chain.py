@@ -205,8 +205,8 @@ class TrialChain:
         import torch
 
         import edgekit as ek
-        from edgekit.training import accuracy, train
         from edgekit.runtime import Model
+        from edgekit.training import accuracy, train
 
         key = "q-" + content_key(ckey, params.quant_key())
         entry = self.cache.get(key)

@@ -14,7 +14,7 @@ def _unary(ctx: NodeContext, fn) -> list[Value]:
     return [x.like(fn(to_tensor(ctx.tf, x)))]
 
 
-@register("Relu")
+@register("Relu", keeps_flat=True)
 def relu(ctx: NodeContext) -> list[Value]:
     return _unary(ctx, ctx.tf.nn.relu)
 
@@ -79,7 +79,7 @@ def gelu(ctx: NodeContext) -> list[Value]:
     return _unary(ctx, lambda t: ctx.tf.nn.gelu(t, approximate=approximate == "tanh"))
 
 
-@register("Clip")
+@register("Clip", keeps_flat=True)
 def clip(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
     low = (

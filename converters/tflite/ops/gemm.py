@@ -21,13 +21,20 @@ from edgekit.errors import UnsupportedOpError
 def _dense(ctx: NodeContext, x, weight_value: Value, kernel_np: np.ndarray, channel_axis: int):
     """x @ kernel for a constant [K, N] kernel.
 
-    A per-channel int8 kernel goes through a 1x1 CONV_2D: TFLite's FULLY_CONNECTED stores its weight as
+    With ``writer="tf"``, a per-channel int8 kernel goes through a 1x1 CONV_2D: TFLite's FULLY_CONNECTED stores its weight as
     [N, K], and the converter cannot transpose a per-channel quantized constant (it rejects the changed
-    quantization axis), while CONV_2D keeps per-output-channel scales natively.
+    quantization axis), while CONV_2D keeps per-output-channel scales natively. The direct writer
+    stores the per-channel [N, K] FULLY_CONNECTED weight itself.
     """
     tf = ctx.tf
     data = weight_value.data
-    if isinstance(data, QuantizedConstant) and data.axis is not None and np.size(data.scale) > 1:
+    direct = getattr(tf, "writes_scales", False)  # the direct writer has per-channel FULLY_CONNECTED
+    if (
+        isinstance(data, QuantizedConstant)
+        and data.axis is not None
+        and np.size(data.scale) > 1
+        and not direct
+    ):
         k, n = kernel_np.shape
         kernel = kernel_constant(tf, weight_value, kernel_np.reshape(1, 1, k, n), channel_axis=3)
         lead = [int(d) for d in x.shape[:-1]]
@@ -48,7 +55,7 @@ def _input(ctx: NodeContext, x: Value, flat_ok: bool):
     return x.data if flat_ok and x.layout is Layout.FLAT_NHWC else as_layout(ctx.tf, x, Layout.PLAIN)
 
 
-@register("Gemm")
+@register("Gemm", keeps_flat=True)
 def gemm(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
     a, b = ctx.inputs[0], ctx.inputs[1]
@@ -73,7 +80,7 @@ def gemm(ctx: NodeContext) -> list[Value]:
     return [Value(y)]
 
 
-@register("MatMul")
+@register("MatMul", keeps_flat=True)
 def matmul(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
     a, b = ctx.inputs

@@ -53,7 +53,7 @@ def activation_range(scale: float, zero_point: int, dtype: np.dtype) -> tuple[fl
     return float(low), float(high)
 
 
-@register("QuantizeLinear")
+@register("QuantizeLinear", keeps_flat=True, fold=False)
 def quantize_linear(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
     x = ctx.inputs[0]
@@ -79,6 +79,8 @@ def quantize_linear(ctx: NodeContext) -> list[Value]:
         raise UnsupportedOpError(
             f"QuantizeLinear node {ctx.node.name!r}: per-axis activation quantization is not supported by TFLite"
         )
+    if getattr(tf, "writes_scales", False):  # the direct writer stores the ONNX scale as it is
+        return [x.like(tf.quantize(to_tensor(tf, x), scale.reshape(-1)[0], zp_value.reshape(-1)[0], dtype))]
     low, high = activation_range(float(scale.reshape(-1)[0]), int(zp_value.reshape(-1)[0]), dtype)
     y = tf.quantization.fake_quant_with_min_max_vars(
         to_tensor(tf, x), low, high, num_bits=8, narrow_range=False
@@ -86,7 +88,7 @@ def quantize_linear(ctx: NodeContext) -> list[Value]:
     return [x.like(y)]
 
 
-@register("DequantizeLinear")
+@register("DequantizeLinear", keeps_flat=True, fold=False)
 def dequantize_linear(ctx: NodeContext) -> list[Value]:
     x = ctx.inputs[0]
     if not x.is_const:

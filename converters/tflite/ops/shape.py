@@ -27,7 +27,7 @@ def _flattens_trivially(value: Value) -> bool:
     return value.layout is Layout.NHWC and value.onnx_shape[2] == 1 and value.onnx_shape[3] == 1
 
 
-@register("Identity", "Dropout")
+@register("Identity", "Dropout", keeps_flat=True)
 def identity(ctx: NodeContext) -> list[Value]:
     return [ctx.inputs[0]]
 
@@ -76,7 +76,7 @@ def _keeps_batch(target: list[int], in_shape: tuple[int, ...]) -> bool:
 
 def _flat_nhwc(ctx: NodeContext, x: Value) -> list[Value]:
     """[N, C, H, W] -> [N, C*H*W] without a transpose: flatten the NHWC data and remember (C, H, W), so a
-    following Gemm permutes its weight rows instead (KEEPS_FLAT); any other consumer gets it re-ordered."""
+    following Gemm permutes its weight rows instead (``keeps_flat``); any other consumer gets it re-ordered."""
     n, c, h, w = x.onnx_shape
     return [Value(ctx.tf.reshape(x.data, (n, c * h * w)), Layout.FLAT_NHWC, (c, h, w))]
 

@@ -1,0 +1,239 @@
+"""Graph passes over the IR: the fusions TF's MLIR converter used to do for us.
+
+* :func:`fold_mul_into_conv`: a per-output-channel constant MUL after CONV_2D / DEPTHWISE_CONV_2D /
+  FULLY_CONNECTED (BatchNormalization's scale) scales the weights and bias instead;
+* :func:`fuse_bias`: a constant per-channel ADD (the conv bias, BatchNormalization's shift, a Gemm bias)
+  goes into the producer's bias;
+* :func:`fuse_activation`: RELU / RELU6 / RELU_N1_TO_1 become the producer's fused activation;
+* :func:`fuse_hard_swish`: ``x * relu6(x + 3) * (1/6)`` (how the HardSwish handler spells it) becomes
+  HARD_SWISH;
+* :func:`drop_flatten_before_fc`: a RESHAPE to ``[N, K]`` feeding FULLY_CONNECTED goes (the kernel
+  flattens its input to ``[-1, K]`` itself);
+* :func:`drop_dead`: operators whose outputs nobody reads.
+
+A fusion only applies when the intermediate tensor has a single reader and is not a graph output, and
+only to float tensors (quantized producers keep their scales as given); QDQ models are fused while their
+activations are still float with quantization marks, before ``quantize`` makes them int8.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgekit.converters.tflite.direct.ir import Graph, Operator, Tensor
+
+_WEIGHTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+_FUSABLE_ACT = {"RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3}  # TANH: not every kernel takes it (FC)
+_TAKES_ACT = (*_WEIGHTED, "ADD", "SUB", "MUL", "DIV", "AVERAGE_POOL_2D", "MAX_POOL_2D", "CONCATENATION")
+
+
+def _sole_reader(graph: Graph, tensor: Tensor) -> Operator | None:
+    if any(tensor is out for out in graph.outputs):
+        return None
+    readers = graph.consumers().get(id(tensor), [])
+    return readers[0] if len(readers) == 1 else None
+
+
+def _channel_vector(op: Operator, producer: Operator) -> np.ndarray | None:
+    """The constant operand of a binary ``op`` as one value per output channel of ``producer``."""
+    out = producer.outputs[0]
+    other = next((t for t in op.inputs if t is not None and t is not out), None)
+    if other is None or not other.is_const or other.quant is not None or op.inputs.count(out) != 1:
+        return None
+    channels = out.shape[-1]
+    data = np.asarray(other.data)
+    if data.size not in (1, channels) or data.ndim > len(out.shape):
+        return None
+    if data.size == channels and channels > 1 and data.shape[-1] != channels:
+        return None
+    return np.broadcast_to(data.reshape(-1).astype(np.float32), (channels,))
+
+
+def _float_unfused(op: Operator, quantized_weight_ok: bool = False) -> bool:
+    """A weighted op with a float output and no fused activation (and a float weight unless allowed:
+    a bias stays float until ``quantize`` makes it int32 with the weight's scales)."""
+    return (
+        op.code in _WEIGHTED
+        and op.outputs[0].quant is None
+        and op.outputs[0].np_dtype == np.float32
+        and op.fields.get("fusedActivationFunction", 0) == 0
+        and op.inputs[1] is not None
+        and (quantized_weight_ok or op.inputs[1].quant is None)
+    )
+
+
+def _bias_of(graph: Graph, op: Operator) -> np.ndarray:
+    bias = op.inputs[2] if len(op.inputs) > 2 else None
+    channels = op.outputs[0].shape[-1]
+    return np.zeros(channels, np.float32) if bias is None else np.asarray(bias.data, np.float32)
+
+
+def _replace_output(graph: Graph, op: Operator, absorbed: Operator) -> None:
+    """``op`` now produces what ``absorbed`` produced; ``absorbed`` goes."""
+    op.outputs = absorbed.outputs
+    graph.operators.remove(absorbed)
+
+
+def fold_mul_into_conv(graph: Graph) -> int:
+    count = 0
+    for op in list(graph.operators):
+        if not _float_unfused(op) or op not in graph.operators:
+            continue
+        reader = _sole_reader(graph, op.outputs[0])
+        if reader is None or reader.code != "MUL" or reader.fields.get("fusedActivationFunction", 0):
+            continue
+        scale = _channel_vector(reader, op)
+        if scale is None or reader.outputs[0].shape != op.outputs[0].shape:
+            continue
+        weight = op.inputs[1]
+        assert weight is not None and weight.data is not None
+        axis = 3 if op.code == "DEPTHWISE_CONV_2D" else 0
+        shape = [1] * weight.data.ndim
+        shape[axis] = -1
+        op.inputs[1] = graph.const((weight.data * scale.reshape(shape)).astype(np.float32))
+        op.inputs[2] = graph.const(_bias_of(graph, op) * scale)
+        _replace_output(graph, op, reader)
+        count += 1
+    return count
+
+
+def fuse_bias(graph: Graph) -> int:
+    count = 0
+    for op in list(graph.operators):
+        if not _float_unfused(op, quantized_weight_ok=True) or op not in graph.operators:
+            continue
+        reader = _sole_reader(graph, op.outputs[0])
+        if (
+            reader is None
+            or reader.code not in ("ADD", "SUB")
+            or reader.fields.get("fusedActivationFunction", 0)
+        ):
+            continue
+        shift = _channel_vector(reader, op)
+        if shift is None or reader.outputs[0].shape != op.outputs[0].shape:
+            continue
+        if reader.code == "SUB":
+            if reader.inputs[0] is not op.outputs[0]:
+                continue
+            shift = -shift
+        op.inputs[2] = graph.const(_bias_of(graph, op) + shift)
+        _replace_output(graph, op, reader)
+        count += 1
+    return count
+
+
+def fuse_activation(graph: Graph) -> int:
+    count = 0
+    for op in list(graph.operators):
+        if (
+            op.code not in _TAKES_ACT
+            or op not in graph.operators
+            or op.fields.get("fusedActivationFunction", 0)
+        ):
+            continue
+        if op.code in ("ADD", "SUB", "MUL", "DIV") and op.outputs[0].np_dtype != np.float32:
+            continue
+        if op.code == "CONCATENATION" or op.outputs[0].quant is not None:
+            continue  # the int8 writer sets output ranges that already clip
+        reader = _sole_reader(graph, op.outputs[0])
+        if reader is None or reader.code not in _FUSABLE_ACT:
+            continue
+        op.fields["fusedActivationFunction"] = _FUSABLE_ACT[reader.code]
+        _replace_output(graph, op, reader)
+        count += 1
+    return count
+
+
+def _scalar_operand(op: Operator, tensor: Tensor) -> float | None:
+    other = [t for t in op.inputs if t is not tensor]
+    if len(other) != 1 or other[0] is None or not other[0].is_const or other[0].data.size != 1:  # type: ignore[union-attr]
+        return None
+    return float(np.asarray(other[0].data).reshape(-1)[0])
+
+
+def fuse_hard_swish(graph: Graph) -> int:
+    count = 0
+    for add in list(graph.operators):
+        if add.code != "ADD" or add not in graph.operators or add.fields.get("fusedActivationFunction", 0):
+            continue
+        x = next((t for t in add.inputs if t is not None and not t.is_const), None)
+        if x is None or x.np_dtype != np.float32 or x.quant is not None or _scalar_operand(add, x) != 3.0:
+            continue
+        relu6 = _sole_reader(graph, add.outputs[0])
+        if relu6 is None or relu6.code != "RELU6":
+            continue
+        mul = _sole_reader(graph, relu6.outputs[0])
+        if (
+            mul is None
+            or mul.code != "MUL"
+            or x not in mul.inputs
+            or mul.fields.get("fusedActivationFunction", 0)
+        ):
+            continue
+        scale = _sole_reader(graph, mul.outputs[0])
+        if scale is None or scale.code != "MUL" or scale.fields.get("fusedActivationFunction", 0):
+            continue
+        sixth = _scalar_operand(scale, mul.outputs[0])
+        if sixth is None or abs(sixth - 1 / 6) > 1e-7 or scale.outputs[0].shape != x.shape:
+            continue
+        position = graph.operators.index(add)
+        for op in (add, relu6, mul, scale):
+            graph.operators.remove(op)
+        graph.operators.insert(position, Operator("HARD_SWISH", [x], scale.outputs))
+        count += 1
+    return count
+
+
+def drop_flatten_before_fc(graph: Graph) -> int:
+    producers = graph.producers()
+    count = 0
+    for fc in graph.operators:
+        x = fc.inputs[0]
+        if fc.code != "FULLY_CONNECTED" or x is None or fc.fields.get("keepNumDims") or len(x.shape) != 2:
+            continue
+        reshape = producers.get(id(x))
+        if reshape is None or reshape.code != "RESHAPE" or _sole_reader(graph, x) is not fc:
+            continue
+        source = reshape.inputs[0]
+        same_quant = (source is not None and source.quant is x.quant) or (
+            source is not None
+            and source.quant is not None
+            and x.quant is not None
+            and np.array_equal(source.quant.scale, x.quant.scale)
+            and np.array_equal(source.quant.zero_point, x.quant.zero_point)
+        )
+        if source is None or source.shape[0] != x.shape[0] or not same_quant:
+            continue
+        fc.inputs[0] = source
+        count += 1
+    return count
+
+
+def drop_dead(graph: Graph) -> int:
+    live = {id(t) for t in graph.outputs}
+    kept: list[Operator] = []
+    for op in reversed(graph.operators):
+        if any(id(t) in live for t in op.outputs):
+            kept.append(op)
+            live.update(id(t) for t in op.inputs if t is not None)
+    dropped = len(graph.operators) - len(kept)
+    graph.operators = kept[::-1]
+    return dropped
+
+
+def optimize(graph: Graph) -> dict[str, int]:
+    """Run every pass to a fixed point; returns how often each one applied."""
+    counts = {"mul_into_conv": 0, "bias": 0, "activation": 0, "hard_swish": 0, "flatten_fc": 0, "dead": 0}
+    counts["dead"] += drop_dead(graph)
+    counts["hard_swish"] += fuse_hard_swish(graph)
+    while True:
+        changed = fold_mul_into_conv(graph)
+        counts["mul_into_conv"] += changed
+        applied = fuse_bias(graph)
+        counts["bias"] += applied
+        if not changed and not applied:
+            break
+    counts["activation"] += fuse_activation(graph)
+    counts["flatten_fc"] += drop_flatten_before_fc(graph)
+    counts["dead"] += drop_dead(graph)
+    return counts

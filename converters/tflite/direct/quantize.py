@@ -1,0 +1,269 @@
+"""Full-integer int8 from a QDQ model: the ONNX scales and zero points go into the tensors as they are.
+
+Runs after the fusion passes, on a float graph whose QuantizeLinear nodes are marks (``QUANT_MARK``):
+
+1. each mark's parameters go onto the tensor it reads (the producer writes int8 directly; a graph input
+   becomes an int8 input); a tensor marked twice with different parameters gets a QUANTIZE (requantize);
+2. ops that TFLite runs with equal input and output scales (RESHAPE, TRANSPOSE, MAX_POOL_2D, PAD,
+   CONCATENATION, GATHER, ...) pass parameters backwards to an unmarked input and forwards to an unmarked
+   output; where the ONNX scales differ the writer inserts a QUANTIZE and says so in the notes;
+   LOGISTIC / SOFTMAX / TANH outputs get TFLite's fixed scales (a QUANTIZE to the ONNX one if it differs);
+3. constants: weights become int8 with their scales, biases of CONV_2D / DEPTHWISE_CONV_2D /
+   FULLY_CONNECTED int32 with scale ``s_in * s_w[c]`` and zero point 0, other float constants read by
+   int8 ops int8 per tensor (range including 0), or with the output's parameters for same-scale ops
+   (PADV2's pad value);
+4. every tensor with parameters becomes int8.
+
+A float activation left between int8 ops (no QuantizeLinear anywhere near it) is an error naming it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgekit.converters.tflite.direct.emitter import QUANT_MARK
+from edgekit.converters.tflite.direct.ir import Graph, Operator, Quant, Tensor
+from edgekit.errors import ConversionError
+
+#: Ops whose int8 kernels need (or whose output simply takes) the input's scale and zero point.
+SAME_SCALE = frozenset(
+    {
+        "RESHAPE",
+        "SQUEEZE",
+        "TRANSPOSE",
+        "MAX_POOL_2D",
+        "PAD",
+        "PADV2",
+        "GATHER",
+        "GATHER_ND",
+        "STRIDED_SLICE",
+        "SPLIT",
+        "SPLIT_V",
+        "CONCATENATION",
+        "TILE",
+        "BROADCAST_TO",
+        "RESIZE_NEAREST_NEIGHBOR",
+        "REDUCE_MAX",
+        "REDUCE_MIN",
+        "RELU",
+        "RELU6",
+    }
+)
+#: Ops that keep any input scale but whose output may take it when ONNX gives none.
+FOLLOWS_INPUT = frozenset({"MEAN", "AVERAGE_POOL_2D", "RESIZE_BILINEAR", "SUM"})
+FIXED_OUTPUT = {"LOGISTIC": (1 / 256, -128), "SOFTMAX": (1 / 256, -128), "TANH": (1 / 128, 0)}
+_WEIGHTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
+
+
+def _same(a: Quant | None, b: Quant | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return np.array_equal(a.scale, b.scale) and np.array_equal(a.zero_point, b.zero_point)
+
+
+def _activations(op: Operator) -> list[Tensor]:
+    return [t for t in op.inputs if t is not None and not t.is_const and t.np_dtype == np.float32]
+
+
+def _requantize(graph: Graph, op: Operator, index: int, quant: Quant, notes: list[str], why: str) -> None:
+    """Feed ``op.inputs[index]`` through a QUANTIZE to ``quant``."""
+    source = op.inputs[index]
+    assert source is not None
+    out = graph.tensor(source.shape, source.np_dtype, quant=quant)
+    graph.operators.insert(graph.operators.index(op), Operator("QUANTIZE", [source], [out]))
+    op.inputs[index] = out
+    notes.append(
+        f"int8: {op.code} reading {source.name} needs scale {float(quant.scale[0]):.6g} / zero point "
+        f"{int(quant.zero_point[0])} ({why}); inserted a requantize"
+    )
+
+
+def _absorb_marks(graph: Graph) -> None:
+    replace: dict[int, Tensor] = {}
+    for op in list(graph.operators):
+        if op.code != QUANT_MARK:
+            continue
+        source = op.inputs[0]
+        assert source is not None
+        source = replace.get(id(source), source)
+        out = op.outputs[0]
+        if source.is_const:
+            raise ConversionError(
+                f"QuantizeLinear of the constant {source.name!r} reached the writer unfolded"
+            )
+        if source.quant is None or _same(source.quant, out.quant):
+            source.quant = out.quant
+            replace[id(out)] = source
+            graph.operators.remove(op)
+        else:
+            op.code, op.inputs = "QUANTIZE", [source]
+    for op in graph.operators:
+        op.inputs = [replace.get(id(t), t) if t is not None else None for t in op.inputs]
+    graph.outputs = [replace.get(id(t), t) for t in graph.outputs]
+
+
+def _propagate(graph: Graph) -> None:
+    readers = graph.consumers()
+    for op in reversed(graph.operators):
+        out = op.outputs[0]
+        if op.code in SAME_SCALE and op.code != "CONCATENATION" and out.quant is not None:
+            source = op.inputs[0] if op.code not in ("SPLIT",) else op.inputs[1]
+            if (
+                source is not None
+                and not source.is_const
+                and source.quant is None
+                and len(readers.get(id(source), [])) == 1
+            ):
+                source.quant = out.quant
+    for op in graph.operators:
+        for out in op.outputs:
+            if out.quant is not None or out.np_dtype != np.float32:
+                continue
+            sources = [t for t in _activations(op) if t.quant is not None]
+            if sources and (op.code in SAME_SCALE or op.code in FOLLOWS_INPUT):
+                out.quant = sources[0].quant
+            elif op.code in FIXED_OUTPUT and sources:
+                scale, zp = FIXED_OUTPUT[op.code]
+                out.quant = Quant(np.asarray([scale], np.float32), np.asarray([zp], np.int64))
+
+
+def _enforce(graph: Graph, notes: list[str]) -> None:
+    for op in list(graph.operators):
+        out = op.outputs[0]
+        if op.code in FIXED_OUTPUT and out.quant is not None:
+            scale, zp = FIXED_OUTPUT[op.code]
+            fixed = Quant(np.asarray([scale], np.float32), np.asarray([zp], np.int64))
+            if not _same(out.quant, fixed):
+                wanted = out.quant
+                inner = graph.tensor(out.shape, out.np_dtype, quant=fixed)
+                op.outputs[0] = inner
+                position = graph.operators.index(op) + 1
+                graph.operators.insert(position, Operator("QUANTIZE", [inner], [out]))
+                out.quant = wanted
+                notes.append(
+                    f"int8: {op.code} output has TFLite's fixed scale {scale:.6g}; requantized to ONNX's"
+                )
+        if op.code not in SAME_SCALE or out.quant is None:
+            continue
+        for i, t in enumerate(op.inputs):
+            if (
+                t is not None
+                and not t.is_const
+                and t.np_dtype == np.float32
+                and not _same(t.quant, out.quant)
+            ):
+                if t.quant is None:
+                    continue
+                _requantize(
+                    graph, op, i, out.quant, notes, "TFLite's kernel needs equal input and output scales"
+                )
+
+
+def _quantize_data(t: Tensor, narrow: bool) -> None:
+    assert t.data is not None and t.quant is not None
+    scale = t.quant.scale.astype(np.float64)
+    zp = t.quant.zero_point
+    shape = [1] * t.data.ndim
+    if scale.size > 1:
+        shape[t.quant.axis] = -1
+    q = np.rint(t.data.astype(np.float64) / scale.reshape(shape)) + zp.reshape(shape)
+    t.data = np.clip(q, -127 if narrow else -128, 127).astype(np.int8)
+    t.np_dtype = np.dtype(np.int8)
+
+
+def _per_tensor(t: Tensor) -> None:
+    data = np.asarray(t.data, np.float64)
+    low, high = min(float(data.min()), 0.0), max(float(data.max()), 0.0)
+    scale = (high - low) / 255 if high > low else 1.0
+    zp = int(np.clip(np.rint(-128 - low / scale), -128, 127))
+    t.quant = Quant(np.asarray([scale], np.float32), np.asarray([zp], np.int64))
+    _quantize_data(t, narrow=False)
+
+
+def _constants(graph: Graph) -> None:
+    done: set[int] = set()
+    for op in graph.operators:
+        if op.code in _WEIGHTED and op.outputs[0].quant is not None:
+            x_index, w_index = (2, 1) if op.code == "TRANSPOSE_CONV" else (0, 1)
+            x, w = op.inputs[x_index], op.inputs[w_index]
+            if x is None or x.quant is None or w is None or w.quant is None:
+                raise ConversionError(
+                    f"{op.code} writing {op.outputs[0].name!r} has a float input or weight in an int8 model: "
+                    "quantize its input and weight (QuantizeLinear / DequantizeLinear) or export it as float"
+                )
+            if id(w) not in done and w.np_dtype == np.float32:
+                _quantize_data(w, narrow=True)
+                done.add(id(w))
+            bias_index = 3 if op.code == "TRANSPOSE_CONV" else 2
+            bias = op.inputs[bias_index] if len(op.inputs) > bias_index else None
+            if bias is not None and bias.np_dtype == np.float32:
+                scale = (x.quant.scale.astype(np.float64) * w.quant.scale.astype(np.float64)).astype(
+                    np.float32
+                )
+                scale = (
+                    np.broadcast_to(scale, (bias.shape[0],))
+                    if scale.size == 1 and w.quant.scale.size > 1
+                    else scale
+                )
+                q = np.rint(bias.data.astype(np.float64) / scale.astype(np.float64))  # type: ignore[union-attr]
+                new = graph.const(q.astype(np.int32))
+                new.quant = Quant(scale.reshape(-1), np.zeros(scale.size, np.int64), 0)
+                op.inputs[bias_index] = new
+            continue
+        if not any(t.quant is not None for t in _activations(op)):
+            continue
+        for i, t in enumerate(op.inputs):
+            if t is None or not t.is_const or t.np_dtype != np.float32:
+                continue
+            copy = graph.const(t.data)
+            if t.quant is not None:
+                copy.quant = t.quant
+                _quantize_data(copy, narrow=True)
+            elif op.code in SAME_SCALE and op.outputs[0].quant is not None:
+                # e.g. PADV2's pad value (a max pool's -inf padding): the output's scale, clipped to int8
+                copy.quant = op.outputs[0].quant
+                _quantize_data(copy, narrow=False)
+            else:
+                _per_tensor(copy)
+            op.inputs[i] = copy
+
+
+def _check_and_cast(graph: Graph) -> None:
+    for op in graph.operators:
+        for t in [*op.inputs, *op.outputs]:
+            if t is None or t.is_const or t.np_dtype != np.float32:
+                continue
+            if t.quant is None:
+                raise ConversionError(
+                    f"tensor {t.name!r} ({op.code}) of the int8 model has no quantization parameters: TFLite "
+                    "cannot mix it with int8 tensors; give it a QuantizeLinear / DequantizeLinear pair "
+                    "(quantize that op) or export the model as float"
+                )
+            if not (np.all(np.isfinite(t.quant.scale)) and np.all(t.quant.scale > 0)):
+                raise ConversionError(
+                    f"tensor {t.name!r} has scale {t.quant.scale.tolist()}: TFLite needs finite positive scales"
+                )
+            if np.any(t.quant.zero_point < -128) or np.any(t.quant.zero_point > 127):
+                raise ConversionError(
+                    f"tensor {t.name!r} has zero point {t.quant.zero_point.tolist()}, outside int8 [-128, 127]"
+                )
+    for t in {
+        id(t): t for op in graph.operators for t in [*op.inputs, *op.outputs] if t is not None
+    }.values():
+        if not t.is_const and t.quant is not None and t.np_dtype == np.float32:
+            t.np_dtype = np.dtype(np.int8)
+    for t in graph.inputs:
+        if t.quant is not None:
+            t.np_dtype = np.dtype(np.int8)
+
+
+def quantize(graph: Graph, notes: list[str]) -> bool:
+    """Make the marked graph full-integer int8 in place; False when there is nothing to quantize."""
+    if not any(op.code == QUANT_MARK for op in graph.operators):
+        return False
+    _absorb_marks(graph)
+    _propagate(graph)
+    _enforce(graph, notes)
+    _constants(graph)
+    _check_and_cast(graph)
+    return True

@@ -1,0 +1,206 @@
+"""IR -> TFLite flatbuffer bytes, through the schema bindings that LiteRT ships.
+
+Bindings: ``ai_edge_litert.schema_py_generated`` (flatbuffers object API: ModelT, TensorT, OperatorT...).
+It comes with the runtime edgekit already depends on, matches the LiteRT version that runs the files,
+keeps generated code out of this tree and imports in ~0.17 s without loading the native interpreter
+(measured: ``python -c "from ai_edge_litert import schema_py_generated"``, no ``_pywrap`` module loaded).
+The alternatives were the PyPI ``tflite`` package (an extra dependency that lags the schema) or
+hand-written tables over ``flatbuffers.Builder`` (more code to keep in step with the schema).
+
+Constant data larger than ``EXTERNAL_THRESHOLD`` in total is written after the flatbuffer (``Buffer.offset``
+/ ``Buffer.size``, absolute file offsets, 64-byte aligned), which lifts FlatBuffers' 2 GiB limit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from edgekit.converters.tflite.direct.ir import Graph, Tensor
+from edgekit.errors import ConversionError
+
+EXTERNAL_THRESHOLD = 2**31 - 2**26  # leave 64 MiB of the 2 GiB for the tables themselves
+_ALIGN = 64
+# Builtins whose kernels LiteRT registers from a version above 1 (tensorflow/lite/kernels/register.cc);
+# every other op is written as version 1, which each kernel accepts for every type it supports.
+_MIN_VERSION = {"BROADCAST_TO": 2}
+_TYPES = {
+    np.dtype(np.float32): "FLOAT32",
+    np.dtype(np.float16): "FLOAT16",
+    np.dtype(np.int32): "INT32",
+    np.dtype(np.int64): "INT64",
+    np.dtype(np.int8): "INT8",
+    np.dtype(np.uint8): "UINT8",
+    np.dtype(np.int16): "INT16",
+    np.dtype(np.bool_): "BOOL",
+}
+
+
+def schema() -> Any:
+    from ai_edge_litert import schema_py_generated
+
+    return schema_py_generated
+
+
+def _tensor_type(s: Any, tensor: Tensor) -> int:
+    name = _TYPES.get(tensor.np_dtype)
+    if name is None:
+        raise ConversionError(f"tensor {tensor.name!r} has dtype {tensor.np_dtype}, which TFLite cannot hold")
+    return int(getattr(s.TensorType, name))
+
+
+def _options(s: Any, name: str, fields: dict[str, Any]) -> tuple[int, Any]:
+    table = getattr(s, f"{name}T")()
+    for key, value in fields.items():
+        if not hasattr(table, key):
+            raise ConversionError(f"{name} has no field {key}")
+        setattr(table, key, value)
+    return int(getattr(s.BuiltinOptions, name)), table
+
+
+def serialize(
+    graph: Graph,
+    *,
+    metadata: dict[str, bytes] | None = None,
+    input_names: list[str] | None = None,
+    output_names: list[str] | None = None,
+    external_threshold: int = EXTERNAL_THRESHOLD,
+) -> bytes:
+    """The ``.tflite`` bytes of ``graph`` (constants deduplicated, metadata entries appended)."""
+    import flatbuffers
+
+    s = schema()
+    model = s.ModelT()
+    model.version = 3
+    model.description = "edgekit direct writer"
+    empty = s.BufferT()
+    model.buffers = [empty]
+    by_content: dict[tuple[str, tuple[int, ...], bytes], int] = {}
+    external: list[tuple[Any, np.ndarray]] = []
+    tensors: list[Any] = []
+    index: dict[int, int] = {}
+
+    def tensor_index(t: Tensor | None) -> int:
+        if t is None:
+            return -1
+        if id(t) in index:
+            return index[id(t)]
+        tt = s.TensorT()
+        tt.shape = np.asarray(t.shape, dtype=np.int32)
+        tt.type = _tensor_type(s, t)
+        tt.name = t.name
+        tt.buffer = 0
+        if t.data is not None:
+            data = np.ascontiguousarray(t.data)
+            raw = data.view(np.uint8).reshape(-1)
+            key = (str(data.dtype), data.shape, raw.tobytes()) if raw.size <= 4096 else None
+            if key is not None and key in by_content:
+                tt.buffer = by_content[key]
+            else:
+                buffer = s.BufferT()
+                buffer.data = raw
+                model.buffers.append(buffer)
+                tt.buffer = len(model.buffers) - 1
+                external.append((buffer, raw))
+                if key is not None:
+                    by_content[key] = tt.buffer
+        if t.quant is not None:
+            q = s.QuantizationParametersT()
+            q.scale = np.asarray(t.quant.scale, dtype=np.float32).reshape(-1)
+            q.zeroPoint = np.asarray(t.quant.zero_point, dtype=np.int64).reshape(-1)
+            q.quantizedDimension = int(t.quant.axis)
+            tt.quantization = q
+        tensors.append(tt)
+        index[id(t)] = len(tensors) - 1
+        return index[id(t)]
+
+    codes: dict[tuple[str, int], int] = {}
+    operator_codes: list[Any] = []
+    operators = []
+    for op in graph.operators:
+        builtin = int(getattr(s.BuiltinOperator, op.code))
+        key = (op.code, max(op.version, _MIN_VERSION.get(op.code, 1)))
+        if key not in codes:
+            oc = s.OperatorCodeT()
+            oc.builtinCode = builtin
+            oc.deprecatedBuiltinCode = min(builtin, 127)
+            oc.version = key[1]
+            operator_codes.append(oc)
+            codes[key] = len(operator_codes) - 1
+        ot = s.OperatorT()
+        ot.opcodeIndex = codes[key]
+        ot.inputs = np.asarray([tensor_index(t) for t in op.inputs], dtype=np.int32)
+        ot.outputs = np.asarray([tensor_index(t) for t in op.outputs], dtype=np.int32)
+        if op.options is not None:
+            ot.builtinOptionsType, ot.builtinOptions = _options(s, op.options, op.fields)
+        operators.append(ot)
+    subgraph = s.SubGraphT()
+    subgraph.inputs = np.asarray([tensor_index(t) for t in graph.inputs], dtype=np.int32)
+    subgraph.outputs = np.asarray([tensor_index(t) for t in graph.outputs], dtype=np.int32)
+    subgraph.tensors = tensors
+    subgraph.operators = operators
+    subgraph.name = "main"
+    model.subgraphs = [subgraph]
+    model.operatorCodes = operator_codes
+    model.signatureDefs = [_signature(s, graph, subgraph, input_names, output_names)]
+    model.metadata = []
+    for name, payload in (metadata or {}).items():
+        buffer = s.BufferT()
+        buffer.data = np.frombuffer(payload, dtype=np.uint8)
+        model.buffers.append(buffer)
+        entry = s.MetadataT()
+        entry.name = name
+        entry.buffer = len(model.buffers) - 1
+        model.metadata.append(entry)
+
+    total = sum(raw.size for _, raw in external)
+    if total <= external_threshold:
+        return _finish(flatbuffers, model, total)
+    return _with_external_buffers(flatbuffers, model, external)
+
+
+def _signature(
+    s: Any, graph: Graph, subgraph: Any, inputs: list[str] | None, outputs: list[str] | None
+) -> Any:
+    sig = s.SignatureDefT()
+    sig.signatureKey = "serving_default"
+    sig.subgraphIndex = 0
+    maps = []
+    for names, indices in ((inputs, subgraph.inputs), (outputs, subgraph.outputs)):
+        entries = []
+        for i, idx in enumerate(indices):
+            m = s.TensorMapT()
+            m.name = names[i] if names and i < len(names) else f"output_{i}"
+            m.tensorIndex = int(idx)
+            entries.append(m)
+        maps.append(entries)
+    sig.inputs, sig.outputs = maps
+    return sig
+
+
+def _finish(flatbuffers: Any, model: Any, size_hint: int) -> bytes:
+    builder = flatbuffers.Builder(max(1024, size_hint + 65536))
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def _with_external_buffers(flatbuffers: Any, model: Any, external: list[tuple[Any, np.ndarray]]) -> bytes:
+    """Constant data after the flatbuffer: pack once with placeholder offsets (same size: the offset and
+    size fields are fixed-width and non-default either way), then with the real ones."""
+    for buffer, raw in external:
+        buffer.data = None
+        buffer.offset, buffer.size = 1, max(int(raw.size), 1)
+    head = _finish(flatbuffers, model, 0)
+    position = -(-len(head) // _ALIGN) * _ALIGN
+    for buffer, raw in external:
+        buffer.offset = position
+        position = -(-(position + raw.size) // _ALIGN) * _ALIGN
+    head = _finish(flatbuffers, model, 0)
+    parts = [head]
+    cursor = len(head)
+    for buffer, raw in external:
+        parts.append(b"\0" * (buffer.offset - cursor))
+        parts.append(raw.tobytes())
+        cursor = buffer.offset + raw.size
+    return b"".join(parts)
