@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from edgekit.recipes.records import StageRecord
 from edgekit.recipes.stages.base import Context, Needs, Step
@@ -19,8 +19,8 @@ from edgekit.recipes.stages.base import Context, Needs, Step
 
 class SearchStep(Step):
     step: Literal["search"]
-    space: dict[str, Any] = {}
-    search: dict[str, Any] = {}
+    space: dict[str, Any] = Field(default_factory=dict)
+    search: dict[str, Any] = Field(default_factory=dict)
 
     after = ("train",)
     before = ("prune", "quantize", "export")
