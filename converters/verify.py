@@ -154,7 +154,7 @@ def verify_export(
     outputs = model.run(inputs)
     outputs = outputs if isinstance(outputs, list) else [outputs]
     batch = inputs[0] if len(inputs) == 1 else tuple(inputs)
-    report = compare(lambda _: torch_outputs, lambda _: outputs, [batch])
+    report = compare(lambda *_: torch_outputs, lambda *_: outputs, [batch])
     notes = check_parity(report, quantized, what, floor)
     for note in notes:
         log.warning("%s", note)

@@ -131,6 +131,14 @@ class TFLiteInt8Quantizer(Quantizer):
             input_qspec_map=inputs, output_qspec=output, _annotated=True
         )
 
+    def _operand(self, arg: Node) -> Any:
+        """An input's spec: a producer with a fixed output range (sigmoid's 1/256) is read at that range,
+        not re-quantized to an observed one (which would add a requantize op in the int8 file)."""
+        annotation = arg.meta.get("quantization_annotation")
+        if annotation is not None and isinstance(annotation.output_qspec, FixedQParamsQuantizationSpec):
+            return SharedQuantizationSpec(arg)
+        return self.act
+
     @staticmethod
     def _mark(nodes: Iterable[Node]) -> None:
         for n in nodes:
@@ -191,7 +199,7 @@ class TFLiteInt8Quantizer(Quantizer):
             elif target in FIXED_RANGE and isinstance(node.args[0], Node):
                 self._annotate(node, {node.args[0]: self.act}, self.fixed)
             elif target in MUL and any(isinstance(a, Node) for a in node.args[:2]):
-                operands = {a: self.act for a in node.args[:2] if isinstance(a, Node)}
+                operands = {a: self._operand(a) for a in node.args[:2] if isinstance(a, Node)}
                 self._annotate(node, operands, self.act)
         return model
 

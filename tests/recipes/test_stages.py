@@ -81,7 +81,10 @@ def test_a_field_added_to_a_config_appears_in_the_schema_with_its_default() -> N
             r"r.yaml:8: steps.0.importance: Input should be",
         ),
         ("  - step: prune\n    ratio: 0.5\n    colour: red\n", r"r.yaml:8: steps.0.colour: Extra inputs"),
-        ("  - step: prune\n", r"r.yaml:6: steps.0: Value error, give exactly one of ratio .* or target_macs"),
+        (
+            "  - step: prune\n    ratio: 0.5\n    target_macs: 1000\n",
+            r"r.yaml:7: steps.0.ratio: Value error, give one of ratio .* or target_macs .*, not both",
+        ),
         (
             "  - step: quantize\n    calibrator: magic\n",
             r"r.yaml:7: steps.0.calibrator: Input should be 'minmax'",
@@ -96,16 +99,17 @@ def test_config_errors_name_file_line_and_key(tmp_path: Path, steps: str, messag
 def test_order_rules_come_from_the_step_classes(tmp_path: Path) -> None:
     assert [c.__name__ for c in ordered()] == [
         "TrainStep",
+        "SearchStep",
         "PruneStep",
         "QuantizeStep",
         "ExportStep",
         "ProfileStep",
         "VerifyStep",
     ]
-    assert set(STEPS) == {"train", "prune", "quantize", "export", "profile", "verify"}
-    assert must_precede("verify") == {"export", "quantize", "prune", "train"}
-    assert order_text() == "train, prune, quantize, export, profile/verify"
-    with pytest.raises(RecipeError, match=r"verify needs files: put a step that writes them \(export\)"):
+    assert set(STEPS) == {"train", "search", "prune", "quantize", "export", "profile", "verify"}
+    assert must_precede("verify") == {"export", "quantize", "prune", "search", "train"}
+    assert order_text() == "train, search, prune, quantize, export, profile/verify"
+    with pytest.raises(RecipeError, match=r"verify needs files: put a step that writes them \(export, search\)"):
         _load(tmp_path, "  - step: train\n  - step: verify\n")
     with pytest.raises(RecipeError, match="each step may appear once"):
         _load(tmp_path, "  - step: train\n  - step: train\n")
