@@ -63,18 +63,18 @@ def graph_inputs(model: Any, input_shapes: dict[str, tuple[int, ...]] | None = N
         if input_shapes and inp.name in input_shapes:
             shape = tuple(int(d) for d in input_shapes[inp.name])
         else:
-            shape = []
+            dims: list[int] = []
             for i, dim in enumerate(tensor_type.shape.dim):
                 if dim.HasField("dim_value") and dim.dim_value > 0:
-                    shape.append(dim.dim_value)
+                    dims.append(dim.dim_value)
                 elif i == 0:
-                    shape.append(1)
+                    dims.append(1)
                 else:
                     raise UnsupportedOpError(
                         f"input {inp.name!r} has a dynamic dimension {i} ({dim.dim_param or '?'}); TFLite conversion "
                         "needs static shapes: pass input_shapes={name: shape} to convert()"
                     )
-            shape = tuple(shape)
+            shape = tuple(dims)
         dtype = helper.tensor_dtype_to_np_dtype(tensor_type.elem_type)
         specs.append(
             IOSpec(inp.name, shape, Layout.NHWC if len(shape) == 4 else Layout.PLAIN, np.dtype(dtype))
@@ -92,6 +92,7 @@ def _fold(node: Any, inputs: list[Value | None], opset: int) -> list[np.ndarray]
     graph_inputs_ = []
     for name, original, value in zip(names, node.input, inputs, strict=True):
         if original:
+            assert value is not None  # an input is None only where its name is empty
             feeds[name] = value.const
             graph_inputs_.append(
                 helper.make_tensor_value_info(
@@ -185,11 +186,13 @@ class GraphTranslator:
         results = []
         self.outputs = []
         for out in self.model.graph.output:
-            value = values[out.name]
-            layout = value.layout if value.rank == 4 and not value.is_const else Layout.PLAIN
-            tensor = as_layout(tf, value, layout) if not value.is_const else tf.constant(value.const)
+            result = values[out.name]
+            if result is None:
+                raise ConversionError(f"graph output {out.name!r} has an empty name")
+            layout = result.layout if result.rank == 4 and not result.is_const else Layout.PLAIN
+            tensor = as_layout(tf, result, layout) if not result.is_const else tf.constant(result.const)
             self.outputs.append(
-                IOSpec(out.name, value.onnx_shape, layout, np.dtype(tensor.dtype.as_numpy_dtype))
+                IOSpec(out.name, result.onnx_shape, layout, np.dtype(tensor.dtype.as_numpy_dtype))
             )
             results.append(tf.identity(tensor, name=_tf_name(out.name)))
         return results
@@ -198,8 +201,11 @@ class GraphTranslator:
     def _handle(node: Any, ctx: NodeContext) -> list[Value]:
         from edgekit.converters.tflite.direct.emitter import NoDirectLoweringError
 
+        handle = registry.handler(node.op_type)
+        if handle is None:  # _check_supported has rejected the model already
+            raise UnsupportedOpError(f"ONNX op {node.op_type} (node {node.name!r}) is not supported")
         try:
-            return registry.handler(node.op_type)(ctx)
+            return handle(ctx)
         except NoDirectLoweringError as exc:
             raise NoDirectLoweringError(
                 f"ONNX op {node.op_type} (node {node.name!r}): {exc} has no lowering in the direct TFLite "

@@ -149,7 +149,7 @@ def _with_tf(
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
-        if not quantized:
+        if not quantized and calibrate is not None:  # (calibrate is set whenever the model is not QDQ here)
             converter.representative_dataset = _representative(calibrate, translator.inputs)
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     try:

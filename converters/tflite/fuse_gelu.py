@@ -48,7 +48,8 @@ def fuse_gelu(model: Any) -> tuple[Any, int]:
             consumers.setdefault(name, []).append(node)
     outputs = {o.name for o in graph.output}
 
-    def only_consumer(name: str) -> Any | None:
+    # Any, not Any | None: ``only_consumer(...) is not erf`` would otherwise narrow ``erf`` to Optional.
+    def only_consumer(name: str) -> Any:  # the single consuming node, or None
         users = consumers.get(name, [])
         return users[0] if len(users) == 1 and name not in outputs else None
 

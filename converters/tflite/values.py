@@ -85,6 +85,21 @@ class NodeContext:
     def attr(self, name: str, default: Any = None) -> Any:
         return self.attrs.get(name, default)
 
+    def input(self, index: int) -> Value:
+        """Input ``index``, which the op requires; UnsupportedOpError naming the node when it is absent."""
+        from edgekit.errors import UnsupportedOpError
+
+        value = self.inputs[index] if index < len(self.inputs) else None
+        if value is None:
+            raise UnsupportedOpError(
+                f"{self.node.op_type} node {self.node.name!r}: required input {index} is missing"
+            )
+        return value
+
+    def required_inputs(self) -> list[Value]:
+        """All inputs, each of which the op requires (see :meth:`input`)."""
+        return [self.input(i) for i in range(len(self.inputs))]
+
     def const_input(self, index: int, what: str) -> np.ndarray:
         from edgekit.errors import UnsupportedOpError
 

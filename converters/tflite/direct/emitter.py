@@ -539,7 +539,7 @@ class Emitter:
     ) -> Tensor:
         """A constant kernel in TFLite layout; a fake-quantized one keeps its quantization on ``axis_map``."""
         k = self.tensor(kernel)
-        if not k.is_const:
+        if k.data is None:  # not k.is_const
             raise NoDirectLoweringError("a convolution / dense layer with a non-constant weight")
         out = self.graph.const(arrange(k.data))
         if k.quant is not None:

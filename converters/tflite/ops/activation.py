@@ -10,7 +10,7 @@ from edgekit.converters.tflite.values import Layout, NodeContext, Value, as_layo
 
 
 def _unary(ctx: NodeContext, fn) -> list[Value]:
-    x = ctx.inputs[0]
+    x = ctx.input(0)
     return [x.like(fn(to_tensor(ctx.tf, x)))]
 
 
@@ -117,7 +117,7 @@ def hard_swish(ctx: NodeContext) -> list[Value]:
 @register("Softmax", "LogSoftmax")
 def softmax(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
-    x = ctx.inputs[0]
+    x = ctx.input(0)
     axis = int(ctx.attr("axis", -1))
     fn = tf.nn.softmax if ctx.node.op_type == "Softmax" else tf.nn.log_softmax
     if x.layout is Layout.NHWC:

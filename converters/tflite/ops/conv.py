@@ -38,7 +38,7 @@ def _sub_weight(value: Value, weight: np.ndarray, start: int, stop: int) -> Valu
 @register("Conv")
 def conv(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
-    x, w = ctx.inputs[0], ctx.inputs[1]
+    x, w = ctx.input(0), ctx.input(1)
     name = ctx.node.name
     if x is None or x.rank != 4:
         raise UnsupportedOpError(f"Conv node {name!r}: only 2-D convolutions (4-D input) are supported")
@@ -79,7 +79,7 @@ def conv(ctx: NodeContext) -> list[Value]:
 @register("ConvTranspose")
 def conv_transpose(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
-    x = ctx.inputs[0]
+    x = ctx.input(0)
     name = ctx.node.name
     weight = ctx.const_input(1, "the weight")  # [in, out/group, kh, kw]
     if x is None or x.rank != 4 or int(ctx.attr("group", 1)) != 1:
@@ -93,7 +93,7 @@ def conv_transpose(ctx: NodeContext) -> list[Value]:
     n, _, h, wd = x.onnx_shape
     pads = list(ctx.attr("pads", [0, 0, 0, 0]))
     full_h, full_w = (h - 1) * strides[0] + kh, (wd - 1) * strides[1] + kw
-    kernel = kernel_constant(tf, ctx.inputs[1], weight.transpose(2, 3, 1, 0), channel_axis=2)
+    kernel = kernel_constant(tf, ctx.input(1), weight.transpose(2, 3, 1, 0), channel_axis=2)
     y = tf.nn.conv2d_transpose(
         as_layout(tf, x, Layout.NHWC), kernel, (n, full_h, full_w, out_c), strides, "VALID"
     )

@@ -8,7 +8,7 @@ from edgekit.converters.tflite.values import NodeContext, Value, align, common_l
 
 def _binary(ctx: NodeContext, fn) -> list[Value]:
     layout, rank = common_layout(ctx.inputs)
-    a, b = (align(ctx.tf, v, layout, rank) for v in ctx.inputs[:2])
+    a, b = (align(ctx.tf, v, layout, rank) for v in (ctx.input(0), ctx.input(1)))
     return [Value(fn(a, b), layout)]
 
 
@@ -29,9 +29,9 @@ def binary(ctx: NodeContext) -> list[Value]:
         "And": tf.math.logical_and,
         "Or": tf.math.logical_or,
     }
-    if ctx.node.op_type == "Pow" and ctx.inputs[1].is_const and float(ctx.inputs[1].const) == 2.0:
+    if ctx.node.op_type == "Pow" and ctx.input(1).is_const and float(ctx.input(1).const) == 2.0:
         return _binary(ctx, lambda a, b: tf.math.square(a))
-    if ctx.node.op_type == "Div" and ctx.inputs[1].is_const:
+    if ctx.node.op_type == "Div" and ctx.input(1).is_const:
         return _binary(ctx, lambda a, b: a * (1.0 / b))
     return _binary(ctx, fns[ctx.node.op_type])
 
@@ -39,5 +39,5 @@ def binary(ctx: NodeContext) -> list[Value]:
 @register("Where")
 def where(ctx: NodeContext) -> list[Value]:
     layout, rank = common_layout(ctx.inputs)
-    cond, a, b = (align(ctx.tf, v, layout, rank) for v in ctx.inputs)
+    cond, a, b = (align(ctx.tf, v, layout, rank) for v in ctx.required_inputs())
     return [Value(ctx.tf.where(cond, a, b), layout)]

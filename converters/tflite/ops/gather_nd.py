@@ -11,7 +11,7 @@ from edgekit.converters.tflite.values import Layout, NodeContext, Value, as_layo
 @register("GatherND")
 def gather_nd(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
-    data, indices = ctx.inputs[0], ctx.inputs[1]
+    data, indices = ctx.input(0), ctx.input(1)
     x = to_tensor(tf, data) if data.is_const else as_layout(tf, data, Layout.PLAIN)
     idx = (
         tf.constant(indices.const.astype(np.int32))

@@ -58,7 +58,7 @@ def _input(ctx: NodeContext, x: Value, flat_ok: bool):
 @register("Gemm", keeps_flat=True)
 def gemm(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
-    a, b = ctx.inputs[0], ctx.inputs[1]
+    a, b = ctx.input(0), ctx.input(1)
     if a is None or b is None or not b.is_const:
         raise UnsupportedOpError(f"Gemm node {ctx.node.name!r}: the second operand must be a constant weight")
     alpha, beta = float(ctx.attr("alpha", 1.0)), float(ctx.attr("beta", 1.0))
@@ -83,7 +83,7 @@ def gemm(ctx: NodeContext) -> list[Value]:
 @register("MatMul", keeps_flat=True)
 def matmul(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
-    a, b = ctx.inputs
+    a, b = ctx.required_inputs()
     if b.is_const and b.rank == 2:
         y = _dense(ctx, _input(ctx, a, flat_ok=True), b, _rows_for(a, b.const), channel_axis=1)
     else:

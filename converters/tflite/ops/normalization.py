@@ -10,7 +10,7 @@ from edgekit.converters.tflite.values import Layout, NodeContext, Value, as_layo
 
 @register("BatchNormalization")
 def batch_norm(ctx: NodeContext) -> list[Value]:
-    x = ctx.inputs[0]
+    x = ctx.input(0)
     gamma, beta, mean, var = (
         ctx.const_input(i, name).astype(np.float64)
         for i, name in ((1, "scale"), (2, "bias"), (3, "mean"), (4, "variance"))
@@ -27,7 +27,7 @@ def batch_norm(ctx: NodeContext) -> list[Value]:
 @register("LayerNormalization")
 def layer_norm(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
-    x = ctx.inputs[0]
+    x = ctx.input(0)
     axis = int(ctx.attr("axis", -1)) % x.rank
     eps = float(ctx.attr("epsilon", 1e-5))
     if x.layout is Layout.NHWC and axis == 1:  # normalise over channels: the last axis in NHWC

@@ -11,7 +11,7 @@ from edgekit.errors import UnsupportedOpError
 
 
 def _geometry(ctx: NodeContext) -> tuple[list[int], list[int], list[tuple[int, int]], list[int]]:
-    x = ctx.inputs[0]
+    x = ctx.input(0)
     if x is None or x.rank != 4:
         raise UnsupportedOpError(f"{ctx.node.op_type} node {ctx.node.name!r}: only 2-D pooling is supported")
     kernel = list(ctx.attr("kernel_shape"))
@@ -37,7 +37,7 @@ def max_pool(ctx: NodeContext) -> list[Value]:
     if len(ctx.node.output) > 1 and ctx.node.output[1]:
         raise UnsupportedOpError(f"MaxPool node {ctx.node.name!r}: the Indices output is not supported")
     kernel, strides, pads, spatial = _geometry(ctx)
-    x = as_layout(tf, ctx.inputs[0], Layout.NHWC)
+    x = as_layout(tf, ctx.input(0), Layout.NHWC)
     padding = tf_padding(pads, spatial, kernel, strides, [1, 1])
     if padding is None:
         x = tf.pad(x, [[0, 0], list(pads[0]), list(pads[1]), [0, 0]], constant_values=x.dtype.min)
@@ -49,7 +49,7 @@ def max_pool(ctx: NodeContext) -> list[Value]:
 def average_pool(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
     kernel, strides, pads, spatial = _geometry(ctx)
-    x = as_layout(tf, ctx.inputs[0], Layout.NHWC)
+    x = as_layout(tf, ctx.input(0), Layout.NHWC)
     explicit = onnx_pads(ctx.attrs, spatial, kernel, strides, [1, 1], ctx.node.name)
     include_pad = bool(ctx.attr("count_include_pad", 0))
     padding = tf_padding(pads, spatial, kernel, strides, [1, 1])
@@ -87,11 +87,11 @@ def _window_counts(
 
 @register("GlobalAveragePool")
 def global_average_pool(ctx: NodeContext) -> list[Value]:
-    x = as_layout(ctx.tf, ctx.inputs[0], Layout.NHWC)
+    x = as_layout(ctx.tf, ctx.input(0), Layout.NHWC)
     return [Value(ctx.tf.reduce_mean(x, axis=[1, 2], keepdims=True), Layout.NHWC)]
 
 
 @register("GlobalMaxPool")
 def global_max_pool(ctx: NodeContext) -> list[Value]:
-    x = as_layout(ctx.tf, ctx.inputs[0], Layout.NHWC)
+    x = as_layout(ctx.tf, ctx.input(0), Layout.NHWC)
     return [Value(ctx.tf.reduce_max(x, axis=[1, 2], keepdims=True), Layout.NHWC)]

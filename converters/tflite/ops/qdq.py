@@ -56,7 +56,7 @@ def activation_range(scale: float, zero_point: int, dtype: np.dtype) -> tuple[fl
 @register("QuantizeLinear", keeps_flat=True, fold=False)
 def quantize_linear(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
-    x = ctx.inputs[0]
+    x = ctx.input(0)
     scale = ctx.const_input(1, "scale")
     zp = _zero_point(ctx)
     dtype = np.dtype(zp.dtype) if zp is not None else np.dtype(np.uint8)
@@ -90,7 +90,7 @@ def quantize_linear(ctx: NodeContext) -> list[Value]:
 
 @register("DequantizeLinear", keeps_flat=True, fold=False)
 def dequantize_linear(ctx: NodeContext) -> list[Value]:
-    x = ctx.inputs[0]
+    x = ctx.input(0)
     if not x.is_const:
         return [x]  # the QuantizeLinear before it already produced the (fake-quantized) float values
     q = x.const

@@ -17,7 +17,7 @@ def _sum_square(tf, t, axis, keepdims):
 @register("ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum", "ReduceProd", "ReduceL2", "ReduceSumSquare")
 def reduce(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
-    x = ctx.inputs[0]
+    x = ctx.input(0)
     if len(ctx.inputs) > 1 and ctx.inputs[1] is not None:
         axes = [int(a) for a in ctx.const_input(1, "axes")]
     else:

@@ -18,7 +18,7 @@ def _text(value: object, default: str) -> str:
 @register("Resize")
 def resize(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
-    x = ctx.inputs[0]
+    x = ctx.input(0)
     name = ctx.node.name
     if x.rank != 4:
         raise UnsupportedOpError(f"Resize node {name!r}: only 4-D (image) resizing is supported")
@@ -66,7 +66,7 @@ def resize(ctx: NodeContext) -> list[Value]:
 @register("Pad")
 def pad(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
-    x = ctx.inputs[0]
+    x = ctx.input(0)
     pads = [int(p) for p in ctx.const_input(1, "pads")]
     value = (
         float(ctx.const_input(2, "constant value"))

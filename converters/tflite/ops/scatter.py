@@ -23,7 +23,7 @@ def scatter_nd(ctx: NodeContext) -> list[Value]:
         raise UnsupportedOpError(
             f"ScatterND node {ctx.node.name!r}: reduction={reduction!r} is not supported (only 'none')"
         )
-    data, updates = ctx.inputs[0], ctx.inputs[2]
+    data, updates = ctx.input(0), ctx.input(2)
     indices = ctx.const_input(1, "the indices").astype(np.int64)
     shape = data.onnx_shape
     mask = np.zeros(shape, dtype=bool)

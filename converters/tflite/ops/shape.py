@@ -19,7 +19,7 @@ from edgekit.errors import UnsupportedOpError
 
 
 def _plain(ctx: NodeContext, index: int = 0):
-    return as_layout(ctx.tf, ctx.inputs[index], Layout.PLAIN)
+    return as_layout(ctx.tf, ctx.input(index), Layout.PLAIN)
 
 
 def _flattens_trivially(value: Value) -> bool:
@@ -29,12 +29,12 @@ def _flattens_trivially(value: Value) -> bool:
 
 @register("Identity", "Dropout", keeps_flat=True)
 def identity(ctx: NodeContext) -> list[Value]:
-    return [ctx.inputs[0]]
+    return [ctx.input(0)]
 
 
 @register("Shape")
 def shape(ctx: NodeContext) -> list[Value]:
-    dims = np.array(ctx.inputs[0].onnx_shape, dtype=np.int64)
+    dims = np.array(ctx.input(0).onnx_shape, dtype=np.int64)
     start, end = ctx.attr("start", 0), ctx.attr("end", None)
     return [Value(dims[start:end])]
 
@@ -44,13 +44,13 @@ def cast(ctx: NodeContext) -> list[Value]:
     from onnx import helper
 
     dtype = helper.tensor_dtype_to_np_dtype(int(ctx.attr("to")))
-    x = ctx.inputs[0]
+    x = ctx.input(0)
     return [Value(ctx.tf.cast(to_tensor(ctx.tf, x), dtype), x.layout)]
 
 
 @register("Reshape")
 def reshape(ctx: NodeContext) -> list[Value]:
-    x = ctx.inputs[0]
+    x = ctx.input(0)
     target = [int(d) for d in ctx.const_input(1, "the target shape")]
     in_shape = x.onnx_shape
     if not ctx.attr("allowzero", 0):
@@ -83,7 +83,7 @@ def _flat_nhwc(ctx: NodeContext, x: Value) -> list[Value]:
 
 @register("Flatten")
 def flatten(ctx: NodeContext) -> list[Value]:
-    x = ctx.inputs[0]
+    x = ctx.input(0)
     axis = int(ctx.attr("axis", 1)) % max(x.rank, 1)
     shape = x.onnx_shape
     lead = int(np.prod(shape[:axis])) if axis else 1
@@ -95,7 +95,7 @@ def flatten(ctx: NodeContext) -> list[Value]:
 
 @register("Transpose")
 def transpose(ctx: NodeContext) -> list[Value]:
-    x = ctx.inputs[0]
+    x = ctx.input(0)
     perm = list(ctx.attr("perm", list(range(x.rank))[::-1]))
     if x.layout is Layout.NHWC:
         # y = x_nchw.transpose(perm) and x_nchw = x_nhwc.transpose(NHWC_TO_NCHW)
@@ -107,7 +107,7 @@ def transpose(ctx: NodeContext) -> list[Value]:
 
 @register("Squeeze")
 def squeeze(ctx: NodeContext) -> list[Value]:
-    x = ctx.inputs[0]
+    x = ctx.input(0)
     if len(ctx.inputs) > 1 and ctx.inputs[1] is not None:
         axes = [int(a) for a in ctx.const_input(1, "axes")]
     else:
@@ -120,7 +120,7 @@ def squeeze(ctx: NodeContext) -> list[Value]:
 
 @register("Unsqueeze")
 def unsqueeze(ctx: NodeContext) -> list[Value]:
-    x = ctx.inputs[0]
+    x = ctx.input(0)
     if len(ctx.inputs) > 1 and ctx.inputs[1] is not None:
         axes = [int(a) for a in ctx.const_input(1, "axes")]
     else:
@@ -139,14 +139,14 @@ def concat(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
     layout, rank = common_layout(ctx.inputs)
     axis = int(ctx.attr("axis")) % rank
-    tensors = [as_layout(tf, v, layout) for v in ctx.inputs]
+    tensors = [as_layout(tf, v, layout) for v in ctx.required_inputs()]
     return [Value(tf.concat(tensors, axis=nhwc_axis(axis) if layout is Layout.NHWC else axis), layout)]
 
 
 @register("Split")
 def split(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
-    x = ctx.inputs[0]
+    x = ctx.input(0)
     axis = int(ctx.attr("axis", 0)) % x.rank
     if len(ctx.inputs) > 1 and ctx.inputs[1] is not None:
         sizes = [int(s) for s in ctx.const_input(1, "split sizes")]
@@ -163,7 +163,7 @@ def split(ctx: NodeContext) -> list[Value]:
 
 @register("Slice")
 def slice_(ctx: NodeContext) -> list[Value]:
-    x = ctx.inputs[0]
+    x = ctx.input(0)
     starts = [int(v) for v in ctx.const_input(1, "starts")]
     ends = [int(v) for v in ctx.const_input(2, "ends")]
     axes = (
@@ -187,8 +187,8 @@ def slice_(ctx: NodeContext) -> list[Value]:
 
 @register("Gather")
 def gather(ctx: NodeContext) -> list[Value]:
-    x = ctx.inputs[0]
-    indices = ctx.inputs[1]
+    x = ctx.input(0)
+    indices = ctx.input(1)
     axis = int(ctx.attr("axis", 0)) % x.rank
     idx = indices.const if indices.is_const else indices.data
     return [Value(ctx.tf.gather(_plain(ctx) if not x.is_const else to_tensor(ctx.tf, x), idx, axis=axis))]
@@ -196,7 +196,7 @@ def gather(ctx: NodeContext) -> list[Value]:
 
 @register("Expand")
 def expand(ctx: NodeContext) -> list[Value]:
-    x = ctx.inputs[0]
+    x = ctx.input(0)
     target = [int(d) for d in ctx.const_input(1, "the target shape")]
     out_shape = list(np.broadcast_shapes(tuple(x.onnx_shape), tuple(target)))
     return [Value(ctx.tf.broadcast_to(_plain(ctx), out_shape))]
