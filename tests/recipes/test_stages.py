@@ -109,7 +109,9 @@ def test_order_rules_come_from_the_step_classes(tmp_path: Path) -> None:
     assert set(STEPS) == {"train", "search", "prune", "quantize", "export", "profile", "verify"}
     assert must_precede("verify") == {"export", "quantize", "prune", "search", "train"}
     assert order_text() == "train, search, prune, quantize, export, profile/verify"
-    with pytest.raises(RecipeError, match=r"verify needs files: put a step that writes them \(export, search\)"):
+    with pytest.raises(
+        RecipeError, match=r"verify needs files: put a step that writes them \(export, search\)"
+    ):
         _load(tmp_path, "  - step: train\n  - step: verify\n")
     with pytest.raises(RecipeError, match="each step may appear once"):
         _load(tmp_path, "  - step: train\n  - step: train\n")
