@@ -24,6 +24,7 @@ from edgekit.autocompress.cache import ChainCache, content_key
 from edgekit.autocompress.locks import device_lock
 from edgekit.autocompress.space import QuantMode, TrialParams
 from edgekit.errors import SearchError
+from edgekit.training import SplitData as TrainingSplit
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +32,9 @@ Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
-class SplitData:
-    """Train / held-out arrays (NCHW float32 images, int64 labels)."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
+class SplitData(TrainingSplit):
+    """The training split (NCHW float32 images, int64 labels) with what a search adds: validation of the
+    user's data, a content digest for the cache, and resizing for the resolution search."""
 
     @classmethod
     def of(cls, data: Any) -> SplitData:
@@ -80,10 +77,6 @@ class SplitData:
             return np.ascontiguousarray(out.numpy(), dtype=np.float32)
 
         return SplitData(resize(self.x_train), self.y_train, resize(self.x_test), self.y_test)
-
-    def calibration(self, n: int = 256, batch_size: int = 32) -> list[np.ndarray]:
-        x = self.x_train[:n]
-        return [x[i : i + batch_size] for i in range(0, len(x), batch_size)]
 
 
 def model_digest(model: Any) -> str:
@@ -192,7 +185,7 @@ class TrialChain:
             layers = ek.sensitivity(
                 copy.deepcopy(model),
                 torch.from_numpy(data.x_train[:1]),
-                calibrate=data.calibration(),
+                calibrate=data.calibration_batches(),
                 evaluate=lambda m: accuracy(m, *held),
             )
             entry = self.cache.put(skey, {"files": {}, "worst_first": [layer.layer for layer in layers]})
@@ -218,7 +211,7 @@ class TrialChain:
         config = ek.QuantConfig(calibrator=params.calibrator, keep_float=keep)  # type: ignore[arg-type]
         if params.quant is QuantMode.INT8_PTQ:
             say(f"PTQ int8 ({params.calibrator})")
-            model = ek.quantize(model, example, config, calibrate=data.calibration()).model
+            model = ek.quantize(model, example, config, calibrate=data.calibration_batches()).model
         elif params.quant is QuantMode.INT8_QAT:
             say(f"QAT int8 {params.qat_epochs} epochs")
             qat = ek.prepare_qat(copy.deepcopy(model), example, config=config)
