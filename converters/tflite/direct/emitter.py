@@ -550,49 +550,67 @@ class Emitter:
         self, x: Tensor, kernel: Any, strides: Any = 1, padding: str = "VALID", dilations: Any = 1
     ) -> Tensor:
         k = self.tensor(kernel)
-        kh, kw, _ci, co = k.shape
-        sh, sw = _hw(strides)
-        dh, dw = _hw(dilations if dilations is not None else 1)
-        n, h, w, _c = x.shape
+        _kh, _kw, _ci, co = k.shape
         weight = self._weight(k, lambda a: a.transpose(3, 0, 1, 2), 0)
-        shape = (n, _out_size(h, kh, sh, dh, padding), _out_size(w, kw, sw, dw, padding), co)
-        return self._op(
-            "CONV_2D",
-            [x, weight, self._zero_bias(co)],
-            shape,
-            np.float32,
-            "Conv2DOptions",
-            None,
-            padding=_PADDING[padding],
-            strideH=sh,
-            strideW=sw,
-            dilationHFactor=dh,
-            dilationWFactor=dw,
-        )
+        return self._conv("CONV_2D", "Conv2DOptions", x, k, weight, co, strides, padding, dilations)
 
     def depthwise_conv2d(
         self, x: Tensor, kernel: Any, strides: Any = 1, padding: str = "VALID", dilations: Any = 1
     ) -> Tensor:
         k = self.tensor(kernel)
         kh, kw, ci, mult = k.shape
+        weight = self._weight(k, lambda a: a.reshape(1, kh, kw, ci * mult), 3)
+        return self._conv(
+            "DEPTHWISE_CONV_2D",
+            "DepthwiseConv2DOptions",
+            x,
+            k,
+            weight,
+            ci * mult,
+            strides,
+            padding,
+            dilations,
+            depthMultiplier=mult,
+        )
+
+    def _conv(
+        self,
+        code: str,
+        options: str,
+        x: Tensor,
+        k: Tensor,
+        weight: Tensor,
+        out_channels: int,
+        strides: Any,
+        padding: str,
+        dilations: Any,
+        **extra: Any,
+    ) -> Tensor:
+        """A CONV_2D / DEPTHWISE_CONV_2D of ``x`` with ``weight`` (in TFLite layout) and a zero bias that the
+        fusion passes fill in; ``k`` is the kernel in TF layout, whose first two dims are the window."""
+        kh, kw = k.shape[0], k.shape[1]
         sh, sw = _hw(strides)
         dh, dw = _hw(dilations if dilations is not None else 1)
         n, h, w, _c = x.shape
-        weight = self._weight(k, lambda a: a.reshape(1, kh, kw, ci * mult), 3)
-        shape = (n, _out_size(h, kh, sh, dh, padding), _out_size(w, kw, sw, dw, padding), ci * mult)
+        shape = (
+            n,
+            _out_size(h, kh, sh, dh, padding),
+            _out_size(w, kw, sw, dw, padding),
+            out_channels,
+        )
         return self._op(
-            "DEPTHWISE_CONV_2D",
-            [x, weight, self._zero_bias(ci * mult)],
+            code,
+            [x, weight, self._zero_bias(out_channels)],
             shape,
             np.float32,
-            "DepthwiseConv2DOptions",
+            options,
             None,
             padding=_PADDING[padding],
             strideH=sh,
             strideW=sw,
-            depthMultiplier=mult,
             dilationHFactor=dh,
             dilationWFactor=dw,
+            **extra,
         )
 
     def conv2d_transpose(
