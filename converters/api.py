@@ -22,6 +22,7 @@ from typing import Any
 
 from edgekit.config import VerbConfig, coerce_enum
 from edgekit.converters.parity import ParityReport
+from edgekit.converters.tflite.nms import DETECTION_OUTPUTS, NMSConfig, append_nms
 from edgekit.converters.verify import (
     FLOAT_COSINE,
     FLOAT_REL_MAX_ABS,
@@ -53,6 +54,7 @@ __all__ = [
     "ConvertConfig",
     "ExportConfig",
     "ExportResult",
+    "NMSConfig",
     "convert",
     "export",
     "noise_floor",
@@ -74,15 +76,26 @@ class Writer(str, Enum):
 
 @dataclass(frozen=True)
 class ExportConfig(VerbConfig):
-    """Settings of :func:`export`: the ONNX ``opset`` and whether the written file is ``verify``-ed
-    against PyTorch on the example inputs (a mismatch raises ParityError and nothing is written)."""
+    """Settings of :func:`export`: the ONNX ``opset``, whether the written file is ``verify``-ed
+    against PyTorch on the example inputs (a mismatch raises ParityError and nothing is written), the
+    TFLite ``writer``, and ``nms``: non-maximum suppression appended to a detector's ``.tflite`` so that
+    it returns boxes, scores, classes and a count (the head outputs are verified before NMS is added).
+
+    >>> ExportConfig(nms=NMSConfig(iou_threshold=0.5)).nms.iou_threshold
+    0.5
+    """
 
     opset: int = 18
     verify: bool = True
     writer: Writer = Writer.DIRECT
+    nms: NMSConfig | None = None
 
     def __post_init__(self) -> None:
         coerce_enum(self, "writer", Writer, ExportError)
+        if isinstance(self.nms, dict):
+            object.__setattr__(self, "nms", NMSConfig.from_dict(self.nms))
+        if self.nms is not None and not isinstance(self.nms, NMSConfig):
+            raise ExportError(f"nms must be an NMSConfig or None, got {type(self.nms).__name__}")
         if not isinstance(self.opset, int) or not 13 <= self.opset <= 23:
             raise ExportError(
                 f"opset must be an integer in 13..23 (edgekit is tested with 18), got {self.opset!r}"
@@ -209,6 +222,14 @@ def export(
             "tflite_calibration=...)",
         )
     model = unwrap_model(model)
+    from edgekit.detection import check_static_detector
+
+    check_static_detector(model)
+    if config.nms is not None and fmt != "tflite":
+        raise ExportError(
+            f"NMS in the graph is written into .tflite files only; export {out.with_suffix('.tflite').name} "
+            "or leave ExportConfig.nms unset"
+        )
     exported = export_onnx(model, example_inputs, opset=config.opset)
     add_onnx_metadata(exported.model, exported)
     inputs = [x.detach().cpu().numpy() for x in exported.example_inputs]
@@ -235,6 +256,12 @@ def export(
                 tmp, exported.torch_outputs, inputs, exported.quantized, what, floor
             )
             notes.extend(found)
+        if config.nms is not None:
+            stage("append NMS")
+            tmp.write_bytes(append_nms(tmp.read_bytes(), config.nms))
+            notes.append(
+                f"NMS in the graph: outputs {', '.join(DETECTION_OUTPUTS)} (parity was checked on the head outputs)"
+            )
         if fmt == "tflite":
             ops = _ops_of_file(tmp)
     quantized = exported.quantized or (fmt == "tflite" and calibrate is not None)

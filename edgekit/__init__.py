@@ -58,6 +58,9 @@ _LAZY: dict[str, str] = {
     "ExportResult": "edgekit.converters.api",
     "ExportConfig": "edgekit.converters.api",
     "ConvertConfig": "edgekit.converters.api",
+    "NMSConfig": "edgekit.converters.api",
+    "BoxFormat": "edgekit.converters.tflite.nms",
+    "detection_head": "edgekit.detection",
     "compare": "edgekit.converters.parity",
     "ParityReport": "edgekit.converters.parity",
     "CompareConfig": "edgekit.converters.parity",
@@ -96,6 +99,7 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    "BoxFormat",
     "Calibrator",
     "CompareConfig",
     "ConfigError",
@@ -121,6 +125,7 @@ __all__ = [
     "LowRankError",
     "LowRankResult",
     "ModelFileError",
+    "NMSConfig",
     "OutputMismatchError",
     "OutputPathError",
     "ParityError",
@@ -154,6 +159,7 @@ __all__ = [
     "__version__",
     "compare",
     "convert",
+    "detection_head",
     "distill",
     "distill_loss",
     "export",
@@ -185,8 +191,10 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from edgekit.autocompress import SearchConfig, SearchResult, SearchSpace, search
-    from edgekit.converters.api import ConvertConfig, ExportConfig, ExportResult, convert, export
+    from edgekit.converters.api import ConvertConfig, ExportConfig, ExportResult, NMSConfig, convert, export
     from edgekit.converters.parity import CompareConfig, ParityReport, compare
+    from edgekit.converters.tflite.nms import BoxFormat
+    from edgekit.detection import detection_head
     from edgekit.distillation import DistillConfig, Distiller, DistillResult, distill, distill_loss
     from edgekit.factorize import LowRankConfig, LowRankResult, lowrank
     from edgekit.pruning import PruneConfig, PruneResult, prune

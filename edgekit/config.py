@@ -25,6 +25,8 @@ C = TypeVar("C", bound="VerbConfig")
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, VerbConfig):  # a nested config (ExportConfig.nms)
+        return value.to_dict()
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, tuple | list):

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from edgekit.errors import DelegateUnavailableError
 from edgekit.runtime.backends import available_backends, available_delegates
+from edgekit.runtime.detections import Detections, decode_detections
 from edgekit.runtime.model import Model, TensorSpec
 from edgekit.runtime.profile import Profile
 from edgekit.runtime.profiling import ProfileConfig, profile
 
 __all__ = [
     "DelegateUnavailableError",
+    "Detections",
     "Model",
     "Profile",
     "ProfileConfig",
@@ -22,6 +24,7 @@ __all__ = [
     "agent_modules",
     "available_backends",
     "available_delegates",
+    "decode_detections",
     "profile",
 ]
 
@@ -37,6 +40,7 @@ def agent_modules() -> list[str]:
         "edgekit.runtime.metadata",
         "edgekit.runtime.tflite_flatbuffer",
         "edgekit.runtime.model_file",
+        "edgekit.runtime.detections",
         "edgekit.runtime.settings",
         "edgekit.runtime.cpuinfo",
         "edgekit.runtime.profile",

@@ -22,6 +22,7 @@ import numpy as np
 from edgekit.errors import InputSpecError
 from edgekit.runtime import backends, model_file
 from edgekit.runtime.backends.base import FileTensor
+from edgekit.runtime.detections import Detections, decode_detections
 from edgekit.runtime.metadata import ModelMetadata, TensorLayout
 from edgekit.runtime.settings import check_delegate, check_threads
 
@@ -225,6 +226,20 @@ class Model:
         return f"Model({str(self.path)!r}, backend={self.backend!r}, delegate={self.delegate!r})"
 
     # --- running -----------------------------------------------------------------------------------
+    def detect(self, image: np.ndarray) -> Detections:
+        """Run a file exported with NMS in the graph (``ExportConfig(nms=NMSConfig())``) on one image
+        (``[1, 3, H, W]``, NCHW) and return its detections, best first.
+
+        >>> Model.load("yolov8n_nms.tflite").detect(image).boxes.shape  # doctest: +SKIP
+        (7, 4)
+        """
+        if self.metadata is None or "detection" not in self.metadata.extra:
+            raise InputSpecError(
+                f"{self.path.name} has no NMS in its graph: export it with ek.export(..., "
+                "config=ek.ExportConfig(nms=ek.NMSConfig())), or read its raw outputs with run()"
+            )
+        return decode_detections(cast(dict[str, np.ndarray], self.run(image, as_dict=True)))
+
     def __call__(self, *inputs: np.ndarray) -> np.ndarray | list[np.ndarray]:
         return cast(np.ndarray | list[np.ndarray], self.run(inputs[0] if len(inputs) == 1 else list(inputs)))
 
