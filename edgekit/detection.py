@@ -1,17 +1,18 @@
-"""Detection models as static graphs: the backbone + head with decoded boxes, without the dynamic parts.
+"""Detection models as static graphs: the backbone + head, without the dynamic parts.
 
 A detector's post-processing (score threshold, per-class NMS, a variable number of boxes per image) cannot
 live in a static TFLite graph, and torchvision builds its anchors from the image list at run time.
 :func:`detection_head` returns the part that exports: a module whose forward gives
 
-* ``boxes``: ``[batch, anchors, 4]`` corners ``x1, y1, x2, y2`` in input pixels, and
+* ``box_regression``: ``[batch, anchors, K]`` in the head's own encoding (YOLO: 4 x 16 distribution
+  logits; SSD/RetinaNet: 4 BoxCoder deltas), and
 * ``scores``: ``[batch, anchors, classes]`` class probabilities,
 
-as two separate outputs, so that an int8 file gives boxes (hundreds of pixels) and scores (0..1) their own
-quantization scales: one tensor holding both, as Ultralytics' export concatenates them, gets one scale
-and the scores collapse to a few steps. Anchors are computed once for the example input's size and become
-constants. Non-maximum suppression is added to the ``.tflite`` by
-``ek.export(..., config=ExportConfig(nms=NMSConfig()))``.
+as two outputs. An int8 file thus gives box regression and scores (0..1) their own quantization scales
+(one tensor holding decoded boxes in pixels and scores, as Ultralytics' export concatenates them, gets
+one scale and the scores collapse to a few steps), and the boxes are decoded in float inside the file
+after the int8 part, with NMS: ``ek.export(head, x, path, config=ExportConfig(nms=head.nms_config()))``.
+Anchors are computed once for the example input's size and become constants of the file.
 
 >>> import torch, torchvision, edgekit as ek                                  # doctest: +SKIP
 >>> ssd = torchvision.models.detection.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None)
@@ -31,7 +32,7 @@ from torch import nn
 from edgekit.errors import ExportError
 from edgekit.tensorio import as_example_tuple
 
-__all__ = ["check_static_detector", "detection_head"]
+__all__ = ["DetectionHead", "check_static_detector", "detection_head"]
 
 #: torchvision detector classes and the parts of their forward that cannot be a static graph.
 _TORCHVISION_DYNAMIC = {
@@ -64,13 +65,14 @@ def check_static_detector(model: Any) -> None:
     if kind is None:
         return
     fix = (
-        "export the backbone + head instead: ek.export(ek.detection_head(model, x), x, 'det.tflite', "
-        "config=ek.ExportConfig(nms=ek.NMSConfig())) (NMS in the graph, boxes/scores/classes out)"
+        "export the backbone + head instead: head = ek.detection_head(model, x); ek.export(head, x, "
+        "'det.tflite', config=ek.ExportConfig(nms=head.nms_config())) (box decoding and NMS in the graph, "
+        "boxes/scores/classes out)"
     )
-    if kind not in ("SSD", "RetinaNet", "FCOS"):
+    if kind not in ("SSD", "RetinaNet"):
         fix = (
-            "two-stage detectors have no static form in edgekit: use a one-stage detector (SSD, RetinaNet, "
-            "FCOS, Ultralytics YOLO) with ek.detection_head"
+            "edgekit has no static form for it yet: use a one-stage detector (SSD/SSDLite, RetinaNet, "
+            "Ultralytics YOLO) with ek.detection_head"
         )
     raise ExportError(
         f"torchvision {type(model).__name__} cannot be exported as a whole: its {_TORCHVISION_DYNAMIC[kind]} "
@@ -78,43 +80,70 @@ def check_static_detector(model: Any) -> None:
     )
 
 
-def detection_head(model: nn.Module, example_inputs: Any) -> nn.Module:
-    """The exportable part of a detector: ``forward(x) -> (boxes [B, N, 4] x1y1x2y2, scores [B, N, C])``.
+def detection_head(model: nn.Module, example_inputs: Any) -> DetectionHead:
+    """The exportable part of a detector: ``forward(x) -> (box_regression [B, N, K], scores [B, N, C])``.
 
-    Supports torchvision one-stage detectors (SSD / SSDLite, RetinaNet, FCOS) and Ultralytics
-    ``DetectionModel`` (YOLOv8, YOLO11, built from yaml or loaded). ``example_inputs`` fixes the input
-    size (anchors are computed for it). torchvision's resize step is left out: feed images already at
-    that size; its normalisation stays in the graph. The model is not changed.
+    Supports torchvision SSD / SSDLite and RetinaNet (``x`` normalised as the detector's transform does,
+    at the size of ``example_inputs``; K=4 BoxCoder deltas) and Ultralytics ``DetectionModel`` (YOLOv8,
+    YOLO11; ``x`` in 0..1; K=64 distribution-focal logits). Boxes stay in the head's raw encoding, so an
+    int8 file quantizes the regression and the scores apart, each with its own scale, and decodes the
+    boxes in float with NMS: ``ExportConfig(nms=head.nms_config())``. Anchors are computed once for the
+    example input's size. The model is not changed.
 
     >>> import torch                                                    # doctest: +SKIP
     >>> from ultralytics.nn.tasks import DetectionModel                 # doctest: +SKIP
     >>> head = detection_head(DetectionModel("yolov8n.yaml").eval(), torch.rand(1, 3, 320, 320))  # doctest: +SKIP
+    >>> ek.export(head, x, "yolo.tflite", config=ek.ExportConfig(nms=head.nms_config()))          # doctest: +SKIP
     """
     (x,) = as_example_tuple(example_inputs)[:1]
     kind = _torchvision_kind(model)
-    if kind in ("SSD", "RetinaNet", "FCOS"):
+    if kind in ("SSD", "RetinaNet"):
         return _TorchvisionHead(model, x).eval()
-    if type(model).__name__ in ("DetectionModel", "YOLODetectionModel") or hasattr(model, "yaml"):
+    if hasattr(model, "yaml") and hasattr(model, "model") and hasattr(model.model[-1], "forward_head"):  # type: ignore[index]
         return _UltralyticsHead(model, x).eval()
     raise ExportError(
-        f"detection_head supports torchvision SSD/RetinaNet/FCOS and Ultralytics DetectionModel, got "
-        f"{type(model).__name__}; for your own detector return (boxes [1, N, 4], scores [1, N, C]) from "
+        f"detection_head supports torchvision SSD/SSDLite/RetinaNet and Ultralytics DetectionModel (YOLOv8/11), "
+        f"got {type(model).__name__}; for your own detector return (boxes [1, N, 4], scores [1, N, C]) from "
         "forward and export it with config=ExportConfig(nms=NMSConfig())"
     )
 
 
-class _TorchvisionHead(nn.Module):
-    """Normalise -> backbone -> head -> decode against constant anchors; scores softmax (SSD) or sigmoid."""
+class DetectionHead(nn.Module):
+    """A detector's backbone + head returning raw box regression and scores; :meth:`nms_config` gives the
+    NMS settings (box encoding and anchors) that decode them inside the exported file."""
+
+    box_format = "xyxy"
+    background_class: int | None = None
+    delta_weights: tuple[float, float, float, float] = (10.0, 10.0, 5.0, 5.0)
+    anchors: torch.Tensor
+
+    def nms_config(self, **settings: Any) -> Any:
+        """``NMSConfig`` for this head (``settings``: thresholds, ``max_detections``...)."""
+        from edgekit.converters.tflite.nms import NMSConfig
+
+        defaults: dict[str, Any] = {
+            "box_format": self.box_format,
+            "anchors": tuple(tuple(row) for row in self.anchors.tolist()),
+            "delta_weights": self.delta_weights,
+            "background_class": self.background_class,
+        }
+        return NMSConfig(**{**defaults, **settings})
+
+
+class _TorchvisionHead(DetectionHead):
+    """Backbone -> head; deltas against constant anchors, scores softmax (SSD, class 0 background) or
+    sigmoid (RetinaNet)."""
+
+    box_format = "ssd_deltas"
 
     def __init__(self, model: nn.Module, x: torch.Tensor) -> None:
         super().__init__()
         from torchvision.models.detection.image_list import ImageList
 
         self.detector = model
-        transform: Any = model.transform
-        self.register_buffer("mean", torch.tensor(transform.image_mean).view(1, -1, 1, 1))
-        self.register_buffer("std", torch.tensor(transform.image_std).view(1, -1, 1, 1))
-        self.softmax = type(model).__name__ == "SSD" or _torchvision_kind(model) == "SSD"
+        self.softmax = _torchvision_kind(model) == "SSD"
+        self.background_class = 0 if self.softmax else None
+        self.delta_weights = tuple(float(w) for w in model.box_coder.weights)  # type: ignore[union-attr, assignment]
         with torch.no_grad():
             features = self._features(x)
             images = ImageList(x, [tuple(x.shape[-2:])] * x.shape[0])
@@ -122,32 +151,19 @@ class _TorchvisionHead(nn.Module):
         self.register_buffer("anchors", anchors[0].detach().clone())
 
     def _features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        features = self.detector.backbone((x - self.mean) / self.std)  # type: ignore[operator]
+        features = self.detector.backbone(x)  # type: ignore[operator]
         return list(features.values()) if isinstance(features, dict) else [features]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.detector.head(self._features(x))  # type: ignore[operator]
-        deltas, logits = out["bbox_regression"], out["cls_logits"]
-        boxes = _decode(deltas, self.anchors, self.detector.box_coder.weights)  # type: ignore[union-attr]
-        scores = logits.softmax(-1) if self.softmax else logits.sigmoid()
-        return boxes, scores
+        logits = out["cls_logits"]
+        return out["bbox_regression"], logits.softmax(-1) if self.softmax else logits.sigmoid()
 
 
-def _decode(deltas: torch.Tensor, anchors: torch.Tensor, weights: Any) -> torch.Tensor:
-    """torchvision's ``BoxCoder.decode_single`` on a batch, written with broadcasting only."""
-    wx, wy, ww, wh = (float(w) for w in weights)
-    sizes = anchors[:, 2:] - anchors[:, :2]
-    centers = anchors[:, :2] + 0.5 * sizes
-    clip = float(torch.log(torch.tensor(1000.0 / 16)))
-    dxy = deltas[..., :2] / torch.tensor([wx, wy])
-    dwh = torch.clamp(deltas[..., 2:] / torch.tensor([ww, wh]), max=clip)
-    center = dxy * sizes + centers
-    half = 0.5 * torch.exp(dwh) * sizes
-    return torch.cat([center - half, center + half], dim=-1)
+class _UltralyticsHead(DetectionHead):
+    """Ultralytics' forward up to the Detect head; raw DFL box logits and sigmoid scores apart."""
 
-
-class _UltralyticsHead(nn.Module):
-    """Ultralytics' forward up to the Detect head; boxes (DFL decoded, xyxy) and sigmoid scores apart."""
+    box_format = "dfl"
 
     def __init__(self, model: nn.Module, x: torch.Tensor) -> None:
         super().__init__()
@@ -160,9 +176,8 @@ class _UltralyticsHead(nn.Module):
                 "detection_head yet; use a YOLOv8/YOLO11 model"
             )
         with torch.no_grad():
-            grid = _make_anchor_grid(self._feeds(x), self.detect.stride)
-        self.register_buffer("anchor_points", grid[0])
-        self.register_buffer("anchor_strides", grid[1])
+            points, strides = _make_anchor_grid(self._feeds(x), self.detect.stride)
+        self.register_buffer("anchors", torch.cat([points * strides, strides, strides], 1))
 
     def _feeds(self, x: torch.Tensor) -> list[torch.Tensor]:
         saved: list[Any] = []
@@ -177,10 +192,7 @@ class _UltralyticsHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         preds = self.detect.forward_head(self._feeds(x), **self.detect.one2many)
-        distances = self.detect.dfl(preds["boxes"]).transpose(1, 2)  # [B, N, 4]: left, top, right, bottom
-        lt, rb = distances[..., :2], distances[..., 2:]
-        boxes = torch.cat([self.anchor_points - lt, self.anchor_points + rb], dim=-1) * self.anchor_strides
-        return boxes, preds["scores"].sigmoid().transpose(1, 2)
+        return preds["boxes"].transpose(1, 2), preds["scores"].sigmoid().transpose(1, 2)
 
 
 def _make_anchor_grid(feats: list[torch.Tensor], strides: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

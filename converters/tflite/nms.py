@@ -32,18 +32,26 @@ from edgekit.config import VerbConfig, coerce_enum
 from edgekit.errors import ExportError
 from edgekit.runtime.metadata import METADATA_KEY, ModelMetadata, TensorLayout
 
-__all__ = ["DETECTION_OUTPUTS", "BoxFormat", "NMSConfig", "append_nms"]
+__all__ = ["DETECTION_OUTPUTS", "BoxFormat", "NMSConfig", "append_nms", "decode_boxes"]
 
 #: Names of the outputs of a file with NMS, in order.
 DETECTION_OUTPUTS = ("boxes", "scores", "classes", "count")
 
 
 class BoxFormat(str, Enum):
-    """How the model's box output is written: corners ``x1, y1, x2, y2`` or centre and size
-    ``cx, cy, w, h`` (Ultralytics' raw export)."""
+    """How the model's box output is written: decoded corners ``x1, y1, x2, y2`` or centre and size
+    ``cx, cy, w, h``; or raw, decoded in float inside the file against ``NMSConfig.anchors``:
+    ``DFL`` (Ultralytics YOLOv8/11: 4 x ``dfl_bins`` distance logits, anchors ``(x, y, stride, stride)``)
+    and ``SSD_DELTAS`` (torchvision BoxCoder deltas, anchors ``x1, y1, x2, y2``, ``delta_weights``)."""
 
     XYXY = "xyxy"
     CXCYWH = "cxcywh"
+    DFL = "dfl"
+    SSD_DELTAS = "ssd_deltas"
+
+
+#: torchvision's BoxCoder clamp of dw, dh before exp.
+_SSD_CLIP = float(np.log(1000.0 / 16))
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,8 @@ class NMSConfig(VerbConfig):
     """Non-maximum suppression added at the end of an exported ``.tflite``
     (``ExportConfig(nms=NMSConfig(...))``): which outputs are boxes and scores, their format, thresholds,
     the padded number of detections, and an optional ``background_class`` never reported (SSD's 0).
+    For raw box outputs (``DFL``, ``SSD_DELTAS``) ``anchors`` holds one row per box; ``ek.detection_head``'s
+    ``nms_config()`` fills them in.
 
     >>> NMSConfig(box_format="cxcywh").box_format
     <BoxFormat.CXCYWH: 'cxcywh'>
@@ -63,6 +73,9 @@ class NMSConfig(VerbConfig):
     boxes_output: int = 0
     scores_output: int = 1
     background_class: int | None = None
+    anchors: tuple[tuple[float, float, float, float], ...] = ()
+    delta_weights: tuple[float, float, float, float] = (10.0, 10.0, 5.0, 5.0)
+    dfl_bins: int = 16
 
     def __post_init__(self) -> None:
         coerce_enum(self, "box_format", BoxFormat, ExportError)
@@ -76,6 +89,51 @@ class NMSConfig(VerbConfig):
             raise ExportError(
                 f"boxes_output and scores_output must name two different outputs, both are {self.boxes_output}"
             )
+        object.__setattr__(self, "anchors", tuple(tuple(float(v) for v in row) for row in self.anchors))
+        raw = self.box_format in (BoxFormat.DFL, BoxFormat.SSD_DELTAS)
+        if raw and (not self.anchors or any(len(row) != 4 for row in self.anchors)):
+            raise ExportError(
+                f"box_format {self.box_format.value!r} decodes against anchors: give anchors (one row of 4 per "
+                "box), e.g. NMSConfig from ek.detection_head(model, x).nms_config()"
+            )
+
+    @property
+    def box_width(self) -> int:
+        """Values per box in the model's box output."""
+        return 4 * self.dfl_bins if self.box_format is BoxFormat.DFL else 4
+
+
+def decode_boxes(raw: np.ndarray, config: NMSConfig) -> np.ndarray:
+    """The boxes ``[N, 4]`` x1, y1, x2, y2 that the file computes from a box output ``[1, N, width]``
+    (numpy reference of the in-graph decoding).
+
+    >>> decode_boxes(np.array([[[1.0, 2.0, 2.0, 2.0]]]), NMSConfig(box_format="cxcywh")).tolist()
+    [[0.0, 1.0, 2.0, 3.0]]
+    """
+    rows = np.asarray(raw, dtype=np.float32).reshape(-1, config.box_width)
+    anchors = np.asarray(config.anchors, dtype=np.float32).reshape(-1, 4)
+    if config.box_format is BoxFormat.XYXY:
+        return rows
+    if config.box_format is BoxFormat.CXCYWH:
+        return np.concatenate([rows[:, :2] - rows[:, 2:] / 2, rows[:, :2] + rows[:, 2:] / 2], 1)
+    if config.box_format is BoxFormat.DFL:
+        logits = rows.reshape(-1, 4, config.dfl_bins)
+        p = np.exp(logits - logits.max(-1, keepdims=True))
+        distance = (p / p.sum(-1, keepdims=True)) @ np.arange(config.dfl_bins, dtype=np.float32)
+        return _dfl_offset(anchors) + distance * _dfl_scale(anchors)
+    deltas = rows / np.asarray(config.delta_weights, dtype=np.float32)
+    size = anchors[:, 2:] - anchors[:, :2]
+    centre = deltas[:, :2] * size + anchors[:, :2] + 0.5 * size
+    half = 0.5 * np.exp(np.minimum(deltas[:, 2:], _SSD_CLIP)) * size
+    return np.concatenate([centre - half, centre + half], 1)
+
+
+def _dfl_offset(anchors: np.ndarray) -> np.ndarray:
+    return np.concatenate([anchors[:, :2], anchors[:, :2]], 1).astype(np.float32)
+
+
+def _dfl_scale(anchors: np.ndarray) -> np.ndarray:
+    return (anchors[:, 2:3] * np.array([[-1, -1, 1, 1]], dtype=np.float32)).astype(np.float32)
 
 
 class _Graph:
@@ -131,6 +189,20 @@ class _Graph:
             o.builtinOptions = table
         self.sub.operators.append(o)
 
+    def op1(
+        self,
+        code: str,
+        inputs: list[int],
+        shape: tuple[int, ...],
+        name: str,
+        options: str | None = None,
+        **fields: Any,
+    ) -> int:
+        """One float operator with one new output of ``shape``; returns the output's index."""
+        out = self.tensor(shape, "FLOAT32", name)
+        self.op(code, inputs, [out], options, **fields)
+        return out
+
     def shape(self, index: int) -> tuple[int, ...]:
         return tuple(int(d) for d in self.sub.tensors[index].shape)
 
@@ -164,19 +236,104 @@ class _Graph:
         return out
 
 
-def _anchors(boxes: tuple[int, ...], scores: tuple[int, ...]) -> int:
-    if len(boxes) != 3 or boxes[0] != 1 or 4 not in boxes[1:]:
+def _anchors(boxes: tuple[int, ...], scores: tuple[int, ...], config: NMSConfig) -> int:
+    width = config.box_width
+    if len(boxes) != 3 or boxes[0] != 1 or width not in boxes[1:]:
         raise ExportError(
-            f"the boxes output has shape {list(boxes)}; NMS in the graph needs [1, N, 4] (or [1, 4, N]) at batch 1: "
-            "return boxes and scores as two outputs (ek.detection_head does) and export with batch 1"
+            f"the boxes output has shape {list(boxes)}; NMS in the graph with box_format "
+            f"{config.box_format.value!r} needs [1, N, {width}] (or [1, {width}, N]) at batch 1: return boxes and "
+            "scores as two outputs (ek.detection_head does) and export with batch 1"
         )
-    n = boxes[1] if boxes[2] == 4 else boxes[2]
+    n = boxes[1] if boxes[2] == width else boxes[2]
     if len(scores) not in (2, 3) or scores[0] != 1 or n not in scores[1:]:
         raise ExportError(
             f"the scores output has shape {list(scores)}; with {n} boxes NMS needs scores [1, {n}, classes] "
             f"(or [1, classes, {n}]); check NMSConfig(boxes_output=, scores_output=)"
         )
+    if config.anchors and len(config.anchors) != n:
+        raise ExportError(
+            f"NMSConfig has {len(config.anchors)} anchors but the model gives {n} boxes: build the config for "
+            "this input size (detection_head(model, x).nms_config())"
+        )
     return n
+
+
+def _decode(g: _Graph, rows: int, n: int, config: NMSConfig) -> int:
+    """The ops turning ``[N, width]`` float box rows into ``[N, 4]`` corners (see :func:`decode_boxes`)."""
+    f32 = np.float32
+    anchors = np.asarray(config.anchors, dtype=f32).reshape(-1, 4)
+    if config.box_format is BoxFormat.XYXY:
+        return rows
+    if config.box_format is BoxFormat.CXCYWH:
+        to_corners = np.array([[1, 0, -0.5, 0], [0, 1, 0, -0.5], [1, 0, 0.5, 0], [0, 1, 0, 0.5]], f32)
+        return g.op1(
+            "FULLY_CONNECTED",
+            [rows, g.const(to_corners, f32, "to_corners"), -1],
+            (n, 4),
+            "corners",
+            "FullyConnectedOptions",
+        )
+    if config.box_format is BoxFormat.DFL:
+        bins = config.dfl_bins
+        flat = g.op1(
+            "RESHAPE",
+            [rows, g.const([n * 4, bins], np.int32, "dfl_shape")],
+            (n * 4, bins),
+            "dfl_bins",
+            "ReshapeOptions",
+            newShape=[n * 4, bins],
+        )
+        p = g.op1("SOFTMAX", [flat], (n * 4, bins), "dfl_softmax", "SoftmaxOptions", beta=1.0)
+        expect = g.op1(
+            "FULLY_CONNECTED",
+            [p, g.const(np.arange(bins, dtype=f32)[None], f32, "dfl_bins_w"), -1],
+            (n * 4, 1),
+            "dfl_expectation",
+            "FullyConnectedOptions",
+        )
+        dist = g.op1(
+            "RESHAPE",
+            [expect, g.const([n, 4], np.int32, "dist_shape")],
+            (n, 4),
+            "distances",
+            "ReshapeOptions",
+            newShape=[n, 4],
+        )
+        scaled = g.op1(
+            "MUL", [dist, g.const(_dfl_scale(anchors), f32, "strides")], (n, 4), "scaled", "MulOptions"
+        )
+        return g.op1(
+            "ADD", [scaled, g.const(_dfl_offset(anchors), f32, "points")], (n, 4), "corners", "AddOptions"
+        )
+    deltas = g.op1(
+        "MUL",
+        [rows, g.const(1.0 / np.asarray(config.delta_weights, f32), f32, "inv_weights")],
+        (n, 4),
+        "deltas",
+        "MulOptions",
+    )
+    size = anchors[:, 2:] - anchors[:, :2]
+    centre_a = anchors[:, :2] + 0.5 * size
+    dxy = g.op1(
+        "SLICE",
+        [deltas, g.const([0, 0], np.int32, "xy_begin"), g.const([n, 2], np.int32, "xy_size")],
+        (n, 2),
+        "dxy",
+    )
+    dwh = g.op1(
+        "SLICE",
+        [deltas, g.const([0, 2], np.int32, "wh_begin"), g.const([n, 2], np.int32, "wh_size")],
+        (n, 2),
+        "dwh",
+    )
+    moved = g.op1("MUL", [dxy, g.const(size, f32, "anchor_size")], (n, 2), "moved", "MulOptions")
+    centre = g.op1("ADD", [moved, g.const(centre_a, f32, "anchor_centre")], (n, 2), "centre", "AddOptions")
+    clipped = g.op1("MINIMUM", [dwh, g.const(_SSD_CLIP, f32, "wh_clip")], (n, 2), "dwh_clipped")
+    grown = g.op1("EXP", [clipped], (n, 2), "grown")
+    half = g.op1("MUL", [grown, g.const(0.5 * size, f32, "anchor_half")], (n, 2), "half", "MulOptions")
+    low = g.op1("SUB", [centre, half], (n, 2), "low", "SubOptions")
+    high = g.op1("ADD", [centre, half], (n, 2), "high", "AddOptions")
+    return g.op1("CONCATENATION", [low, high], (n, 4), "corners", "ConcatenationOptions", axis=1)
 
 
 def _metadata(model: Any) -> tuple[Any, ModelMetadata | None]:
@@ -206,20 +363,10 @@ def append_nms(tflite: bytes, config: NMSConfig) -> bytes:
                 f"NMSConfig.{which}={getattr(config, which)} but the model has {len(outputs)} outputs"
             )
     boxes_in, scores_in = outputs[config.boxes_output], outputs[config.scores_output]
-    n = _anchors(g.shape(boxes_in), g.shape(scores_in))
-    boxes = g.rows(boxes_in, n, "boxes")
+    n = _anchors(g.shape(boxes_in), g.shape(scores_in), config)
+    boxes = _decode(g, g.rows(boxes_in, n, "boxes"), n, config)
     scores = g.rows(scores_in, n, "scores")
     classes_n = g.shape(scores)[1]
-    if config.box_format is BoxFormat.CXCYWH:
-        to_corners = np.array([[1, 0, -0.5, 0], [0, 1, 0, -0.5], [1, 0, 0.5, 0], [0, 1, 0, 0.5]], np.float32)
-        corners = g.tensor((n, 4), "FLOAT32", "corners")
-        g.op(
-            "FULLY_CONNECTED",
-            [boxes, g.const(to_corners, np.float32, "to_corners"), -1],
-            [corners],
-            "FullyConnectedOptions",
-        )
-        boxes = corners
     if config.background_class is not None:
         if not 0 <= config.background_class < classes_n:
             raise ExportError(

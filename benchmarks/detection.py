@@ -1,0 +1,230 @@
+"""Detection end to end: YOLOv8n / YOLO11n (Ultralytics yaml, random init) and torchvision SSDLite320,
+fp32 and int8 (ek.quantize PTQ) .tflite with NMS in the graph.
+
+Nothing is downloaded: models are random-init with BatchNorm statistics re-estimated on the images;
+inputs are real photos (scikit-image / scikit-learn samples) resized to the model size. Per model and
+precision: file size, LiteRT 1-thread latency (interleaved), op count and QUANTIZE/DEQUANTIZE count; the
+int8 rows add the raw-head parity against the fp32 file on the same photos (box IoU on the fp32 top-100
+anchors, class agreement there, score cosine) and the NMS outputs matched to fp32's (mean IoU of the
+best match, class agreement of matched boxes). ``concat`` rows quantize the head the way Ultralytics'
+export lays it out (boxes and scores in one tensor, so one int8 scale) to show what splitting buys.
+
+    nice -n 10 .venv/bin/python benchmarks/detection.py [--models yolov8n,yolo11n,ssdlite] [--size 320]
+
+Needs the ``bench`` extra (ultralytics, scikit-image). Writes benchmarks/results/detection.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import interleaved, table, write  # noqa: E402
+
+MODELS = ("yolov8n", "yolo11n", "ssdlite")
+TOP = 100
+
+
+def photos(size: int) -> list[np.ndarray]:
+    """The offline sample photos as float32 NCHW [1, 3, size, size] in 0..1 (gray ones as 3 channels)."""
+    import skimage.data
+    import torch
+    from sklearn.datasets import load_sample_images
+
+    names = ("astronaut", "coffee", "chelsea", "rocket", "camera", "coins", "immunohistochemistry", "cat")
+    images = [getattr(skimage.data, n)() for n in names]
+    images += list(load_sample_images().images)
+    out = []
+    for image in images:
+        a = np.asarray(image, dtype=np.float32) / 255.0
+        if a.ndim == 2:
+            a = np.stack([a] * 3, -1)
+        t = torch.from_numpy(a[..., :3].copy()).permute(2, 0, 1)[None]
+        out.append(torch.nn.functional.interpolate(t, size=(size, size), mode="bilinear", antialias=True).numpy())
+    return out
+
+
+def build(name: str, size: int) -> Any:
+    """Model name -> ``detection_head`` module (random init, BatchNorm re-estimated on the photos)."""
+    import torch
+
+    import edgekit as ek
+
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, size, size)
+    if name == "ssdlite":
+        import torchvision
+
+        model = torchvision.models.detection.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None)
+    else:
+        from ultralytics.nn.tasks import DetectionModel
+
+        model = DetectionModel(f"{name}.yaml", verbose=False)
+    head = ek.detection_head(model.eval(), x)
+    reestimate_bn(head, photos(size))
+    return head
+
+
+def reestimate_bn(model: Any, images: list[np.ndarray]) -> None:
+    import torch
+
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None
+    model.train()
+    with torch.no_grad():
+        for _ in range(2):
+            for image in images:
+                model(torch.from_numpy(image))
+    model.eval()
+
+
+class Concat:
+    """The head with boxes and scores in one output, as Ultralytics' export writes it."""
+
+    @staticmethod
+    def wrap(head: Any) -> Any:
+        import torch
+
+        class _Concat(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.head = head
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                boxes, scores = self.head(x)
+                return torch.cat([boxes, scores], -1)
+
+        return _Concat().eval()
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise IoU of two [n, 4] xyxy arrays."""
+    lt = np.maximum(a[:, :2], b[:, :2])
+    rb = np.minimum(a[:, 2:], b[:, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(1)
+    area = lambda z: np.clip(z[:, 2:] - z[:, :2], 0, None).prod(1)  # noqa: E731
+    return inter / np.maximum(area(a) + area(b) - inter, 1e-9)
+
+
+def head_parity(ref: list[tuple[np.ndarray, np.ndarray]], got: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+    """Box IoU and class agreement on each image's fp32 top-``TOP`` anchors; score cosine overall."""
+    ious, agree, cos = [], [], []
+    for (rb, rs), (gb, gs) in zip(ref, got, strict=True):
+        rb, gb = rb.reshape(-1, 4), gb.reshape(-1, 4)
+        rs, gs = rs.reshape(rb.shape[0], -1), gs.reshape(rb.shape[0], -1)
+        top = np.argsort(-rs.max(1))[:TOP]
+        ious.append(iou(rb[top], gb[top]).mean())
+        agree.append((rs[top].argmax(1) == gs[top].argmax(1)).mean())
+        cos.append(float(np.dot(rs.ravel(), gs.ravel()) / (np.linalg.norm(rs) * np.linalg.norm(gs) + 1e-12)))
+    return {"box_iou": float(np.mean(ious)), "class_agree": float(np.mean(agree)), "score_cosine": float(np.min(cos))}
+
+
+def nms_parity(ref: list[Any], got: list[Any]) -> dict[str, float]:
+    """Each fp32 detection matched to the int8 detection of highest IoU: mean IoU, matched class agreement."""
+    ious, agree, counts = [], [], []
+    for r, g in zip(ref, got, strict=True):
+        counts.append((len(r), len(g)))
+        if len(r) == 0:
+            continue
+        if len(g) == 0:
+            ious += [0.0] * len(r)
+            agree += [0.0] * len(r)
+            continue
+        for box, cls in zip(r.boxes, r.classes, strict=True):
+            m = iou(np.repeat(box[None], len(g), 0), g.boxes)
+            j = int(m.argmax())
+            ious.append(float(m[j]))
+            agree.append(float(g.classes[j] == cls))
+    return {
+        "nms_iou": float(np.mean(ious)) if ious else float("nan"),
+        "nms_class_agree": float(np.mean(agree)) if agree else float("nan"),
+        "detections": float(np.mean([c[0] for c in counts])),
+        "detections_int8": float(np.mean([c[1] for c in counts])),
+    }
+
+
+def run_file(path: Path, images: list[np.ndarray], nms: bool) -> list[Any]:
+    from edgekit.runtime import Model
+
+    m = Model.load(path, threads=1)
+    if nms:
+        return [m.detect(x) for x in images]
+    return [m.run(x) for x in images]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--size", type=int, default=320)
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    import torch
+
+    import edgekit as ek
+    from edgekit.runtime import Model
+    from edgekit.runtime.cpuinfo import cpu_info
+
+    torch.set_num_threads(1)
+    images = photos(args.size)
+    print(f"CPU: {cpu_info()}  ({len(images)} photos at {args.size}x{args.size})")
+    rows, results = [], []
+    tmp = Path(tempfile.mkdtemp(prefix="ek-detection-"))
+    for name in args.models.split(","):
+        head = build(name, args.size)
+        x = torch.from_numpy(images[0])
+        # score_threshold 0: random-init scores are low; the top TOP boxes after NMS are compared
+        nms = ek.NMSConfig(score_threshold=0.0, max_detections=TOP, background_class=0 if name == "ssdlite" else None)
+        calib = [torch.from_numpy(a) for a in images]
+        quantized = ek.quantize(head, x, calibrate=calib).model
+        files = {}
+        for label, model in (("fp32", head), ("int8", quantized)):
+            raw = ek.export(model, x, tmp / f"{name}_{label}.tflite")
+            det = ek.export(model, x, tmp / f"{name}_{label}_nms.tflite", config=ek.ExportConfig(nms=nms))
+            files[label] = (raw, det)
+        concat_q = ek.quantize(Concat.wrap(head), x, calibrate=calib).model
+        concat_file = ek.export(concat_q, x, tmp / f"{name}_int8_concat.tflite", config=ek.ExportConfig(verify=False))
+        runners = {label: Model.load(files[label][1].path, threads=1) for label in files}
+        feed = {label: (lambda m=m: m.run(images[0])) for label, m in runners.items()}
+        latency = interleaved(feed, rounds=args.rounds, calls=5, warmup=2)
+        ref_raw = run_file(files["fp32"][0].path, images, False)
+        ref_det = run_file(files["fp32"][1].path, images, True)
+        for label in ("fp32", "int8", "int8 concat"):
+            if label == "int8 concat":
+                outs = run_file(concat_file.path, images, False)
+                got = [(o[..., :4], o[..., 4:]) for o in outs]
+                parity = head_parity(ref_raw, got)
+                file, ops, det_ms = concat_file, concat_file.ops, float("nan")
+            else:
+                raw, det = files[label]
+                parity = head_parity(ref_raw, run_file(raw.path, images, False))
+                parity |= nms_parity(ref_det, run_file(det.path, images, True))
+                file, ops, det_ms = det, det.ops, latency[label] * 1e3
+            qdq = ops.get("QUANTIZE", 0) + ops.get("DEQUANTIZE", 0)
+            row = {"model": name, "precision": label, "size_kb": file.size_bytes / 1024, "latency_ms": det_ms,
+                   "ops": sum(ops.values()), "quantize_dequantize": qdq, **parity, "op_types": ops}
+            results.append(row)
+            rows.append([name, label, round(row["size_kb"]), round(det_ms, 2), row["ops"], qdq,
+                         round(parity["box_iou"], 4), round(parity["class_agree"], 4), round(parity["score_cosine"], 4),
+                         round(parity.get("nms_iou", float("nan")), 4), round(parity.get("nms_class_agree", float("nan")), 4)])
+        print(table(["model", "precision", "KiB", "LiteRT ms (1 thr)", "ops", "Q/DQ", "head box IoU", "head class agree",
+                     "score cos", "NMS IoU", "NMS class agree"], rows[-3:]), flush=True)
+    print()
+    print(table(["model", "precision", "KiB", "LiteRT ms (1 thr)", "ops", "Q/DQ", "head box IoU", "head class agree",
+                 "score cos", "NMS IoU", "NMS class agree"], rows))
+    path = write("detection", {"size": args.size, "photos": len(images), "top_anchors": TOP, "rows": results})
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
