@@ -4,9 +4,9 @@ fp32 and int8 (ek.quantize PTQ) .tflite with NMS in the graph.
 Nothing is downloaded: models are random-init with BatchNorm statistics re-estimated on the images;
 inputs are real photos (scikit-image / scikit-learn samples) resized to the model size. Per model and
 precision: file size, LiteRT 1-thread latency (interleaved), op count and QUANTIZE/DEQUANTIZE count; the
-int8 rows add the raw-head parity against the fp32 file on the same photos (box IoU on the fp32 top-100
-anchors, class agreement there, score cosine) and the NMS outputs matched to fp32's (mean IoU of the
-best match, class agreement of matched boxes). ``concat`` rows quantize the head the way Ultralytics'
+rows give the raw-head parity (fp32 file vs PyTorch; int8 file vs the fp32 file) on the same photos: box
+IoU of the decoded boxes on the reference's top-100 anchors, class agreement there, score cosine; int8
+rows add the NMS outputs matched to fp32's (mean IoU of the best match, class agreement of matched boxes). ``concat`` rows quantize the head the way Ultralytics'
 export lays it out (boxes and scores in one tensor, so one int8 scale) to show what splitting buys.
 
     nice -n 10 .venv/bin/python benchmarks/detection.py [--models yolov8n,yolo11n,ssdlite] [--size 320]
@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import interleaved, table, write  # noqa: E402
+from _common import interleaved, table, write
 
 MODELS = ("yolov8n", "yolo11n", "ssdlite")
 TOP = 100
@@ -48,7 +48,9 @@ def photos(size: int) -> list[np.ndarray]:
         if a.ndim == 2:
             a = np.stack([a] * 3, -1)
         t = torch.from_numpy(a[..., :3].copy()).permute(2, 0, 1)[None]
-        out.append(torch.nn.functional.interpolate(t, size=(size, size), mode="bilinear", antialias=True).numpy())
+        out.append(
+            torch.nn.functional.interpolate(t, size=(size, size), mode="bilinear", antialias=True).numpy()
+        )
     return out
 
 
@@ -63,14 +65,26 @@ def build(name: str, size: int) -> Any:
     if name == "ssdlite":
         import torchvision
 
-        model = torchvision.models.detection.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None)
+        model = torchvision.models.detection.ssdlite320_mobilenet_v3_large(
+            weights=None, weights_backbone=None
+        )
     else:
         from ultralytics.nn.tasks import DetectionModel
 
         model = DetectionModel(f"{name}.yaml", verbose=False)
     head = ek.detection_head(model.eval(), x)
-    reestimate_bn(head, photos(size))
-    return head
+    reestimate_bn(head, inputs(name, model, size))
+    return head, inputs(name, model, size)
+
+
+def inputs(name: str, model: Any, size: int) -> list[np.ndarray]:
+    """The photos as the head takes them: 0..1 for YOLO, normalised like torchvision's transform for SSD."""
+    images = photos(size)
+    if name != "ssdlite":
+        return images
+    mean = np.asarray(model.transform.image_mean, np.float32).reshape(1, 3, 1, 1)
+    std = np.asarray(model.transform.image_std, np.float32).reshape(1, 3, 1, 1)
+    return [(a - mean) / std for a in images]
 
 
 def reestimate_bn(model: Any, images: list[np.ndarray]) -> None:
@@ -89,7 +103,8 @@ def reestimate_bn(model: Any, images: list[np.ndarray]) -> None:
 
 
 class Concat:
-    """The head with boxes and scores in one output, as Ultralytics' export writes it."""
+    """The head with box regression and scores in one output (one int8 scale for both), as Ultralytics'
+    export lays out its (decoded) boxes and scores."""
 
     @staticmethod
     def wrap(head: Any) -> Any:
@@ -116,17 +131,24 @@ def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area(a) + area(b) - inter, 1e-9)
 
 
-def head_parity(ref: list[tuple[np.ndarray, np.ndarray]], got: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
-    """Box IoU and class agreement on each image's fp32 top-``TOP`` anchors; score cosine overall."""
+def head_parity(ref: list[Any], got: list[Any], config: Any) -> dict[str, float]:
+    """Boxes decoded (numpy, as the file does) from raw head outputs: IoU and class agreement on each image's
+    fp32 top-``TOP`` anchors; score cosine overall (minimum over images)."""
+    from edgekit.converters.tflite.nms import decode_boxes
+
     ious, agree, cos = [], [], []
     for (rb, rs), (gb, gs) in zip(ref, got, strict=True):
-        rb, gb = rb.reshape(-1, 4), gb.reshape(-1, 4)
+        rb, gb = decode_boxes(rb, config), decode_boxes(gb, config)
         rs, gs = rs.reshape(rb.shape[0], -1), gs.reshape(rb.shape[0], -1)
         top = np.argsort(-rs.max(1))[:TOP]
         ious.append(iou(rb[top], gb[top]).mean())
         agree.append((rs[top].argmax(1) == gs[top].argmax(1)).mean())
         cos.append(float(np.dot(rs.ravel(), gs.ravel()) / (np.linalg.norm(rs) * np.linalg.norm(gs) + 1e-12)))
-    return {"box_iou": float(np.mean(ious)), "class_agree": float(np.mean(agree)), "score_cosine": float(np.min(cos))}
+    return {
+        "box_iou": float(np.mean(ious)),
+        "class_agree": float(np.mean(agree)),
+        "score_cosine": float(np.min(cos)),
+    }
 
 
 def nms_parity(ref: list[Any], got: list[Any]) -> dict[str, float]:
@@ -176,15 +198,14 @@ def main() -> None:
     from edgekit.runtime.cpuinfo import cpu_info
 
     torch.set_num_threads(1)
-    images = photos(args.size)
-    print(f"CPU: {cpu_info()}  ({len(images)} photos at {args.size}x{args.size})")
+    print(f"CPU: {cpu_info()}  ({len(photos(args.size))} photos at {args.size}x{args.size})")
     rows, results = [], []
     tmp = Path(tempfile.mkdtemp(prefix="ek-detection-"))
     for name in args.models.split(","):
-        head = build(name, args.size)
+        head, images = build(name, args.size)
         x = torch.from_numpy(images[0])
         # score_threshold 0: random-init scores are low; the top TOP boxes after NMS are compared
-        nms = ek.NMSConfig(score_threshold=0.0, max_detections=TOP, background_class=0 if name == "ssdlite" else None)
+        nms = head.nms_config(score_threshold=0.0, max_detections=TOP)
         calib = [torch.from_numpy(a) for a in images]
         quantized = ek.quantize(head, x, calibrate=calib).model
         files = {}
@@ -193,35 +214,96 @@ def main() -> None:
             det = ek.export(model, x, tmp / f"{name}_{label}_nms.tflite", config=ek.ExportConfig(nms=nms))
             files[label] = (raw, det)
         concat_q = ek.quantize(Concat.wrap(head), x, calibrate=calib).model
-        concat_file = ek.export(concat_q, x, tmp / f"{name}_int8_concat.tflite", config=ek.ExportConfig(verify=False))
+        concat_file = ek.export(
+            concat_q, x, tmp / f"{name}_int8_concat.tflite", config=ek.ExportConfig(verify=False)
+        )
         runners = {label: Model.load(files[label][1].path, threads=1) for label in files}
-        feed = {label: (lambda m=m: m.run(images[0])) for label, m in runners.items()}
+        feed = {label: (lambda m=m, first=images[0]: m.run(first)) for label, m in runners.items()}
         latency = interleaved(feed, rounds=args.rounds, calls=5, warmup=2)
+        with torch.no_grad():
+            ref_torch = [tuple(t.numpy() for t in head(torch.from_numpy(a))) for a in images]
         ref_raw = run_file(files["fp32"][0].path, images, False)
         ref_det = run_file(files["fp32"][1].path, images, True)
         for label in ("fp32", "int8", "int8 concat"):
             if label == "int8 concat":
                 outs = run_file(concat_file.path, images, False)
-                got = [(o[..., :4], o[..., 4:]) for o in outs]
-                parity = head_parity(ref_raw, got)
+                width = nms.box_width
+                got = [(o[..., :width], o[..., width:]) for o in outs]
+                parity = head_parity(ref_raw, got, nms)
                 file, ops, det_ms = concat_file, concat_file.ops, float("nan")
             else:
                 raw, det = files[label]
-                parity = head_parity(ref_raw, run_file(raw.path, images, False))
-                parity |= nms_parity(ref_det, run_file(det.path, images, True))
+                if label == "fp32":  # the fp32 file against PyTorch
+                    parity = head_parity(ref_torch, run_file(raw.path, images, False), nms)
+                else:  # int8 against the fp32 file
+                    parity = head_parity(ref_raw, run_file(raw.path, images, False), nms)
+                    parity |= nms_parity(ref_det, run_file(det.path, images, True))
                 file, ops, det_ms = det, det.ops, latency[label] * 1e3
             qdq = ops.get("QUANTIZE", 0) + ops.get("DEQUANTIZE", 0)
-            row = {"model": name, "precision": label, "size_kb": file.size_bytes / 1024, "latency_ms": det_ms,
-                   "ops": sum(ops.values()), "quantize_dequantize": qdq, **parity, "op_types": ops}
+            row = {
+                "model": name,
+                "precision": label,
+                "size_kb": file.size_bytes / 1024,
+                "latency_ms": det_ms,
+                "ops": sum(ops.values()),
+                "quantize_dequantize": qdq,
+                **parity,
+                "op_types": ops,
+            }
             results.append(row)
-            rows.append([name, label, round(row["size_kb"]), round(det_ms, 2), row["ops"], qdq,
-                         round(parity["box_iou"], 4), round(parity["class_agree"], 4), round(parity["score_cosine"], 4),
-                         round(parity.get("nms_iou", float("nan")), 4), round(parity.get("nms_class_agree", float("nan")), 4)])
-        print(table(["model", "precision", "KiB", "LiteRT ms (1 thr)", "ops", "Q/DQ", "head box IoU", "head class agree",
-                     "score cos", "NMS IoU", "NMS class agree"], rows[-3:]), flush=True)
+            rows.append(
+                [
+                    name,
+                    label,
+                    round(row["size_kb"]),
+                    round(det_ms, 2),
+                    row["ops"],
+                    qdq,
+                    round(parity["box_iou"], 4),
+                    round(parity["class_agree"], 4),
+                    round(parity["score_cosine"], 4),
+                    round(parity.get("nms_iou", float("nan")), 4),
+                    round(parity.get("nms_class_agree", float("nan")), 4),
+                ]
+            )
+        print(
+            table(
+                [
+                    "model",
+                    "precision",
+                    "KiB",
+                    "LiteRT ms (1 thr)",
+                    "ops",
+                    "Q/DQ",
+                    "head box IoU",
+                    "head class agree",
+                    "score cos",
+                    "NMS IoU",
+                    "NMS class agree",
+                ],
+                rows[-3:],
+            ),
+            flush=True,
+        )
     print()
-    print(table(["model", "precision", "KiB", "LiteRT ms (1 thr)", "ops", "Q/DQ", "head box IoU", "head class agree",
-                 "score cos", "NMS IoU", "NMS class agree"], rows))
+    print(
+        table(
+            [
+                "model",
+                "precision",
+                "KiB",
+                "LiteRT ms (1 thr)",
+                "ops",
+                "Q/DQ",
+                "head box IoU",
+                "head class agree",
+                "score cos",
+                "NMS IoU",
+                "NMS class agree",
+            ],
+            rows,
+        )
+    )
     path = write("detection", {"size": args.size, "photos": len(images), "top_anchors": TOP, "rows": results})
     print(f"wrote {path}")
 
