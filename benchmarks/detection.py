@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import sys
 import tempfile
@@ -29,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import interleaved, table, write
+from _common import RESULTS, interleaved, table, write
 
 MODELS = ("yolov8n", "yolo11n", "ssdlite")
 TOP = 100
@@ -214,6 +215,7 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--size", type=int, default=320)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--append", action="store_true", help="keep other models' rows of the last JSON")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     import torch
@@ -236,7 +238,14 @@ def main() -> None:
         quantized = ek.quantize(head, x, calibrate=calib).model
         files = {}
         for label, model in (("fp32", head), ("int8", quantized)):
-            raw = ek.export(model, x, tmp / f"{name}_{label}.tflite")
+            try:
+                raw = ek.export(model, x, tmp / f"{name}_{label}.tflite")
+            except Exception as exc:  # recorded in the table: the benchmark goes on with the next model
+                error = " ".join(str(exc).split())[:300]
+                print(f"{name} {label}: export failed: {error}", flush=True)
+                results.append({"model": name, "precision": label, "error": error})
+                rows.append([name, label, "export failed", *[""] * 8])
+                break
             # what ek.export(..., config=ExportConfig(nms=nms)) writes, without exporting twice
             nms_path = tmp / f"{name}_{label}_nms.tflite"
             nms_path.write_bytes(append_nms(raw.path.read_bytes(), nms))
@@ -247,6 +256,8 @@ def main() -> None:
                 ops=Model.load(nms_path).op_histogram(),
             )
             files[label] = (raw, det)
+        if len(files) < 2:
+            continue
         concat_q = ek.quantize(Concat.wrap(head), x, calibrate=calib).model
         concat_file = ek.export(
             concat_q, x, tmp / f"{name}_int8_concat.tflite", config=ek.ExportConfig(verify=False)
@@ -338,6 +349,9 @@ def main() -> None:
             rows,
         )
     )
+    if args.append and (RESULTS / "detection.json").exists():  # keep the rows of models not run now
+        previous = json.loads((RESULTS / "detection.json").read_text())["rows"]
+        results = [r for r in previous if r["model"] not in args.models.split(",")] + results
     path = write("detection", {"size": args.size, "photos": len(images), "top_anchors": TOP, "rows": results})
     print(f"wrote {path}")
 

@@ -179,16 +179,18 @@ class _UltralyticsHead(DetectionHead):
             points, strides = _make_anchor_grid(self._feeds(x), self.detect.stride)
         self.register_buffer("anchors", torch.cat([points * strides, strides, strides], 1))
 
-    def _feeds(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def _feeds(self, image: torch.Tensor) -> list[torch.Tensor]:
+        """Ultralytics' layer loop (``BaseModel._predict_once``) up to the Detect head's inputs."""
         saved: list[Any] = []
-        save = self.detector.save  # type: ignore[union-attr]
-        for m in self.detector.model[:-1]:  # type: ignore[index, union-attr]
+        save: Any = self.detector.save
+        layers: Any = self.detector.model
+        x: Any = image
+        for m in layers[:-1]:
             if m.f != -1:
                 x = saved[m.f] if isinstance(m.f, int) else [x if j == -1 else saved[j] for j in m.f]
             x = m(x)
             saved.append(x if m.i in save else None)
-        f = self.detect.f
-        return [x if j == -1 else saved[j] for j in f]
+        return [x if j == -1 else saved[j] for j in self.detect.f]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         preds = self.detect.forward_head(self._feeds(x), **self.detect.one2many)
