@@ -121,10 +121,8 @@ def reestimate_bn(model: Any, images: list[np.ndarray]) -> None:
             m.reset_running_stats()
             m.momentum = None
     model.train()
-    with torch.no_grad():
-        for _ in range(2):
-            for image in images:
-                model(torch.from_numpy(image))
+    with torch.no_grad():  # one batch of all photos: SSDLite's last BatchNorms see 1x1 maps
+        model(torch.from_numpy(np.concatenate(images)))
     model.eval()
 
 
@@ -208,6 +206,16 @@ def run_file(path: Path, images: list[np.ndarray], nms: bool) -> list[Any]:
     if nms:
         return [m.detect(x) for x in images]
     return [m.run(x) for x in images]
+
+
+def save(args: argparse.Namespace, results: list[dict[str, Any]]) -> Path:
+    previous: list[dict[str, Any]] = []
+    if args.append and (RESULTS / "detection.json").exists():  # keep the rows of models not run now
+        previous = json.loads((RESULTS / "detection.json").read_text())["rows"]
+        previous = [r for r in previous if r["model"] not in args.models.split(",")]
+    return write(
+        "detection", {"size": args.size, "photos": 10, "top_anchors": TOP, "rows": previous + results}
+    )
 
 
 def main() -> None:
@@ -330,6 +338,7 @@ def main() -> None:
             ),
             flush=True,
         )
+        save(args, results)  # after each model: a later failure keeps these rows
     print()
     print(
         table(
@@ -349,11 +358,7 @@ def main() -> None:
             rows,
         )
     )
-    if args.append and (RESULTS / "detection.json").exists():  # keep the rows of models not run now
-        previous = json.loads((RESULTS / "detection.json").read_text())["rows"]
-        results = [r for r in previous if r["model"] not in args.models.split(",")] + results
-    path = write("detection", {"size": args.size, "photos": len(images), "top_anchors": TOP, "rows": results})
-    print(f"wrote {path}")
+    print(f"wrote {save(args, results)}")
 
 
 if __name__ == "__main__":
