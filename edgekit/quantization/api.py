@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -80,11 +81,40 @@ def capture(model: torch.nn.Module, example_inputs: Any) -> torch.fx.GraphModule
     return program.module()
 
 
+def _check_finite(calibrate: Calibration) -> None:
+    """NaN / inf in a calibration list fails before the (slow) capture, not halfway through calibration."""
+    if callable(calibrate) or not isinstance(calibrate, list | tuple):
+        return
+    for i, batch in enumerate(calibrate):
+        for a in as_example_tuple(batch, error=QuantizationError):
+            if a.is_floating_point() and not torch.isfinite(a).all():
+                raise QuantizationError(f"calibration batch {i} contains NaN or inf; clean the data first")
+
+
+def _warn_thin(samples: int, spread: list[float]) -> None:
+    """Warn when the calibration data cannot represent real inputs: one sample, or only constant inputs."""
+    if samples == 1:
+        warnings.warn(
+            "calibrated on a single sample: activation ranges fit that one input and other inputs will clip; "
+            "give 100+ representative inputs",
+            UserWarning,
+            stacklevel=3,
+        )
+    elif spread and max(spread) == 0.0:
+        warnings.warn(
+            "every calibration input is constant (no variation inside any sample): activation ranges will "
+            "not fit real inputs and int8 accuracy will suffer; calibrate on real, representative inputs",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def _calibrate(prepared: torch.nn.Module, calibrate: Calibration, example: tuple[torch.Tensor, ...]) -> int:
     if callable(calibrate):
         calibrate(prepared)
         return -1
     seen = 0
+    spread: list[float] = []
     with torch.no_grad():
         for i, batch in enumerate(calibrate):
             tensors = []
@@ -100,10 +130,12 @@ def _calibrate(prepared: torch.nn.Module, calibrate: Calibration, example: tuple
                         f"calibration batch {i} contains NaN or inf; clean the data first"
                     )
                 tensors.append(t)
+            spread.append(float(tensors[0].reshape(len(tensors[0]), -1).std(1, correction=0).max()))
             prepared(*tensors)
             seen += len(tensors[0])
     if seen == 0:
         raise QuantizationError("calibration data is empty: give at least one batch of representative inputs")
+    _warn_thin(seen, spread)
     return seen
 
 
@@ -166,6 +198,7 @@ def quantize(
     config = config or QuantConfig()
     model = unwrap_model(model)
     _check_keep_float(model, config)
+    _check_finite(calibrate)
     modes = _modes(model)
     try:
         model.eval()

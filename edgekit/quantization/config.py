@@ -13,6 +13,7 @@ class Calibrator(str, Enum):
     """How activation ranges are estimated from the calibration data (a ``str``: compares equal to its value)."""
 
     MINMAX = "minmax"
+    MEAN_MINMAX = "mean_minmax"
     MOVING_AVERAGE = "moving_average"
     PERCENTILE = "percentile"
     MSE = "mse"
@@ -28,7 +29,8 @@ class QuantConfig(VerbConfig):
     Defaults are the TFLite int8 spec: weights int8 symmetric per-channel (range ±127), activations int8
     asymmetric per-tensor, int32 bias, Conv/Linear fused with BatchNorm and ReLU/ReLU6/hardswish.
 
-    * ``calibrator``: activation range estimation — ``"minmax"``, ``"moving_average"`` (EMA of min/max),
+    * ``calibrator``: activation range estimation — ``"minmax"``, ``"mean_minmax"`` (per-sample min / max
+      averaged over the calibration samples, as TFLite's calibrator does), ``"moving_average"`` (EMA of min/max),
       ``"percentile"`` (clips the ``percentile`` tails), ``"mse"`` (histogram search minimising the L2
       quantization error).
     * ``per_channel_weights``: False gives one weight scale per tensor.
