@@ -94,6 +94,19 @@ def run_file(path: Path, spec: PretrainedSpec, x: np.ndarray) -> np.ndarray:
     return np.concatenate([_scores(spec, model(x[i : i + 1])) for i in range(len(x))])
 
 
+def ptq_config(method: str) -> tuple[ek.QuantConfig, str]:
+    """``ptq:<calibrator>[+bc]``: the calibrator (``default`` = QuantConfig()'s) and bias correction."""
+    calibrator, *levers = method.split(":", 1)[1].split("+")
+    settings: dict[str, Any] = {} if calibrator == "default" else {"calibrator": calibrator}
+    if "bc" in levers:
+        settings["bias_correction"] = True
+    if "nobc" in levers:
+        settings["bias_correction"] = False
+    config = ek.QuantConfig(**settings)
+    bc = " + bias corr." if config.bias_correction else ""
+    return config, f"edgekit PTQ {method.split(':', 1)[1]} ({config.calibrator.value}{bc})"
+
+
 def distill_qat(fp32: torch.nn.Module, spec: PretrainedSpec, x_cal: np.ndarray, steps: int) -> Any:
     """QAT on the calibration images with the fp32 model's own outputs as targets (no labels)."""
     example = torch.from_numpy(x_cal[:2])

@@ -14,6 +14,7 @@ import torch
 from edgekit.deprecation import warn_old_style
 from edgekit.errors import QuantizationError
 from edgekit.placement import device_of
+from edgekit.quantization.bias_correction import correct_biases, record_input_means
 from edgekit.quantization.config import Calibrator, QuantConfig
 from edgekit.quantization.quantizer import TFLiteInt8Quantizer
 from edgekit.quantization.state import mark, quant_state
@@ -207,7 +208,10 @@ def quantize(
     finally:
         _restore(modes)
     prepared = prepare_pt2e(captured, TFLiteInt8Quantizer(config, qat=False))
+    means = record_input_means(prepared) if config.bias_correction else None
     seen = _calibrate(prepared, calibrate, example)
+    if means is not None:
+        log.info("bias correction: %d layers", correct_biases(prepared, means))
     log.info("calibrated on %s samples with %s", seen if seen >= 0 else "user-run", config.calibrator)
     quantized = convert_pt2e(prepared)
     allow_exported_model_train_eval(quantized)

@@ -33,6 +33,8 @@ class QuantConfig(VerbConfig):
       averaged over the calibration samples, as TFLite's calibrator does), ``"moving_average"`` (EMA of min/max),
       ``"percentile"`` (clips the ``percentile`` tails), ``"mse"`` (histogram search minimising the L2
       quantization error).
+    * ``bias_correction``: after calibration, correct each conv / linear bias by the mean output shift its
+      int8 weights cause (measured on the calibration data; :mod:`edgekit.quantization.bias_correction`).
     * ``per_channel_weights``: False gives one weight scale per tensor.
     * ``keep_float``: module names (as in ``model.named_modules()``) left in float.
     * ``freeze_bn_after`` / ``freeze_observers_after``: QAT steps after which BatchNorm statistics / observer
@@ -46,6 +48,7 @@ class QuantConfig(VerbConfig):
 
     calibrator: Calibrator | str = Calibrator.MINMAX
     percentile: float = 99.99
+    bias_correction: bool = False
     per_channel_weights: bool = True
     keep_float: tuple[str, ...] = ()
     freeze_bn_after: int | None = None

@@ -60,3 +60,20 @@ def test_mean_minmax_calibrator_quantizes_close_to_fp32(trained_cnn, digits, fp3
         copy.deepcopy(trained_cnn), digits.x_train[:1], QuantConfig(calibrator="mean_minmax"), calibrate=calib
     ).model
     assert accuracy(q, digits.x_test, digits.y_test) >= fp32_accuracy - 0.03
+
+
+def test_bias_correction_removes_the_mean_output_shift(trained_cnn, digits, fp32_accuracy) -> None:
+    from edgekit.training import accuracy
+
+    calib = [digits.x_train[i : i + 32] for i in range(0, 256, 32)]
+    x = torch.from_numpy(digits.x_test)
+    with torch.no_grad():
+        reference = trained_cnn(x)
+    shifts = {}
+    for corrected in (False, True):
+        config = QuantConfig(bias_correction=corrected)
+        q = ek.quantize(copy.deepcopy(trained_cnn), digits.x_train[:1], config, calibrate=calib).model
+        with torch.no_grad():
+            shifts[corrected] = (q(x) - reference).mean(0).abs().mean().item()
+        assert accuracy(q, digits.x_test, digits.y_test) >= fp32_accuracy - 0.03
+    assert shifts[True] < 0.5 * shifts[False]
