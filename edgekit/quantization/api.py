@@ -160,7 +160,8 @@ class QuantizeResult(VerbResult):
             if self.calibration_samples < 0
             else f"{self.calibration_samples} samples"
         )
-        return f"int8 (TFLite spec), {Calibrator(self.config.calibrator).value} ranges from {seen}"
+        corrected = ", bias-corrected" if self.config.bias_correction else ""
+        return f"int8 (TFLite spec), {Calibrator(self.config.calibrator).value} ranges from {seen}{corrected}"
 
     def __getattr__(self, name: str) -> Any:
         model = self.__dict__.get("model")

@@ -91,8 +91,9 @@ def _fake_quant(weight: torch.Tensor, observer: Any) -> torch.Tensor:
 
 
 def correct_biases(model: GraphModule, means: ChannelMeans) -> int:
-    """Subtract each layer's weight-rounding shift ``(W_q - W) @ E[x]`` from its bias; returns how many
-    layers were corrected. Call after calibration, before ``convert_pt2e``."""
+    """Subtract each layer's weight-rounding shift ``(W_q - W) @ E[x]`` from its bias (a new tensor, the
+    caller's model keeps its own); returns how many layers were corrected. Call after calibration, before
+    ``convert_pt2e``."""
     means.remove()
     corrected = 0
     with torch.no_grad():
@@ -111,9 +112,25 @@ def correct_biases(model: GraphModule, means: ChannelMeans) -> int:
                 x = mean.to(delta.device).reshape(groups, -1)  # (groups, in / groups)
                 out_per_group = per_in.shape[0] // groups
                 shift = (per_in.reshape(groups, out_per_group, -1) * x[:, None, :]).sum(-1).reshape(-1)
-            bias.sub_(shift.to(bias.dtype))
+            _replace(model, layer.bias, bias.detach() - shift.to(bias.dtype))
             corrected += 1
     return corrected
+
+
+def _replace(model: torch.nn.Module, name: str, value: torch.Tensor) -> None:
+    """Point the ``get_attr`` at a new tensor: the captured graph shares its tensors with the caller's
+    model, which must keep its own bias."""
+    owner_name, _, attr = name.rpartition(".")
+    owner = model.get_submodule(owner_name) if owner_name else model
+    old = getattr(owner, attr)
+    if isinstance(old, torch.nn.Parameter):
+        value = torch.nn.Parameter(value, requires_grad=old.requires_grad)
+    if attr in owner._parameters:
+        owner._parameters[attr] = value
+    elif attr in owner._buffers:
+        owner._buffers[attr] = value
+    else:
+        setattr(owner, attr, value)
 
 
 def getattr_path(model: torch.nn.Module, name: str) -> torch.Tensor:
