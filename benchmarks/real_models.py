@@ -95,13 +95,12 @@ def run_file(path: Path, spec: PretrainedSpec, x: np.ndarray) -> np.ndarray:
 
 
 def ptq_config(method: str) -> tuple[ek.QuantConfig, str]:
-    """``ptq:<calibrator>[+bc]``: the calibrator (``default`` = QuantConfig()'s) and bias correction."""
+    """``ptq:<calibrator>[+bc]``: that calibrator, with bias correction only when ``+bc`` is given;
+    ``ptq:default`` is ``QuantConfig()`` as users get it."""
     calibrator, *levers = method.split(":", 1)[1].split("+")
     settings: dict[str, Any] = {} if calibrator == "default" else {"calibrator": calibrator}
-    if "bc" in levers:
-        settings["bias_correction"] = True
-    if "nobc" in levers:
-        settings["bias_correction"] = False
+    if calibrator != "default":  # each lever explicit: ptq:mse is mse alone, ptq:mse+bc adds bias correction
+        settings["bias_correction"] = "bc" in levers
     config = ek.QuantConfig(**settings)
     bc = " + bias corr." if config.bias_correction else ""
     return config, f"edgekit PTQ {method.split(':', 1)[1]} ({config.calibrator.value}{bc})"
