@@ -107,7 +107,8 @@ def correct_biases(model: GraphModule, means: ChannelMeans) -> int:
             if layer.node.target in LINEAR:
                 shift = delta @ mean.to(delta.device)
             else:
-                groups = int(layer.node.args[6]) if len(layer.node.args) > 6 else 1
+                groups_arg = layer.node.args[6] if len(layer.node.args) > 6 else 1
+                groups = groups_arg if isinstance(groups_arg, int) else 1
                 per_in = delta.sum(dim=tuple(range(2, delta.ndim)))  # (out, in / groups)
                 x = mean.to(delta.device).reshape(groups, -1)  # (groups, in / groups)
                 out_per_group = per_in.shape[0] // groups
@@ -123,10 +124,8 @@ def _replace(model: torch.nn.Module, name: str, value: torch.Tensor) -> None:
     owner_name, _, attr = name.rpartition(".")
     owner = model.get_submodule(owner_name) if owner_name else model
     old = getattr(owner, attr)
-    if isinstance(old, torch.nn.Parameter):
-        value = torch.nn.Parameter(value, requires_grad=old.requires_grad)
     if attr in owner._parameters:
-        owner._parameters[attr] = value
+        owner._parameters[attr] = torch.nn.Parameter(value, requires_grad=old.requires_grad)
     elif attr in owner._buffers:
         owner._buffers[attr] = value
     else:
