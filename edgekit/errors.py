@@ -88,6 +88,11 @@ class QuantizationError(EdgekitError):
     """Quantization was configured or used incorrectly (bad calibration data, wrong state, ...)."""
 
 
+class PretrainedWeightsError(EdgekitError):
+    """A pretrained model could not be built: its weights package is not installed, or the weights do not
+    fit the architecture (the message lists the missing and unexpected keys)."""
+
+
 class PruningError(EdgekitError):
     """Pruning was configured incorrectly or the model's graph cannot be pruned consistently."""
 

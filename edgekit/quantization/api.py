@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ import torch
 from edgekit.deprecation import warn_old_style
 from edgekit.errors import QuantizationError
 from edgekit.placement import device_of
+from edgekit.quantization.bias_correction import correct_biases, record_input_means
 from edgekit.quantization.config import Calibrator, QuantConfig
 from edgekit.quantization.quantizer import TFLiteInt8Quantizer
 from edgekit.quantization.state import mark, quant_state
@@ -80,11 +82,40 @@ def capture(model: torch.nn.Module, example_inputs: Any) -> torch.fx.GraphModule
     return program.module()
 
 
+def _check_finite(calibrate: Calibration) -> None:
+    """NaN / inf in a calibration list fails before the (slow) capture, not halfway through calibration."""
+    if callable(calibrate) or not isinstance(calibrate, list | tuple):
+        return
+    for i, batch in enumerate(calibrate):
+        for a in as_example_tuple(batch, error=QuantizationError):
+            if a.is_floating_point() and not torch.isfinite(a).all():
+                raise QuantizationError(f"calibration batch {i} contains NaN or inf; clean the data first")
+
+
+def _warn_thin(samples: int, spread: list[float]) -> None:
+    """Warn when the calibration data cannot represent real inputs: one sample, or only constant inputs."""
+    if samples == 1:
+        warnings.warn(
+            "calibrated on a single sample: activation ranges fit that one input and other inputs will clip; "
+            "give 100+ representative inputs",
+            UserWarning,
+            stacklevel=3,
+        )
+    elif spread and max(spread) == 0.0:
+        warnings.warn(
+            "every calibration input is constant (no variation inside any sample): activation ranges will "
+            "not fit real inputs and int8 accuracy will suffer; calibrate on real, representative inputs",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def _calibrate(prepared: torch.nn.Module, calibrate: Calibration, example: tuple[torch.Tensor, ...]) -> int:
     if callable(calibrate):
         calibrate(prepared)
         return -1
     seen = 0
+    spread: list[float] = []
     with torch.no_grad():
         for i, batch in enumerate(calibrate):
             tensors = []
@@ -100,10 +131,12 @@ def _calibrate(prepared: torch.nn.Module, calibrate: Calibration, example: tuple
                         f"calibration batch {i} contains NaN or inf; clean the data first"
                     )
                 tensors.append(t)
+            spread.append(float(tensors[0].reshape(len(tensors[0]), -1).std(1, correction=0).max()))
             prepared(*tensors)
             seen += len(tensors[0])
     if seen == 0:
         raise QuantizationError("calibration data is empty: give at least one batch of representative inputs")
+    _warn_thin(seen, spread)
     return seen
 
 
@@ -127,7 +160,8 @@ class QuantizeResult(VerbResult):
             if self.calibration_samples < 0
             else f"{self.calibration_samples} samples"
         )
-        return f"int8 (TFLite spec), {Calibrator(self.config.calibrator).value} ranges from {seen}"
+        corrected = ", bias-corrected" if self.config.bias_correction else ""
+        return f"int8 (TFLite spec), {Calibrator(self.config.calibrator).value} ranges from {seen}{corrected}"
 
     def __getattr__(self, name: str) -> Any:
         model = self.__dict__.get("model")
@@ -166,6 +200,7 @@ def quantize(
     config = config or QuantConfig()
     model = unwrap_model(model)
     _check_keep_float(model, config)
+    _check_finite(calibrate)
     modes = _modes(model)
     try:
         model.eval()
@@ -174,7 +209,10 @@ def quantize(
     finally:
         _restore(modes)
     prepared = prepare_pt2e(captured, TFLiteInt8Quantizer(config, qat=False))
+    means = record_input_means(prepared) if config.bias_correction else None
     seen = _calibrate(prepared, calibrate, example)
+    if means is not None:
+        log.info("bias correction: %d layers", correct_biases(prepared, means))
     log.info("calibrated on %s samples with %s", seen if seen >= 0 else "user-run", config.calibrator)
     quantized = convert_pt2e(prepared)
     allow_exported_model_train_eval(quantized)

@@ -34,7 +34,7 @@ def test_quantize_leaves_the_callers_model_and_mode_alone(mode: str) -> None:
     assert quant_state(model) == "float" and quant_state(result) == "finalized"
     assert result.calibration_samples == 16 and result.config == ek.QuantConfig()
     assert result.to_dict() == {"config": ek.QuantConfig().to_dict(), "calibration_samples": 16}
-    assert "minmax ranges from 16 samples" in result.summary()
+    assert "mse ranges from 16 samples, bias-corrected" in result.summary()
 
 
 def test_prepare_qat_leaves_the_callers_mode_alone() -> None:

