@@ -2,11 +2,13 @@
 
 Patterns (matched by walking the exported ATen graph):
 
-* conv2d / linear [-> batch_norm] [-> relu | relu6 (hardtanh 0..6) | hardswish]: input and weight
-  observed, one output observer after the last op of the fused pattern (TFLite fuses them too);
+* conv2d / linear [-> batch_norm] [-> relu | relu6 (hardtanh 0..6)]: input and weight observed, one
+  output observer after the last op of the fused pattern (TFLite fuses them too);
 * add [-> activation]: both inputs and the output quantized (no float island in residual blocks);
 * max/avg pooling, flatten, reshape/view, cat: output shares the input's scale (TFLite requires it);
 * adaptive_avg_pool2d / mean: own output scale;
+* hardswish, hardsigmoid (squeeze-and-excitation gates): input and output quantized; TFLite has no fused
+  form of them, so the conv before them keeps its own output scale;
 * sigmoid / softmax: the fixed output range TFLite defines (scale 1/256, zero point -128);
 * silu: rewritten to x * sigmoid(x) before annotation, as TFLite runs it (LOGISTIC with its fixed
   output range, then MUL), so PyTorch rounds the sigmoid where TFLite does;
@@ -50,8 +52,15 @@ ACTIVATION = {
     aten.relu_.default,
     aten.hardtanh.default,
     aten.hardtanh_.default,
+}
+#: Elementwise ops TFLite runs as int8 ops of their own (no fused-activation form), so their input and
+#: output are both quantized: HARD_SWISH, and HardSigmoid as ADD(+3, fused RELU6) -> MUL(1/6), whose inner
+#: ranges the writer derives from the output.
+OWN_RANGE_UNARY = {
     aten.hardswish.default,
     aten.hardswish_.default,
+    aten.hardsigmoid.default,
+    aten.hardsigmoid_.default,
 }
 ADD = {aten.add.Tensor, aten.add_.Tensor}
 SHARED_SCALE = {
@@ -184,7 +193,7 @@ class TFLiteInt8Quantizer(Quantizer):
                 if last is not node:
                     self._annotate(last, {}, self.act)
                 done.update({node, last})
-            elif target in ACTIVATION and isinstance(node.args[0], Node):
+            elif (target in ACTIVATION or target in OWN_RANGE_UNARY) and isinstance(node.args[0], Node):
                 self._annotate(node, {node.args[0]: self.act}, self.act)
             elif target in SHARED_SCALE and isinstance(node.args[0], Node):
                 source = node.args[0]

@@ -12,6 +12,8 @@ Runs after the fusion passes, on a float graph whose QuantizeLinear nodes are ma
    FULLY_CONNECTED int32 with scale ``s_in * s_w[c]`` and zero point 0, other float constants read by
    int8 ops int8 per tensor (range including 0), or with the output's parameters for same-scale ops
    (PADV2's pad value);
+   a float input of ``MUL(x, c)`` (a positive scalar constant, e.g. HardSigmoid's 1/6) takes the output's
+   zero point and ``scale / c``;
 4. every tensor with parameters becomes int8.
 
 A float activation left between int8 ops (no QuantizeLinear anywhere near it) is an error naming it.
@@ -102,10 +104,32 @@ def _absorb_marks(graph: Graph) -> None:
     graph.outputs = [replace.get(id(t), t) for t in graph.outputs]
 
 
+def _scalar_factor(op: Operator) -> tuple[Tensor, float] | None:
+    """``(x, c)`` when ``op`` is ``MUL(x, c)`` with a positive scalar constant ``c`` and no fused activation."""
+    if op.code != "MUL" or op.fields.get("fusedActivationFunction", 0) != 0 or len(op.inputs) != 2:
+        return None
+    consts = [t for t in op.inputs if t is not None and t.is_const and t.data is not None]
+    others = [t for t in op.inputs if t is not None and not t.is_const]
+    if len(consts) != 1 or len(others) != 1 or np.asarray(consts[0].data).size != 1:
+        return None
+    c = float(np.asarray(consts[0].data).reshape(-1)[0])
+    return (others[0], c) if c > 0 else None
+
+
 def _propagate(graph: Graph) -> None:
     readers = graph.consumers()
     for op in reversed(graph.operators):
         out = op.outputs[0]
+        factor = _scalar_factor(op)
+        if factor is not None and out.quant is not None and out.quant.scale.size == 1:
+            # x * c (HardSigmoid's final 1/6): x takes the output's zero point and scale / c, so the
+            # int8 MUL only rescales, and the op before it (ADD +3 with fused RELU6) runs int8 too
+            x, c = factor
+            if x.quant is None and len(readers.get(id(x), [])) == 1:
+                x.quant = Quant(
+                    (out.quant.scale / np.float32(c)).astype(np.float32), out.quant.zero_point.copy()
+                )
+            continue
         if op.code in SAME_SCALE and op.code != "CONCATENATION" and out.quant is not None:
             source = op.inputs[0] if op.code not in ("SPLIT",) else op.inputs[1]
             if (
