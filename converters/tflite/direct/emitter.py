@@ -74,6 +74,13 @@ class Emitter:
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
         graph.emitter = self
+        self.marked = 0  # operators already tagged with their ONNX node
+
+    def tag_origin(self, origin: str) -> None:
+        """Record ``origin`` (the ONNX node just lowered) on the operators emitted since the last call."""
+        for op in self.graph.operators[self.marked :]:
+            op.origin = op.origin or origin
+        self.marked = len(self.graph.operators)
         self.nn = SimpleNamespace(
             relu=self.relu,
             relu6=self.relu6,

@@ -8,15 +8,16 @@ Runs after the fusion passes, on a float graph whose QuantizeLinear nodes are ma
    CONCATENATION, GATHER, ...) pass parameters backwards to an unmarked input and forwards to an unmarked
    output; where the ONNX scales differ the writer inserts a QUANTIZE and says so in the notes;
    LOGISTIC / SOFTMAX / TANH outputs get TFLite's fixed scales (a QUANTIZE to the ONNX one if it differs);
+   an unmarked input of ``MUL(x, c)`` (a positive scalar constant, e.g. HardSigmoid's 1/6) takes the
+   output's zero point and ``scale / c``;
 3. constants: weights become int8 with their scales, biases of CONV_2D / DEPTHWISE_CONV_2D /
    FULLY_CONNECTED int32 with scale ``s_in * s_w[c]`` and zero point 0, other float constants read by
    int8 ops int8 per tensor (range including 0), or with the output's parameters for same-scale ops
    (PADV2's pad value);
-   a float input of ``MUL(x, c)`` (a positive scalar constant, e.g. HardSigmoid's 1/6) takes the output's
-   zero point and ``scale / c``;
 4. every tensor with parameters becomes int8.
 
-A float activation left between int8 ops (no QuantizeLinear anywhere near it) is an error naming it.
+Ops the quantized model left float (no QuantizeLinear on their outputs) run in float between a
+DEQUANTIZE and a QUANTIZE, named in the notes; a CONV_2D / FULLY_CONNECTED left float is an error naming it.
 """
 
 from __future__ import annotations
@@ -183,6 +184,56 @@ def _enforce(graph: Graph, notes: list[str]) -> None:
                 )
 
 
+def _float_islands(graph: Graph, notes: list[str]) -> None:
+    """Ops the quantized model left in float between quantized tensors (a DequantizeLinear before them,
+    a QuantizeLinear after, nothing inside: LayerNorm, GELU, attention MatMuls the quantizer does not
+    annotate, a MatMul whose weight was never quantized) run in float as they do in PyTorch: DEQUANTIZE
+    before, QUANTIZE after, each ONNX node named in the notes. A CONV_2D / FULLY_CONNECTED with an int8
+    weight but float activations is an error."""
+    dequantized: dict[int, Tensor] = {}
+    islands: dict[str, set[str]] = {}
+    for op in list(graph.operators):
+        if op.code in ("QUANTIZE", "DEQUANTIZE"):
+            continue
+        outputs = [t for t in op.outputs if t.np_dtype == np.float32]
+        weight = op.inputs[1] if op.code in _WEIGHTED and len(op.inputs) > 1 else None
+        float_weight = weight is not None and weight.is_const and weight.quant is None
+        if not float_weight and all(t.quant is not None for t in [*_activations(op), *outputs]):
+            continue
+        if op.code in _WEIGHTED and not float_weight:
+            where = f" (from {op.origin})" if op.origin else ""
+            raise ConversionError(
+                f"tensor {op.outputs[0].name!r} ({op.code}{where}) of the int8 model has no quantization "
+                "parameters: TFLite cannot mix it with int8 tensors; give it a QuantizeLinear / "
+                "DequantizeLinear pair (quantize that op) or export the model as float"
+            )
+        for i, t in enumerate(op.inputs):
+            if t is None or t.np_dtype != np.float32 or t.quant is None:
+                continue
+            if t.is_const:  # a weight read by a float op stays float
+                op.inputs[i] = graph.const(t.data)
+                continue
+            if id(t) not in dequantized:
+                dequantized[id(t)] = graph.tensor(t.shape, np.float32)
+                graph.operators.insert(
+                    graph.operators.index(op), Operator("DEQUANTIZE", [t], [dequantized[id(t)]])
+                )
+            op.inputs[i] = dequantized[id(t)]
+        for j, out in enumerate(op.outputs):
+            if out.np_dtype == np.float32 and out.quant is not None:
+                op.outputs[j] = graph.tensor(out.shape, np.float32)
+                graph.operators.insert(
+                    graph.operators.index(op) + 1, Operator("QUANTIZE", [op.outputs[j]], [out])
+                )
+        islands.setdefault(op.origin or "(no ONNX node)", set()).add(op.code)
+    for origin, codes in islands.items():
+        notes.append(
+            f"int8: {origin} runs in float ({', '.join(sorted(codes))}): the quantized model has no "
+            "quantization inside it (TFLite int8 has no kernel for it, or the quantizer left it float); "
+            "DEQUANTIZE / QUANTIZE inserted around it"
+        )
+
+
 def _quantize_data(t: Tensor, narrow: bool) -> None:
     assert t.data is not None and t.quant is not None
     scale = t.quant.scale.astype(np.float64)
@@ -255,14 +306,8 @@ def _constants(graph: Graph) -> None:
 def _check_and_cast(graph: Graph) -> None:
     for op in graph.operators:
         for t in [*op.inputs, *op.outputs]:
-            if t is None or t.is_const or t.np_dtype != np.float32:
+            if t is None or t.is_const or t.np_dtype != np.float32 or t.quant is None:
                 continue
-            if t.quant is None:
-                raise ConversionError(
-                    f"tensor {t.name!r} ({op.code}) of the int8 model has no quantization parameters: TFLite "
-                    "cannot mix it with int8 tensors; give it a QuantizeLinear / DequantizeLinear pair "
-                    "(quantize that op) or export the model as float"
-                )
             if not (np.all(np.isfinite(t.quant.scale)) and np.all(t.quant.scale > 0)):
                 raise ConversionError(
                     f"tensor {t.name!r} has scale {t.quant.scale.tolist()}: TFLite needs finite positive scales"
@@ -288,6 +333,7 @@ def quantize(graph: Graph, notes: list[str]) -> bool:
     _absorb_marks(graph)
     _propagate(graph)
     _enforce(graph, notes)
+    _float_islands(graph, notes)
     _constants(graph)
     _check_and_cast(graph)
     return True
