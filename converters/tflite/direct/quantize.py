@@ -56,6 +56,57 @@ SAME_SCALE = frozenset(
 FOLLOWS_INPUT = frozenset({"MEAN", "AVERAGE_POOL_2D", "RESIZE_BILINEAR", "SUM"})
 FIXED_OUTPUT = {"LOGISTIC": (1 / 256, -128), "SOFTMAX": (1 / 256, -128), "TANH": (1 / 128, 0)}
 _WEIGHTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
+#: Builtins with an int8 kernel in TFLite's reference op set (LiteRT 2.x). Any other op that reads or
+#: writes quantized tensors (SIN, SQUARE, DIV, POW, FLOOR, ...) runs in float between DEQUANTIZE and
+#: QUANTIZE with a note, instead of a file LiteRT refuses to load ("Type INT8 is unsupported by op").
+INT8_KERNELS = frozenset(
+    {
+        *SAME_SCALE,
+        *FOLLOWS_INPUT,
+        *FIXED_OUTPUT,
+        *_WEIGHTED,
+        "ADD",
+        "SUB",
+        "MUL",
+        "QUANTIZE",
+        "DEQUANTIZE",
+        "SLICE",
+        "PACK",
+        "UNPACK",
+        "EXPAND_DIMS",
+        "REDUCE_PROD",
+        "RELU_N1_TO_1",
+        "LEAKY_RELU",
+        "PRELU",
+        "ELU",
+        "HARD_SWISH",
+        "GELU",
+        "BATCH_MATMUL",
+        "MAXIMUM",
+        "MINIMUM",
+        "ARG_MAX",
+        "ARG_MIN",
+        "SPACE_TO_DEPTH",
+        "DEPTH_TO_SPACE",
+        "BATCH_TO_SPACE_ND",
+        "SPACE_TO_BATCH_ND",
+        "SQUARED_DIFFERENCE",
+        "RSQRT",
+        "ABS",
+        "NEG",
+        "LOG_SOFTMAX",
+        "L2_NORMALIZATION",
+        "EQUAL",
+        "NOT_EQUAL",
+        "LESS",
+        "LESS_EQUAL",
+        "GREATER",
+        "GREATER_EQUAL",
+        "SELECT",
+        "SELECT_V2",
+        "MIRROR_PAD",
+    }
+)
 
 
 def _same(a: Quant | None, b: Quant | None) -> bool:
@@ -187,7 +238,8 @@ def _enforce(graph: Graph, notes: list[str]) -> None:
 def _float_islands(graph: Graph, notes: list[str]) -> None:
     """Ops the quantized model left in float between quantized tensors (a DequantizeLinear before them,
     a QuantizeLinear after, nothing inside: LayerNorm, GELU, attention MatMuls the quantizer does not
-    annotate, a MatMul whose weight was never quantized) run in float as they do in PyTorch: DEQUANTIZE
+    annotate, a MatMul whose weight was never quantized), and quantized ops TFLite has no int8 kernel for
+    (``INT8_KERNELS``), run in float as they do in PyTorch: DEQUANTIZE
     before, QUANTIZE after, each ONNX node named in the notes. A CONV_2D / FULLY_CONNECTED with an int8
     weight but float activations is an error."""
     dequantized: dict[int, Tensor] = {}
@@ -198,7 +250,9 @@ def _float_islands(graph: Graph, notes: list[str]) -> None:
         outputs = [t for t in op.outputs if t.np_dtype == np.float32]
         weight = op.inputs[1] if op.code in _WEIGHTED and len(op.inputs) > 1 else None
         float_weight = weight is not None and weight.is_const and weight.quant is None
-        if not float_weight and all(t.quant is not None for t in [*_activations(op), *outputs]):
+        activations = [*_activations(op), *outputs]
+        no_kernel = op.code not in INT8_KERNELS and any(t.quant is not None for t in activations)
+        if not float_weight and not no_kernel and all(t.quant is not None for t in activations):
             continue
         if op.code in _WEIGHTED and not float_weight:
             where = f" (from {op.origin})" if op.origin else ""
@@ -228,9 +282,9 @@ def _float_islands(graph: Graph, notes: list[str]) -> None:
         islands.setdefault(op.origin or "(no ONNX node)", set()).add(op.code)
     for origin, codes in islands.items():
         notes.append(
-            f"int8: {origin} runs in float ({', '.join(sorted(codes))}): the quantized model has no "
-            "quantization inside it (TFLite int8 has no kernel for it, or the quantizer left it float); "
-            "DEQUANTIZE / QUANTIZE inserted around it"
+            f"int8: {origin} runs in float ({', '.join(sorted(codes))}): TFLite has no int8 kernel for it, "
+            "or the quantized model left it float; DEQUANTIZE / QUANTIZE inserted around it (keep it out of "
+            "the int8 path, or replace the op, to avoid the conversions)"
         )
 
 
