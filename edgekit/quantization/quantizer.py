@@ -252,14 +252,15 @@ class TFLiteInt8Quantizer(Quantizer):
 def _decompose_attention(graph: torch.fx.Graph, node: Node) -> bool:
     """``softmax(q @ k^T * scale) @ v`` in place of a mask-free, dropout-free SDPA node."""
     q, k, v = node.args[:3]
+    if not all(isinstance(t, Node) and "val" in t.meta for t in (q, k, v)):
+        return False
+    assert isinstance(q, Node) and isinstance(k, Node) and isinstance(v, Node)
     extra = dict(zip(("attn_mask", "dropout_p", "is_causal"), node.args[3:], strict=False)) | dict(
         node.kwargs
     )
     if extra.get("attn_mask") is not None or extra.get("dropout_p", 0.0) or extra.get("is_causal", False):
         return False
-    if extra.get("enable_gqa", False) or any(
-        not isinstance(t, Node) or "val" not in t.meta for t in (q, k, v)
-    ):
+    if extra.get("enable_gqa", False):
         return False
     scale = extra.get("scale") or 1.0 / float(q.meta["val"].shape[-1]) ** 0.5
     with graph.inserting_before(node):
@@ -268,7 +269,7 @@ def _decompose_attention(graph: torch.fx.Graph, node: Node) -> bool:
         scaled = graph.call_function(aten.mul.Tensor, (scores, scale))
         weights = graph.call_function(aten.softmax.int, (scaled, -1))
         out = graph.call_function(aten.matmul.default, (weights, v))
-    qv, kv, vv = q.meta["val"], k.meta["val"], v.meta["val"]  # type: ignore[union-attr]
+    qv, kv, vv = q.meta["val"], k.meta["val"], v.meta["val"]
     with qv.fake_mode:  # the observers go where the output is a float tensor: give each node its value
         values = [kv.transpose(-2, -1)]
         values.append(qv @ values[0])
