@@ -97,3 +97,22 @@ def raw_litert(path: Path, x_nhwc: Any) -> Callable[[], Any]:
         return interp.get_tensor(o)
 
     return call
+
+
+def isolated(fn: Callable[..., dict[str, Any]], name: str, *args: Any) -> dict[str, Any]:
+    """``fn(name, *args)`` in a fresh process: memory of big models is returned between models, and a
+    model the machine cannot hold is recorded instead of ending the run."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context) as pool:
+        try:
+            return pool.submit(fn, name, *args).result()
+        except BrokenProcessPool:
+            return {
+                "model": name,
+                "status": "failed",
+                "error": "the worker process died (killed for memory?) while exporting or converting",
+            }

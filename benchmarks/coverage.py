@@ -15,19 +15,16 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import multiprocessing
 import resource
 import subprocess
 import tempfile
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import torch
 import torchvision
-from _common import RESULTS, table, write
+from _common import RESULTS, isolated, table, write
 
 import edgekit as ek
 
@@ -128,21 +125,6 @@ def one(name: str, size: int, folder: Path, writer: str = "direct") -> dict:
     return row
 
 
-def isolated(name: str, size: int, folder: Path, writer: str = "direct") -> dict:
-    """``one`` in a fresh process: memory of big models (VGG, ViT-L) is returned between models, and a
-    model the machine cannot hold is recorded instead of ending the run."""
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(1, mp_context=context) as pool:
-        try:
-            return pool.submit(one, name, size, folder, writer).result()
-        except BrokenProcessPool:
-            return {
-                "model": name,
-                "status": "failed",
-                "error": "the worker process died (killed for memory?) while exporting or converting",
-            }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", nargs="*")
@@ -164,7 +146,7 @@ def main() -> None:
         for name in names:
             if name in done and not args.redo:
                 continue
-            done[name] = {**isolated(name, args.size, Path(tmp), args.writer), "commit": commit}
+            done[name] = {**isolated(one, name, args.size, Path(tmp), args.writer), "commit": commit}
             write(result_name, {"results": list(done.values())})
             print(f"{name}: {done[name]['status']} {done[name].get('error', '')[:160]}", flush=True)
     rows = [

@@ -33,8 +33,8 @@ class Tap:
     @property
     def key(self) -> tuple[float, int, tuple[int, ...]]:
         """Quantization and shape without unit axes ([N, C, 1, 1] and [N, C] are the same tensor)."""
-        shape = self.value.shape
-        return (round(self.scale, 9), self.zero_point, (shape[0], *(d for d in shape[1:] if d != 1)))
+        shape = self.value.shape  # () for a scalar (a quantized constant such as HardSigmoid's +3)
+        return (round(self.scale, 9), self.zero_point, (*shape[:1], *(d for d in shape[1:] if d != 1)))
 
 
 @dataclass

@@ -13,7 +13,14 @@ from typing import Any
 import numpy as np
 
 from edgekit.converters.tflite import registry
-from edgekit.converters.tflite.values import NCHW_TO_NHWC, Layout, NodeContext, Value, as_layout
+from edgekit.converters.tflite.values import (
+    NCHW_TO_NHWC,
+    Layout,
+    NodeContext,
+    QuantizedConstant,
+    Value,
+    as_layout,
+)
 from edgekit.converters.tflite.weights import WeightStore
 from edgekit.errors import ConversionError, UnsupportedOpError
 
@@ -172,7 +179,10 @@ class GraphTranslator:
                     f"node {node.name!r} reads {exc.args[0]!r}, which no earlier node produces"
                 ) from exc
             outs = None
-            if registry.foldable(node.op_type) and all(v is None or v.is_const for v in inputs):
+            if node.op_type == "Transpose" and isinstance(inputs[0] and inputs[0].data, QuantizedConstant):
+                perm = _attrs(node).get("perm")
+                outs = [Value(inputs[0].data.transposed(list(perm) if perm else None))]  # type: ignore[union-attr]
+            elif registry.foldable(node.op_type) and all(v is None or v.is_const for v in inputs):
                 folded = _fold(node, inputs, self.opset)
                 outs = [Value(a) for a in folded] if folded is not None else None
             if outs is None:
@@ -180,6 +190,8 @@ class GraphTranslator:
                     inputs = [_unflattened(tf, v) for v in inputs]
                 ctx = NodeContext(node, inputs, _attrs(node), tf, self.opset, self.notes)
                 outs = self._handle(node, ctx)
+                if hasattr(tf, "tag_origin"):  # the direct writer's emitter: int8 messages name the node
+                    tf.tag_origin(f"ONNX {node.op_type} node {node.name!r}")
             for name, value in zip(node.output, outs, strict=False):
                 if name:
                     values[name] = value

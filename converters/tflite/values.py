@@ -36,6 +36,15 @@ class QuantizedConstant:
     axis: int | None  # per-channel axis, None for per-tensor
     dtype: np.dtype
 
+    def transposed(self, perm: list[int] | None) -> QuantizedConstant:
+        """The same weight transposed (a Linear on a 3-D input exports as DequantizeLinear -> Transpose ->
+        MatMul); its per-channel axis moves with it, so the weight stays int8."""
+        order = list(perm) if perm else list(range(self.values.ndim))[::-1]
+        axis = order.index(self.axis) if self.axis is not None else None
+        return QuantizedConstant(
+            np.transpose(self.values, order), self.scale, self.zero_point, axis, self.dtype
+        )
+
 
 @dataclass
 class Value:

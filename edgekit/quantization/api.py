@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 import logging
 import warnings
 from collections.abc import Callable, Iterable
@@ -110,6 +111,48 @@ def _warn_thin(samples: int, spread: list[float]) -> None:
         )
 
 
+def _batch(batch: Any, i: int, example: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+    """Calibration batch ``i`` as float tensors on the example's devices, checked against the example:
+    one tensor per input, same shape after the batch dimension, a floating dtype where the model takes
+    float, finite values."""
+    items = as_example_tuple(batch, error=QuantizationError)
+    if len(items) != len(example):
+        raise QuantizationError(
+            f"calibration batch {i} has {len(items)} tensors; the model takes {len(example)} inputs: give one "
+            "batch per input (a tuple of tensors for a multi-input model)"
+        )
+    tensors = []
+    for j, (a, ref) in enumerate(zip(items, example, strict=True)):
+        expected = tuple(ref.shape[1:])
+        if tuple(a.shape[1:]) != expected or a.ndim != ref.ndim:
+            raise QuantizationError(
+                f"calibration batch {i} has shape {tuple(a.shape)}; the model takes (N, {', '.join(map(str, expected))})"
+            )
+        if ref.is_floating_point() and not a.is_floating_point():
+            raise QuantizationError(
+                f"calibration batch {i} (input {j}) has dtype {a.dtype}; the model takes {ref.dtype}: give float "
+                "batches preprocessed like the model's inputs (e.g. images scaled and normalised, not raw uint8)"
+            )
+        t = a.float().to(ref.device) if a.is_floating_point() else a.to(ref.device)
+        if t.is_floating_point() and not torch.isfinite(t).all():
+            raise QuantizationError(f"calibration batch {i} contains NaN or inf; clean the data first")
+        tensors.append(t)
+    return tensors
+
+
+def _first_batch(calibrate: Calibration, example: tuple[torch.Tensor, ...]) -> Calibration:
+    """Check the first calibration batch before any work (capture takes minutes on big models); returns
+    an iterable that still yields it."""
+    if callable(calibrate):
+        return calibrate
+    batches = iter(calibrate)
+    first = next(batches, None)
+    if first is None:
+        raise QuantizationError("calibration data is empty: give at least one batch of representative inputs")
+    _batch(first, 0, example)
+    return itertools.chain([first], batches)
+
+
 def _calibrate(prepared: torch.nn.Module, calibrate: Calibration, example: tuple[torch.Tensor, ...]) -> int:
     if callable(calibrate):
         calibrate(prepared)
@@ -118,20 +161,9 @@ def _calibrate(prepared: torch.nn.Module, calibrate: Calibration, example: tuple
     spread: list[float] = []
     with torch.no_grad():
         for i, batch in enumerate(calibrate):
-            tensors = []
-            for j, a in enumerate(as_example_tuple(batch, error=QuantizationError)):
-                t = a.float().to(example[j].device if j < len(example) else a.device)
-                expected = tuple(example[j].shape[1:]) if j < len(example) else None
-                if expected is None or tuple(t.shape[1:]) != expected:
-                    raise QuantizationError(
-                        f"calibration batch {i} has shape {tuple(t.shape)}; the model takes (N, {', '.join(map(str, expected or ()))})"
-                    )
-                if not torch.isfinite(t).all():
-                    raise QuantizationError(
-                        f"calibration batch {i} contains NaN or inf; clean the data first"
-                    )
-                tensors.append(t)
-            spread.append(float(tensors[0].reshape(len(tensors[0]), -1).std(1, correction=0).max()))
+            tensors = _batch(batch, i, example)
+            if tensors[0].is_floating_point():
+                spread.append(float(tensors[0].reshape(len(tensors[0]), -1).std(1, correction=0).max()))
             prepared(*tensors)
             seen += len(tensors[0])
     if seen == 0:
@@ -205,6 +237,7 @@ def quantize(
     try:
         model.eval()
         example = _example(example_inputs, device_of(model))
+        calibrate = _first_batch(calibrate, example)
         captured = capture(model, example)
     finally:
         _restore(modes)

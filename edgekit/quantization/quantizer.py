@@ -2,15 +2,22 @@
 
 Patterns (matched by walking the exported ATen graph):
 
-* conv2d / linear [-> batch_norm] [-> relu | relu6 (hardtanh 0..6) | hardswish]: input and weight
-  observed, one output observer after the last op of the fused pattern (TFLite fuses them too);
+* conv2d / linear [-> batch_norm] [-> relu | relu6 (hardtanh 0..6)]: input and weight observed, one
+  output observer after the last op of the fused pattern (TFLite fuses them too);
 * add [-> activation]: both inputs and the output quantized (no float island in residual blocks);
 * max/avg pooling, flatten, reshape/view, cat: output shares the input's scale (TFLite requires it);
 * adaptive_avg_pool2d / mean: own output scale;
+* hardswish, hardsigmoid (squeeze-and-excitation gates): input and output quantized; TFLite has no fused
+  form of them, so the conv before them keeps its own output scale;
 * sigmoid / softmax: the fixed output range TFLite defines (scale 1/256, zero point -128);
 * silu: rewritten to x * sigmoid(x) before annotation, as TFLite runs it (LOGISTIC with its fixed
   output range, then MUL), so PyTorch rounds the sigmoid where TFLite does;
-* mul (SiLU, squeeze-and-excitation scaling): inputs and output quantized (int8 MUL, no float island).
+* mul (SiLU, squeeze-and-excitation scaling): inputs and output quantized (int8 MUL, no float island);
+* matmul / bmm: both inputs and the output quantized (int8 BATCH_MATMUL); scaled_dot_product_attention
+  without mask or dropout is rewritten to matmul -> mul(scale) -> softmax -> matmul before annotation;
+* not annotated, so float in PyTorch and in the .tflite (a DEQUANTIZE / QUANTIZE pair and an export
+  note): layer_norm (TFLite has no int8 kernel for it; its decomposition loses accuracy in int8) and any
+  op not listed here.
 """
 
 from __future__ import annotations
@@ -50,8 +57,15 @@ ACTIVATION = {
     aten.relu_.default,
     aten.hardtanh.default,
     aten.hardtanh_.default,
+}
+#: Elementwise ops TFLite runs as int8 ops of their own (no fused-activation form), so their input and
+#: output are both quantized: HARD_SWISH, and HardSigmoid as ADD(+3, fused RELU6) -> MUL(1/6), whose inner
+#: ranges the writer derives from the output.
+OWN_RANGE_UNARY = {
     aten.hardswish.default,
     aten.hardswish_.default,
+    aten.hardsigmoid.default,
+    aten.hardsigmoid_.default,
 }
 ADD = {aten.add.Tensor, aten.add_.Tensor}
 SHARED_SCALE = {
@@ -62,6 +76,8 @@ SHARED_SCALE = {
     aten.reshape.default,
     aten.dropout.default,
 }
+MATMUL = {aten.matmul.default, aten.bmm.default}
+SDPA = {aten.scaled_dot_product_attention.default}
 OWN_SCALE = {aten.adaptive_avg_pool2d.default, aten.mean.dim, aten.mean.default}
 FIXED_RANGE = {aten.sigmoid.default, aten.softmax.int, aten._softmax.default}
 MUL = {aten.mul.Tensor, aten.mul_.Tensor}
@@ -147,10 +163,15 @@ class TFLiteInt8Quantizer(Quantizer):
 
     # --- Quantizer API -------------------------------------------------------------------------------
     def transform_for_annotation(self, model: GraphModule) -> GraphModule:
-        """Rewrite silu(x) as mul(x, sigmoid(x)) so the sigmoid output can carry TFLite's fixed range."""
+        """Rewrite silu(x) as mul(x, sigmoid(x)) so the sigmoid output can carry TFLite's fixed range, and
+        scaled_dot_product_attention (no mask, no dropout) as matmul -> mul -> softmax -> matmul, the ops
+        TFLite runs in int8 (BATCH_MATMUL, MUL, SOFTMAX with its fixed range)."""
         graph = model.graph
         rewritten = False
         for node in list(graph.nodes):
+            if node.op == "call_function" and node.target in SDPA and not self._skipped(node):
+                rewritten = _decompose_attention(graph, node) or rewritten
+                continue
             if node.op != "call_function" or node.target not in SILU or self._skipped(node):
                 continue
             x = node.args[0]
@@ -184,7 +205,7 @@ class TFLiteInt8Quantizer(Quantizer):
                 if last is not node:
                     self._annotate(last, {}, self.act)
                 done.update({node, last})
-            elif target in ACTIVATION and isinstance(node.args[0], Node):
+            elif (target in ACTIVATION or target in OWN_RANGE_UNARY) and isinstance(node.args[0], Node):
                 self._annotate(node, {node.args[0]: self.act}, self.act)
             elif target in SHARED_SCALE and isinstance(node.args[0], Node):
                 source = node.args[0]
@@ -198,6 +219,10 @@ class TFLiteInt8Quantizer(Quantizer):
                 self._annotate(node, {node.args[0]: self.act}, self.act)
             elif target in FIXED_RANGE and isinstance(node.args[0], Node):
                 self._annotate(node, {node.args[0]: self.act}, self.fixed)
+            elif target in MATMUL and all(isinstance(a, Node) for a in node.args[:2]):
+                self._annotate(
+                    node, {node.args[0]: self._operand(node.args[0]), node.args[1]: self.act}, self.act
+                )
             elif target in MUL and any(isinstance(a, Node) for a in node.args[:2]):
                 operands = {a: self._operand(a) for a in node.args[:2] if isinstance(a, Node)}
                 self._annotate(node, operands, self.act)
@@ -222,6 +247,40 @@ class TFLiteInt8Quantizer(Quantizer):
 
     def validate(self, model: GraphModule) -> None:
         return None
+
+
+def _decompose_attention(graph: torch.fx.Graph, node: Node) -> bool:
+    """``softmax(q @ k^T * scale) @ v`` in place of a mask-free, dropout-free SDPA node."""
+    q, k, v = node.args[:3]
+    if not all(isinstance(t, Node) and "val" in t.meta for t in (q, k, v)):
+        return False
+    assert isinstance(q, Node) and isinstance(k, Node) and isinstance(v, Node)
+    extra = dict(zip(("attn_mask", "dropout_p", "is_causal"), node.args[3:], strict=False)) | dict(
+        node.kwargs
+    )
+    if extra.get("attn_mask") is not None or extra.get("dropout_p", 0.0) or extra.get("is_causal", False):
+        return False
+    if extra.get("enable_gqa", False):
+        return False
+    scale = extra.get("scale") or 1.0 / float(q.meta["val"].shape[-1]) ** 0.5
+    with graph.inserting_before(node):
+        kt = graph.call_function(aten.transpose.int, (k, -2, -1))
+        scores = graph.call_function(aten.matmul.default, (q, kt))
+        scaled = graph.call_function(aten.mul.Tensor, (scores, scale))
+        weights = graph.call_function(aten.softmax.int, (scaled, -1))
+        out = graph.call_function(aten.matmul.default, (weights, v))
+    qv, kv, vv = q.meta["val"], k.meta["val"], v.meta["val"]
+    with qv.fake_mode:  # the observers go where the output is a float tensor: give each node its value
+        values = [kv.transpose(-2, -1)]
+        values.append(qv @ values[0])
+        values.append(values[1] * scale)
+        values.append(values[2].softmax(-1))
+        values.append(values[3] @ vv)
+    for new, value in zip((kt, scores, scaled, weights, out), values, strict=True):
+        new.meta = {**{key: val for key, val in node.meta.items() if key != "val"}, "val": value}
+    node.replace_all_uses_with(out)
+    graph.erase_node(node)
+    return True
 
 
 def _is_relu6(node: Node) -> bool:

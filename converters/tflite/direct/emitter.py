@@ -74,6 +74,7 @@ class Emitter:
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
         graph.emitter = self
+        self.marked = 0  # operators already tagged with their ONNX node
         self.nn = SimpleNamespace(
             relu=self.relu,
             relu6=self.relu6,
@@ -127,6 +128,12 @@ class Emitter:
         self.compat = SimpleNamespace(v1=SimpleNamespace(image=image))
 
     # -- plumbing ----------------------------------------------------------------------------------
+    def tag_origin(self, origin: str) -> None:
+        """Record ``origin`` (the ONNX node just lowered) on the operators emitted since the last call."""
+        for op in self.graph.operators[self.marked :]:
+            op.origin = op.origin or origin
+        self.marked = len(self.graph.operators)
+
     def tensor(self, value: Any, like: Tensor | None = None) -> Tensor:
         """``value`` as a tensor; Python / numpy scalars take the dtype of ``like``."""
         if isinstance(value, Tensor):

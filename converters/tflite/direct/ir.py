@@ -120,6 +120,7 @@ class Operator:
     options: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     version: int = 1
+    origin: str = ""  # the ONNX node it was lowered from ("LayerNormalization node 'ln'"), for messages
 
 
 @dataclass(eq=False)

@@ -157,7 +157,8 @@ def fuse_hard_swish(graph: Graph) -> int:
         if add.code != "ADD" or add not in graph.operators or add.fields.get("fusedActivationFunction", 0):
             continue
         x = next((t for t in add.inputs if t is not None and not t.is_const), None)
-        if x is None or x.np_dtype != np.float32 or x.quant is not None or _scalar_operand(add, x) != 3.0:
+        # x may carry quantization marks: HARD_SWISH reads it as it is (int8 in, int8 out)
+        if x is None or x.np_dtype != np.float32 or _scalar_operand(add, x) != 3.0:
             continue
         relu6 = _sole_reader(graph, add.outputs[0])
         if relu6 is None or relu6.code != "RELU6":

@@ -8,13 +8,16 @@ Runs after the fusion passes, on a float graph whose QuantizeLinear nodes are ma
    CONCATENATION, GATHER, ...) pass parameters backwards to an unmarked input and forwards to an unmarked
    output; where the ONNX scales differ the writer inserts a QUANTIZE and says so in the notes;
    LOGISTIC / SOFTMAX / TANH outputs get TFLite's fixed scales (a QUANTIZE to the ONNX one if it differs);
+   an unmarked input of ``MUL(x, c)`` (a positive scalar constant, e.g. HardSigmoid's 1/6) takes the
+   output's zero point and ``scale / c``;
 3. constants: weights become int8 with their scales, biases of CONV_2D / DEPTHWISE_CONV_2D /
    FULLY_CONNECTED int32 with scale ``s_in * s_w[c]`` and zero point 0, other float constants read by
    int8 ops int8 per tensor (range including 0), or with the output's parameters for same-scale ops
    (PADV2's pad value);
 4. every tensor with parameters becomes int8.
 
-A float activation left between int8 ops (no QuantizeLinear anywhere near it) is an error naming it.
+Ops the quantized model left float (no QuantizeLinear on their outputs) run in float between a
+DEQUANTIZE and a QUANTIZE, named in the notes; a CONV_2D / FULLY_CONNECTED left float is an error naming it.
 """
 
 from __future__ import annotations
@@ -53,6 +56,57 @@ SAME_SCALE = frozenset(
 FOLLOWS_INPUT = frozenset({"MEAN", "AVERAGE_POOL_2D", "RESIZE_BILINEAR", "SUM"})
 FIXED_OUTPUT = {"LOGISTIC": (1 / 256, -128), "SOFTMAX": (1 / 256, -128), "TANH": (1 / 128, 0)}
 _WEIGHTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
+#: Builtins with an int8 kernel in TFLite's reference op set (LiteRT 2.x). Any other op that reads or
+#: writes quantized tensors (SIN, SQUARE, DIV, POW, FLOOR, ...) runs in float between DEQUANTIZE and
+#: QUANTIZE with a note, instead of a file LiteRT refuses to load ("Type INT8 is unsupported by op").
+INT8_KERNELS = frozenset(
+    {
+        *SAME_SCALE,
+        *FOLLOWS_INPUT,
+        *FIXED_OUTPUT,
+        *_WEIGHTED,
+        "ADD",
+        "SUB",
+        "MUL",
+        "QUANTIZE",
+        "DEQUANTIZE",
+        "SLICE",
+        "PACK",
+        "UNPACK",
+        "EXPAND_DIMS",
+        "REDUCE_PROD",
+        "RELU_N1_TO_1",
+        "LEAKY_RELU",
+        "PRELU",
+        "ELU",
+        "HARD_SWISH",
+        "GELU",
+        "BATCH_MATMUL",
+        "MAXIMUM",
+        "MINIMUM",
+        "ARG_MAX",
+        "ARG_MIN",
+        "SPACE_TO_DEPTH",
+        "DEPTH_TO_SPACE",
+        "BATCH_TO_SPACE_ND",
+        "SPACE_TO_BATCH_ND",
+        "SQUARED_DIFFERENCE",
+        "RSQRT",
+        "ABS",
+        "NEG",
+        "LOG_SOFTMAX",
+        "L2_NORMALIZATION",
+        "EQUAL",
+        "NOT_EQUAL",
+        "LESS",
+        "LESS_EQUAL",
+        "GREATER",
+        "GREATER_EQUAL",
+        "SELECT",
+        "SELECT_V2",
+        "MIRROR_PAD",
+    }
+)
 
 
 def _same(a: Quant | None, b: Quant | None) -> bool:
@@ -102,10 +156,32 @@ def _absorb_marks(graph: Graph) -> None:
     graph.outputs = [replace.get(id(t), t) for t in graph.outputs]
 
 
+def _scalar_factor(op: Operator) -> tuple[Tensor, float] | None:
+    """``(x, c)`` when ``op`` is ``MUL(x, c)`` with a positive scalar constant ``c`` and no fused activation."""
+    if op.code != "MUL" or op.fields.get("fusedActivationFunction", 0) != 0 or len(op.inputs) != 2:
+        return None
+    consts = [t for t in op.inputs if t is not None and t.is_const and t.data is not None]
+    others = [t for t in op.inputs if t is not None and not t.is_const]
+    if len(consts) != 1 or len(others) != 1 or np.asarray(consts[0].data).size != 1:
+        return None
+    c = float(np.asarray(consts[0].data).reshape(-1)[0])
+    return (others[0], c) if c > 0 else None
+
+
 def _propagate(graph: Graph) -> None:
     readers = graph.consumers()
     for op in reversed(graph.operators):
         out = op.outputs[0]
+        factor = _scalar_factor(op)
+        if factor is not None and out.quant is not None and out.quant.scale.size == 1:
+            # x * c (HardSigmoid's final 1/6): x takes the output's zero point and scale / c, so the
+            # int8 MUL only rescales, and the op before it (ADD +3 with fused RELU6) runs int8 too
+            x, c = factor
+            if x.quant is None and len(readers.get(id(x), [])) == 1:
+                x.quant = Quant(
+                    (out.quant.scale / np.float32(c)).astype(np.float32), out.quant.zero_point.copy()
+                )
+            continue
         if op.code in SAME_SCALE and op.code != "CONCATENATION" and out.quant is not None:
             source = op.inputs[0] if op.code not in ("SPLIT",) else op.inputs[1]
             if (
@@ -157,6 +233,59 @@ def _enforce(graph: Graph, notes: list[str]) -> None:
                 _requantize(
                     graph, op, i, out.quant, notes, "TFLite's kernel needs equal input and output scales"
                 )
+
+
+def _float_islands(graph: Graph, notes: list[str]) -> None:
+    """Ops the quantized model left in float between quantized tensors (a DequantizeLinear before them,
+    a QuantizeLinear after, nothing inside: LayerNorm, GELU, attention MatMuls the quantizer does not
+    annotate, a MatMul whose weight was never quantized), and quantized ops TFLite has no int8 kernel for
+    (``INT8_KERNELS``), run in float as they do in PyTorch: DEQUANTIZE
+    before, QUANTIZE after, each ONNX node named in the notes. A CONV_2D / FULLY_CONNECTED with an int8
+    weight but float activations is an error."""
+    dequantized: dict[int, Tensor] = {}
+    islands: dict[str, set[str]] = {}
+    for op in list(graph.operators):
+        if op.code in ("QUANTIZE", "DEQUANTIZE"):
+            continue
+        outputs = [t for t in op.outputs if t.np_dtype == np.float32]
+        weight = op.inputs[1] if op.code in _WEIGHTED and len(op.inputs) > 1 else None
+        float_weight = weight is not None and weight.is_const and weight.quant is None
+        activations = [*_activations(op), *outputs]
+        no_kernel = op.code not in INT8_KERNELS and any(t.quant is not None for t in activations)
+        if not float_weight and not no_kernel and all(t.quant is not None for t in activations):
+            continue
+        if op.code in _WEIGHTED and not float_weight:
+            where = f" (from {op.origin})" if op.origin else ""
+            raise ConversionError(
+                f"tensor {op.outputs[0].name!r} ({op.code}{where}) of the int8 model has no quantization "
+                "parameters: TFLite cannot mix it with int8 tensors; give it a QuantizeLinear / "
+                "DequantizeLinear pair (quantize that op) or export the model as float"
+            )
+        for i, t in enumerate(op.inputs):
+            if t is None or t.np_dtype != np.float32 or t.quant is None:
+                continue
+            if t.is_const:  # a weight read by a float op stays float
+                op.inputs[i] = graph.const(t.data)
+                continue
+            if id(t) not in dequantized:
+                dequantized[id(t)] = graph.tensor(t.shape, np.float32)
+                graph.operators.insert(
+                    graph.operators.index(op), Operator("DEQUANTIZE", [t], [dequantized[id(t)]])
+                )
+            op.inputs[i] = dequantized[id(t)]
+        for j, out in enumerate(op.outputs):
+            if out.np_dtype == np.float32 and out.quant is not None:
+                op.outputs[j] = graph.tensor(out.shape, np.float32)
+                graph.operators.insert(
+                    graph.operators.index(op) + 1, Operator("QUANTIZE", [op.outputs[j]], [out])
+                )
+        islands.setdefault(op.origin or "(no ONNX node)", set()).add(op.code)
+    for origin, codes in islands.items():
+        notes.append(
+            f"int8: {origin} runs in float ({', '.join(sorted(codes))}): TFLite has no int8 kernel for it, "
+            "or the quantized model left it float; DEQUANTIZE / QUANTIZE inserted around it (keep it out of "
+            "the int8 path, or replace the op, to avoid the conversions)"
+        )
 
 
 def _quantize_data(t: Tensor, narrow: bool) -> None:
@@ -231,14 +360,8 @@ def _constants(graph: Graph) -> None:
 def _check_and_cast(graph: Graph) -> None:
     for op in graph.operators:
         for t in [*op.inputs, *op.outputs]:
-            if t is None or t.is_const or t.np_dtype != np.float32:
+            if t is None or t.is_const or t.np_dtype != np.float32 or t.quant is None:
                 continue
-            if t.quant is None:
-                raise ConversionError(
-                    f"tensor {t.name!r} ({op.code}) of the int8 model has no quantization parameters: TFLite "
-                    "cannot mix it with int8 tensors; give it a QuantizeLinear / DequantizeLinear pair "
-                    "(quantize that op) or export the model as float"
-                )
             if not (np.all(np.isfinite(t.quant.scale)) and np.all(t.quant.scale > 0)):
                 raise ConversionError(
                     f"tensor {t.name!r} has scale {t.quant.scale.tolist()}: TFLite needs finite positive scales"
@@ -264,6 +387,7 @@ def quantize(graph: Graph, notes: list[str]) -> bool:
     _absorb_marks(graph)
     _propagate(graph)
     _enforce(graph, notes)
+    _float_islands(graph, notes)
     _constants(graph)
     _check_and_cast(graph)
     return True

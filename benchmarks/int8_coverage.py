@@ -1,0 +1,286 @@
+"""Int8 coverage: torchvision classifiers and timm edge models, PTQ with ``ek.quantize`` -> full-integer
+int8 .tflite with ``ek.export`` (direct writer), checked against the PyTorch-quantized model and fp32.
+
+Per model: quantize s, convert s, TFLite ops, QUANTIZE / DEQUANTIZE inside the graph (the file's inputs
+and outputs are int8, so each one is a requantize or a float island), op types that compute in float,
+int8 file size against the fp32 weights, top-1 agreement and minimum cosine of the .tflite vs the
+PyTorch-quantized model and vs fp32, and the writer's notes.
+
+Random init, nothing downloaded (timm ``pretrained=False``), BatchNorm statistics re-estimated
+(``coverage.build``). Inputs are crops of scikit-learn's two sample photos (structured, not noise), ImageNet
+normalised: ``--calib`` batches of 8 calibrate, ``--eval`` single images are compared. Models over
+``--max-mb`` of fp32 weights are skipped (recorded). Resumable like coverage.py: rows accumulate in
+benchmarks/results/int8_coverage.json, one process per model; ``--redo`` re-runs the selected ones.
+
+    python benchmarks/int8_coverage.py [--set timm|torchvision|all] [--models resnet18 timm/lcnet_050] [--size 160]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import resource
+import subprocess
+import tempfile
+import time
+import traceback
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torchvision
+from _common import RESULTS, isolated, table, write
+from coverage import build as build_torchvision
+from coverage import redraw_zero_weights
+
+import edgekit as ek
+
+#: timm models that ship to phones and boards (random init; each exists in timm 1.0 without weights).
+TIMM = [
+    "mobilenetv3_small_100",
+    "mobilenetv3_large_100",
+    "mobilenetv4_conv_small",
+    "efficientnet_b0",
+    "efficientnet_lite0",
+    "tinynet_e",
+    "mnasnet_small",
+    "ghostnet_100",
+    "lcnet_050",
+    "regnetx_002",
+    "resnet18",
+    "mobileone_s0",
+    "repvit_m0_9",
+    "convnext_atto",
+    "convnext_femto",
+    "hgnetv2_b0",
+    "edgenext_xx_small",
+    "efficientformerv2_s0",
+    "deit_tiny_patch16_224",
+    "vit_tiny_patch16_224",
+    "mobilevit_xxs",
+    "mobilevitv2_050",
+    "efficientvit_b0",
+    "fastvit_t8",
+    "levit_128s",
+]
+MEAN = np.asarray([0.485, 0.456, 0.406], np.float32).reshape(1, 3, 1, 1)
+STD = np.asarray([0.229, 0.224, 0.225], np.float32).reshape(1, 3, 1, 1)
+
+
+def photo_crops(count: int, size: int, seed: int) -> np.ndarray:
+    """``count`` random crops (scale and position) of scikit-learn's sample photos, NCHW, normalised."""
+    from sklearn.datasets import load_sample_images
+
+    photos = [torch.from_numpy(p).permute(2, 0, 1).float() / 255 for p in load_sample_images().images]
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(count):
+        photo = photos[i % len(photos)]
+        side = int(rng.integers(96, min(photo.shape[1:]) + 1))
+        top = int(rng.integers(0, photo.shape[1] - side + 1))
+        left = int(rng.integers(0, photo.shape[2] - side + 1))
+        crop = photo[None, :, top : top + side, left : left + side]
+        out.append(torch.nn.functional.interpolate(crop, size=(size, size), mode="bilinear").numpy())
+    return (np.concatenate(out) - MEAN) / STD
+
+
+def build_timm(name: str, size: int) -> tuple[torch.nn.Module, int]:
+    """A timm model, random init, BatchNorm statistics from photo crops; fixed-size models (ViTs) keep
+    their own input size."""
+    import timm
+
+    torch.manual_seed(0)
+    model = timm.create_model(name, pretrained=False)
+    redraw_zero_weights(model)
+    fixed = model.pretrained_cfg.get("fixed_input_size", False)
+    used = int(model.pretrained_cfg["input_size"][-1]) if fixed else size
+    model.train()
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.reset_running_stats()
+            module.momentum = None
+    with torch.no_grad():
+        for seed in range(2):
+            model(torch.from_numpy(photo_crops(4, used, 100 + seed)))
+    return model.eval(), used
+
+
+def fp32_mb(name: str, source: str) -> float:
+    """Weights + buffers of the fp32 model in MiB, measured on the meta device (nothing allocated)."""
+    with torch.device("meta"):
+        if source == "timm":
+            import timm
+
+            model = timm.create_model(name, pretrained=False)
+        else:
+            model = torchvision.models.get_model(name, weights=None)
+    tensors = [*model.parameters(), *model.buffers()]
+    return sum(t.numel() * t.element_size() for t in tensors) / 2**20
+
+
+def inspect(path: Path) -> tuple[Counter[str], list[str]]:
+    """The file's op histogram and the op types that compute in float (a float32 output)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interp = Interpreter(
+        model_path=str(path),
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    dtypes = {t["index"]: t["dtype"] for t in interp.get_tensor_details()}
+    ops: Counter[str] = Counter()
+    floating: set[str] = set()
+    for op in interp._get_ops_details():
+        ops[op["op_name"]] += 1
+        if any(dtypes.get(int(i)) == np.float32 for i in op["outputs"]):
+            floating.add(op["op_name"])
+    return ops, sorted(floating)
+
+
+def one(name: str, source: str, size: int, folder: Path, calib: int, evals: int) -> dict[str, Any]:
+    row: dict[str, Any] = {"model": key(name, source), "source": source}
+    try:
+        torch.set_num_threads(2)
+        model, used = build_timm(name, size) if source == "timm" else build_torchvision(name, size)
+        row["input"] = used
+        row["fp32_mb"] = sum(t.numel() * t.element_size() for t in model.state_dict().values()) / 2**20
+        batches = [torch.from_numpy(photo_crops(8, used, seed)) for seed in range(calib)]
+        inputs = [x[None] for x in photo_crops(evals, used, 1000)]
+        t0 = time.perf_counter()
+        quantized = ek.quantize(model, torch.from_numpy(inputs[0]), calibrate=batches).model
+        row["quantize_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        result = ek.export(
+            quantized, torch.from_numpy(inputs[0]), folder / f"{name}.tflite", ek.ExportConfig(verify=False)
+        )
+        row["convert_s"] = time.perf_counter() - t0
+        ops, floating = inspect(result.path)
+        row.update(
+            ops=sum(ops.values()),
+            quantize_ops=ops.get("QUANTIZE", 0),
+            dequantize_ops=ops.get("DEQUANTIZE", 0),
+            float_ops=floating,
+            int8_mb=result.size_bytes / 2**20,
+            notes=sorted(set(result.notes)),
+        )
+        vs_q = ek.compare(quantized, result.path, inputs)
+        vs_fp32 = ek.compare(model, result.path, inputs)
+        torch_q = ek.compare(model, quantized, inputs)
+        row.update(
+            top1_vs_quantized=vs_q.top1_agreement,
+            cosine_vs_quantized=vs_q.cosine_min,
+            top1_vs_fp32=vs_fp32.top1_agreement,
+            cosine_vs_fp32=vs_fp32.cosine_min,
+            torch_int8_top1_vs_fp32=torch_q.top1_agreement,
+            torch_int8_cosine_vs_fp32=torch_q.cosine_min,
+            eval_images=evals,
+        )
+        islands = row["quantize_ops"] + row["dequantize_ops"] > 0 or bool(floating)
+        parity = vs_q.top1_agreement >= 0.99 and vs_q.cosine_min >= 0.99
+        row["status"] = "ok" if parity and not islands else ("float islands" if islands else "parity")
+    except Exception as exc:
+        row["status"] = "failed"
+        row["error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:400]}"
+        row["trace"] = traceback.format_exc(limit=3)[-600:]
+    finally:
+        row["peak_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        for p in folder.iterdir():
+            p.unlink()
+        gc.collect()
+    return row
+
+
+def key(name: str, source: str) -> str:
+    """The row's name: timm models are ``timm/<name>`` (timm and torchvision both have a resnet18)."""
+    return f"timm/{name}" if source == "timm" else name
+
+
+def selected(args: argparse.Namespace) -> list[tuple[str, str]]:
+    tv = sorted(torchvision.models.list_models(module=torchvision.models))
+    if args.models:
+        return [(n[5:], "timm") if n.startswith("timm/") else (n, "torchvision") for n in args.models]
+    return [(n, "torchvision") for n in tv if args.set != "timm"] + [
+        (n, "timm") for n in TIMM if args.set != "torchvision"
+    ]
+
+
+def render(rows: list[dict[str, Any]]) -> str:
+    def f(r: dict[str, Any], key: str, fmt: str) -> str:
+        return format(r[key], fmt) if key in r else ""
+
+    body = [
+        [
+            r["model"],
+            r.get("input", ""),
+            f(r, "quantize_s", ".1f"),
+            f(r, "convert_s", ".1f"),
+            r.get("ops", ""),
+            f"{r['quantize_ops']}/{r['dequantize_ops']}" if "ops" in r else "",
+            " ".join(r.get("float_ops", [])),
+            f"{r['int8_mb']:.1f}/{r['fp32_mb']:.1f}" if "int8_mb" in r else "",
+            f"{r['top1_vs_quantized']:.2f} / {r['cosine_vs_quantized']:.4f}" if "ops" in r else "",
+            f"{r['top1_vs_fp32']:.2f} / {r['cosine_vs_fp32']:.4f}" if "ops" in r else "",
+            f"{r['torch_int8_top1_vs_fp32']:.2f}" if "ops" in r else "",
+            r["status"] if "error" not in r else r["error"][:90].replace("|", "/"),
+        ]
+        for r in rows
+    ]
+    headers = [
+        "model",
+        "input",
+        "quantize s",
+        "convert s",
+        "ops",
+        "Q/DQ",
+        "float ops",
+        "int8/fp32 MB",
+        "top-1 / cos vs torch int8",
+        "top-1 / cos vs fp32",
+        "torch int8 top-1 vs fp32",
+        "status",
+    ]
+    return table(headers, body)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", nargs="*")
+    parser.add_argument("--set", choices=["torchvision", "timm", "all"], default="all")
+    parser.add_argument("--size", type=int, default=160, help="input side where the model allows it")
+    parser.add_argument("--calib", type=int, default=2, help="calibration batches of 8 photo crops")
+    parser.add_argument("--eval", type=int, default=32, help="single photo crops compared")
+    parser.add_argument("--max-mb", type=float, default=300.0, help="skip models with more fp32 weights")
+    parser.add_argument("--redo", action="store_true")
+    args = parser.parse_args()
+    path = RESULTS / "int8_coverage.json"
+    done = {} if not path.exists() else {r["model"]: r for r in json.loads(path.read_text())["results"]}
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
+    ).stdout.strip()
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, source in selected(args):
+            row_key = key(name, source)
+            if row_key in done and not args.redo:
+                continue
+            mb = fp32_mb(name, source)
+            if mb > args.max_mb:
+                row = {"model": row_key, "fp32_mb": mb, "status": f"skipped: {mb:.0f} MB fp32"}
+            else:
+                row = isolated(one, name, source, args.size, Path(tmp), args.calib, args.eval)
+            done[row_key] = {**row, "model": row_key, "source": source, "commit": commit}
+            write("int8_coverage", {"results": list(done.values())})
+            print(f"{row_key}: {done[row_key]['status']} {done[row_key].get('error', '')[:160]}", flush=True)
+    rows = list(done.values())
+    print(render(rows))
+    convnets = [r for r in rows if "ops" in r]
+    clean = sum(r["quantize_ops"] + r["dequantize_ops"] == 0 and not r["float_ops"] for r in convnets)
+    print(f"\n{clean}/{len(convnets)} converted models have 0 float islands; ", end="")
+    print(
+        f"{sum(r['status'] == 'ok' for r in rows)}/{len(rows)} ok (0 islands, top-1 >= 0.99, cosine >= 0.99)"
+    )
+
+
+if __name__ == "__main__":
+    main()
