@@ -162,6 +162,14 @@ def int8_row(name: str, e: dict[str, Any]) -> list[str]:
     ]
 
 
+def _save(results: dict[str, Any]) -> None:
+    """Merge into vs_onnx2tf.json after each model (models not re-run keep their earlier entries)."""
+    previous = RESULTS / "vs_onnx2tf.json"
+    merged = json.loads(previous.read_text())["results"] if previous.exists() else {}
+    merged.update(results)
+    write("vs_onnx2tf", {"results": merged})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--onnx2tf-venv", type=Path, required=True)
@@ -216,6 +224,7 @@ def main() -> None:
                 entry["int8"] = int8_entry(args.onnx2tf_venv, model, x, onnx_file, folder, name)
                 int8_rows.append(int8_row(name, entry["int8"]))
             results[name] = entry
+            _save(results)
             for backend in args.backends:
                 side = entry[backend]
                 rows.append(
@@ -268,10 +277,6 @@ def main() -> None:
                 int8_rows,
             )
         )
-    previous = RESULTS / "vs_onnx2tf.json"  # models not re-run keep their earlier entries
-    merged = json.loads(previous.read_text())["results"] if previous.exists() else {}
-    merged.update(results)
-    print(f"wrote {write('vs_onnx2tf', {'results': merged})}")
 
 
 if __name__ == "__main__":
