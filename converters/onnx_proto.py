@@ -49,7 +49,7 @@ TensorProto: Any = _pb.TensorProto
 NodeProto: Any = _pb.NodeProto
 AttributeProto: Any = _pb.AttributeProto
 
-_NUMPY = {
+_NUMPY: dict[int, np.dtype[Any]] = {
     TensorProto.FLOAT: np.dtype(np.float32),
     TensorProto.UINT8: np.dtype(np.uint8),
     TensorProto.INT8: np.dtype(np.int8),
@@ -64,7 +64,7 @@ _NUMPY = {
     TensorProto.UINT64: np.dtype(np.uint64),
 }
 # Where a tensor without raw_data keeps its values (types whose storage needs no conversion).
-_FIELD = {
+_FIELD: dict[int, str] = {
     TensorProto.FLOAT: "float_data",
     TensorProto.UINT8: "int32_data",
     TensorProto.INT8: "int32_data",
@@ -75,7 +75,7 @@ _FIELD = {
     TensorProto.UINT32: "uint64_data",
     TensorProto.UINT64: "uint64_data",
 }
-_ATTRIBUTE = {
+_ATTRIBUTE: dict[int, str] = {
     AttributeProto.FLOAT: "f",
     AttributeProto.INT: "i",
     AttributeProto.STRING: "s",
@@ -84,7 +84,7 @@ _ATTRIBUTE = {
     AttributeProto.SPARSE_TENSOR: "sparse_tensor",
     AttributeProto.TYPE_PROTO: "tp",
 }
-_ATTRIBUTES = {
+_ATTRIBUTES: dict[int, str] = {
     AttributeProto.FLOATS: "floats",
     AttributeProto.INTS: "ints",
     AttributeProto.STRINGS: "strings",

@@ -209,7 +209,7 @@ def _pack_buffers(builder: Any, buffers: list[Any]) -> list[Any]:
         if buffer.data is None:
             packed.append(buffer)
             continue
-        data = memoryview(np.ascontiguousarray(buffer.data, dtype=np.uint8)).cast("B")
+        data = np.ascontiguousarray(buffer.data, dtype=np.uint8).data.cast("B")
         builder.StartVector(1, len(data), _BUFFER_ALIGN)
         builder.head -= len(data)
         builder.Bytes[builder.head : builder.head + len(data)] = data

@@ -17,7 +17,7 @@ ops and features the direct writer emits; an op not listed here is version 1.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -46,7 +46,7 @@ _BY_TYPE = {code: versions for codes, versions in _GROUPS for code in codes}
 _MINIMUM = {"BROADCAST_TO": 2}  # version 1 of BROADCAST_TO was withdrawn
 
 
-def _type(tensors: list[Tensor | None], i: int) -> np.dtype | None:
+def _type(tensors: Sequence[Tensor | None], i: int) -> np.dtype | None:
     tensor = tensors[i] if i < len(tensors) else None
     return tensor.np_dtype if tensor is not None else None
 
