@@ -116,3 +116,24 @@ def isolated(fn: Callable[..., dict[str, Any]], name: str, *args: Any) -> dict[s
                 "status": "failed",
                 "error": "the worker process died (killed for memory?) while exporting or converting",
             }
+
+
+def cold_convert(src: Path, dst: Path, writer: str = "direct") -> float:
+    """Wall seconds of a fresh Python process that imports edgekit and runs ``ek.convert(verify=False)``
+    (what a user's one-off conversion costs, interpreter start included)."""
+    import subprocess
+
+    script = (
+        "import sys; import edgekit as ek; "
+        "ek.convert(sys.argv[1], sys.argv[2], ek.ConvertConfig(verify=False, writer=sys.argv[3]))"
+    )
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(src), str(dst), writer],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if done.returncode:
+        raise RuntimeError(done.stderr[-2000:])
+    return time.perf_counter() - start

@@ -4,14 +4,16 @@ Per model (torchvision, 224x224, 1000 classes, BatchNorm statistics re-estimated
 ``ek.export`` at opset 18):
 
 * cold: the wall time of a fresh Python process that runs ``ek.convert(src, dst, verify=False)`` (best of
-  3; once with ``writer="tf"``), and in another fresh process the direct writer's stages: import
-  edgekit, ONNX load, normalise (GELU fusion, translator set-up), layout (handlers + emitter), passes,
-  write, and the verification that ``verify=True`` adds (LiteRT + XNNPACK load and one run);
+  3; once with ``writer="tf"``), and in another fresh process the direct writer's stages: Python start
+  (``python -c pass``), import edgekit, ONNX load (protobuf parse, no ``onnx`` import), normalise (skipped
+  for an ``ek.export`` file with nothing to fold), layout (GELU fusion, handlers + emitter), passes, write,
+  and the verification that ``verify=True`` adds (LiteRT + XNNPACK load and one run);
 * warm: the median of 3 further conversions in one process;
 * the LiteRT one-thread latency of the two writers' files (interleaved) and their op counts;
-* onnx2tf 2.6.9's default conversion times from issue 18 (measured on this machine) as the goal's base.
+* the goal's base: onnx2tf's default backend (flatbuffer_direct) on the same file in the same run, cold
+  (its CLI process; best of 2), from the venv given by ``--onnx2tf-venv`` (see ``vs_onnx2tf.py``).
 
-    python benchmarks/convert_time.py [--models mobilenet_v2 resnet18 efficientnet_b0 mobilenet_v3_small]
+    python benchmarks/convert_time.py --onnx2tf-venv /tmp/o2tf [--models mobilenet_v2 resnet18 ...]
 """
 
 from __future__ import annotations
@@ -26,32 +28,32 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import bn_ready, interleaved, raw_litert, table, write
+from _common import bn_ready, cold_convert, interleaved, raw_litert, table, write
+from vs_onnx2tf import run_onnx2tf
 
-ONNX2TF_DEFAULT_S = {"mobilenet_v2": 1.3, "resnet18": 2.4, "efficientnet_b0": 2.1, "mobilenet_v3_small": 1.7}
-
-PLAIN = "import sys; import edgekit as ek; ek.convert(sys.argv[1], sys.argv[2], ek.ConvertConfig(verify=False, writer=sys.argv[3]))"
+MODELS = ["mobilenet_v2", "resnet18", "efficientnet_b0", "mobilenet_v3_small"]
 
 BREAKDOWN = r"""
 import json, sys, time
 start = time.perf_counter()
 import edgekit as ek
 from edgekit.converters import api  # noqa: F401
-t_import = time.perf_counter()
-import onnx
+from edgekit.converters.onnx_normalize import load_onnx, normalize
 from edgekit.converters.tflite.direct import convert as direct
 from edgekit.converters.tflite.fuse_gelu import fuse_gelu
-proto = onnx.load(sys.argv[1])
+t_import = time.perf_counter()
+proto = load_onnx(sys.argv[1])
 t_load = time.perf_counter()
+proto = normalize(proto)
+t_normal = time.perf_counter()
 model, _ = fuse_gelu(proto)
 built = direct.build_graph(model)
-t_built = time.perf_counter()
 data = direct.write(built, {"edgekit": b"{}"})
 open(sys.argv[2], "wb").write(data)
 timings = built.timings
-out = {"import": t_import - start, "onnx_load": t_load - t_import,
-       "normalise": (t_built - t_load) - timings["layout"] - timings["passes"],
-       "layout": timings["layout"], "passes": timings["passes"], "write": timings["write"]}
+out = {"import": t_import - start, "onnx_load": t_load - t_import, "normalise": t_normal - t_load,
+       "layout": timings["layout"], "passes": timings["passes"], "write": timings["write"],
+       "onnx_imported": "onnx" in sys.modules}
 t_verify = time.perf_counter()
 from edgekit.runtime import Model
 m = Model.load(sys.argv[2])
@@ -69,11 +71,6 @@ def _python(*argv: str) -> tuple[float, str]:
     return time.perf_counter() - start, done.stdout
 
 
-def cold(src: Path, dst: Path, writer: str) -> float:
-    """Seconds of a fresh process that imports edgekit and runs ``ek.convert(verify=False)``."""
-    return _python(PLAIN, str(src), str(dst), writer)[0]
-
-
 def breakdown(src: Path, dst: Path) -> dict[str, float]:
     """The direct writer's stages, timed inside a fresh process."""
     return json.loads(_python(BREAKDOWN, str(src), str(dst))[1].strip().splitlines()[-1])
@@ -83,7 +80,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--models", nargs="+", default=list(ONNX2TF_DEFAULT_S))
+    parser.add_argument("--models", nargs="+", default=MODELS)
+    parser.add_argument("--onnx2tf-venv", type=Path, required=True, help="onnx2tf 2.6.9's venv (the base)")
     parser.add_argument("--size", type=int, default=224)
     args = parser.parse_args()
 
@@ -100,8 +98,10 @@ def main() -> None:
             src = ek.export(
                 model, torch.rand(1, 3, args.size, args.size), work / f"{name}.onnx", verify=False
             ).path
-            direct_cold = min(cold(src, work / f"{name}.direct.tflite", "direct") for _ in range(3))
-            tf_cold = cold(src, work / f"{name}.tf.tflite", "tf")
+            python_start = min(_python("pass")[0] for _ in range(3))
+            base = min(run_onnx2tf(args.onnx2tf_venv, src, work / f"o2t_{name}_{i}")[1] for i in range(2))
+            direct_cold = min(cold_convert(src, work / f"{name}.direct.tflite") for _ in range(3))
+            tf_cold = cold_convert(src, work / f"{name}.tf.tflite", "tf")
             stages = breakdown(src, work / f"{name}.stages.tflite")
             warm = []
             for _ in range(4):
@@ -121,11 +121,10 @@ def main() -> None:
             xs = np.random.default_rng(1).random((1, 3, args.size, args.size), dtype=np.float32)
             ya, yb = a.run(xs), b.run(xs)
             cos = float(ya.ravel() @ yb.ravel() / (np.linalg.norm(ya) * np.linalg.norm(yb)))
-            base = ONNX2TF_DEFAULT_S.get(name)
             results[name] = {
                 "direct_cold_s": direct_cold,
                 "tf_cold_s": tf_cold,
-                "direct_breakdown_s": stages,
+                "direct_breakdown_s": {"python_start": python_start, **stages},
                 "direct_warm_s": warm_s,
                 "latency_s": latency,
                 "ops_direct": sum(direct.ops.values()),
@@ -133,16 +132,18 @@ def main() -> None:
                 "delegated_direct": a.delegate_coverage(),
                 "delegated_tf": b.delegate_coverage(),
                 "cosine_direct_vs_tf": cos,
-                "onnx2tf_default_s": base,
+                "onnx2tf_default_cold_s": base,
             }
             rows.append(
                 [
                     name,
                     direct_cold,
-                    base and direct_cold / base,
+                    base,
+                    direct_cold / base,
                     warm_s,
-                    base and warm_s / base,
+                    warm_s / base,
                     tf_cold,
+                    python_start,
                     stages["import"],
                     stages["onnx_load"],
                     stages["normalise"],
@@ -159,10 +160,12 @@ def main() -> None:
     headers = [
         "model",
         "cold s",
+        "onnx2tf cold s",
         "cold/onnx2tf",
         "warm s",
         "warm/onnx2tf",
         "tf-writer cold s",
+        "python start",
         "import",
         "onnx load",
         "normalise",

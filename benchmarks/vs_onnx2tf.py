@@ -1,18 +1,21 @@
 """edgekit's ONNX->TFLite translator vs onnx2tf (a peer, never a dependency) on the same ONNX files.
 
-onnx2tf pins tensorflow 2.19 / numpy 1.26, so it lives in its own virtual environment
-(``--onnx2tf-venv``, created with ``python3 -m venv V && V/bin/pip install onnx2tf``). It tries to
+onnx2tf pins its own tensorflow/numpy/onnx, so it lives in its own virtual environment (``--onnx2tf-venv``;
+for 2.6.9: ``python3.12 -m venv V && V/bin/pip install -r /work/shared/onnx2tf-2.6.9-requirements.txt``).
+onnx2tf 2.x has two backends, both run here (``--backends``): ``flatbuffer_direct`` (its default, writes
+the flatbuffer itself) and ``tf_converter`` (TensorFlow's converter). Conversion time is cold on both
+sides: the onnx2tf CLI process, and a fresh Python process running ``ek.convert(verify=False)``. It tries to
 download a calibration sample for 3-channel image models unless a local file of that name exists in its
 working directory (an all-zero one is created there), and it overwrites its input, so it gets a copy.
-Compared, fp32: conversion time, LiteRT latency of the produced files (same interpreter and threads,
-interleaved), parity vs PyTorch. Int8, from the same random-weight model and the same 16 calibration
+Compared, fp32: cold conversion time, op count, LiteRT latency of the produced files (same interpreter
+and threads, interleaved), parity vs PyTorch. Int8, from the same random-weight model and the same 16 calibration
 inputs: edgekit quantizes in PyTorch (``ek.quantize``) and converts its QDQ ONNX; onnx2tf quantizes the
 float ONNX with the TFLite converter (``-oiqt`` with those inputs via ``-cind``). Both int8 files are
 judged against PyTorch fp32 on 8 other inputs, edgekit's also against its own reference (PyTorch
 quantized and ONNX Runtime QDQ, in output quantization steps), and onnx2tf is also given edgekit's QDQ
 file to show what it makes of one.
 
-    python benchmarks/vs_onnx2tf.py --onnx2tf-venv /tmp/onnx2tf-venv [--models mobilenet_v2 resnet18 ...]
+    python benchmarks/vs_onnx2tf.py --onnx2tf-venv /tmp/o2tf [--models mobilenet_v2 resnet18 ...] [--no-int8]
 """
 
 from __future__ import annotations
@@ -30,23 +33,35 @@ from typing import Any
 import numpy as np
 import onnx
 import torch
-from _common import RESULTS, bn_ready, interleaved, raw_litert, table, write
+from _common import RESULTS, bn_ready, cold_convert, interleaved, raw_litert, table, write
 
 import edgekit as ek
 from edgekit.runtime import Model
+from edgekit.runtime.tflite_flatbuffer import op_histogram
 
 CALIBRATION = "calibration_image_sample_data_20x128x128x3_float32.npy"
 
 
+BACKENDS = ("flatbuffer_direct", "tf_converter")
+
+
 def run_onnx2tf(
-    venv: Path, onnx_file: Path, work: Path, *, calibration: np.ndarray | None = None
+    venv: Path,
+    onnx_file: Path,
+    work: Path,
+    *,
+    calibration: np.ndarray | None = None,
+    backend: str | None = None,
 ) -> tuple[Path | None, float, str]:
-    """onnx2tf on a copy of ``onnx_file``; with ``calibration`` (NHWC, 0..1) also its full-int8 file."""
+    """onnx2tf on a copy of ``onnx_file`` (``backend``: ``-tb`` of onnx2tf 2.x, None for its default); with
+    ``calibration`` (NHWC, 0..1) also its full-int8 file."""
     work.mkdir(parents=True, exist_ok=True)
     np.save(work / CALIBRATION, np.zeros((20, 128, 128, 3), np.float32))
     source = work / "input.onnx"
     shutil.copy(onnx_file, source)
     command = [str(venv / "bin" / "onnx2tf"), "-i", str(source), "-o", str(work / "out"), "-n"]
+    if backend is not None:
+        command += ["-tb", backend]
     pattern = "*_float32.tflite"
     if calibration is not None:
         np.save(work / "calibration.npy", calibration)
@@ -147,6 +162,14 @@ def int8_row(name: str, e: dict[str, Any]) -> list[str]:
     ]
 
 
+def _save(results: dict[str, Any]) -> None:
+    """Merge into vs_onnx2tf.json after each model (models not re-run keep their earlier entries)."""
+    previous = RESULTS / "vs_onnx2tf.json"
+    merged = json.loads(previous.read_text())["results"] if previous.exists() else {}
+    merged.update(results)
+    write("vs_onnx2tf", {"results": merged})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--onnx2tf-venv", type=Path, required=True)
@@ -155,6 +178,7 @@ def main() -> None:
     )
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--no-int8", action="store_true", help="fp32 only")
+    parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
     args = parser.parse_args()
     rows, int8_rows, results = [], [], {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -163,57 +187,74 @@ def main() -> None:
             model = bn_ready(name, args.size)
             x = torch.rand(1, 3, args.size, args.size)
             onnx_file = ek.export(model, x, folder / f"{name}.onnx").path
-            t0 = time.perf_counter()
-            ours = ek.convert(onnx_file, folder / f"{name}.tflite", verify=False).path
-            ours_s = time.perf_counter() - t0
-            theirs, theirs_s, error = run_onnx2tf(args.onnx2tf_venv, onnx_file, folder / f"o2t_{name}")
+            ours = folder / f"{name}.tflite"
+            ours_s = min(cold_convert(onnx_file, ours) for _ in range(2))
             reference = model(x).detach().numpy()
+            output_range = float(reference.max() - reference.min())
             nhwc = np.ascontiguousarray(x.numpy().transpose(0, 2, 3, 1))
             ours_out = Model.load(ours)(x.numpy())
-            entry = {
-                "ours_s": ours_s,
-                "theirs_s": theirs_s,
-                "error": error,
+            entry: dict[str, Any] = {
+                "ours_cold_s": ours_s,
+                "ours_ops": sum(op_histogram(ours.read_bytes()).values()),
                 "ours_max_abs": float(np.abs(ours_out - reference).max()),
-                "output_range": float(reference.max() - reference.min()),
+                "output_range": output_range,
             }
-            if theirs is not None:
-                theirs_out = raw_litert(theirs, nhwc)()
-                entry["theirs_max_abs"] = float(np.abs(theirs_out.reshape(reference.shape) - reference).max())
-                lat = interleaved(
-                    {"ours": raw_litert(ours, nhwc), "theirs": raw_litert(theirs, nhwc)},
-                    rounds=15,
-                    calls=10,
+            runners = {"edgekit": raw_litert(ours, nhwc)}
+            for backend in args.backends:
+                theirs, theirs_s, error = run_onnx2tf(
+                    args.onnx2tf_venv, onnx_file, folder / f"o2t_{name}_{backend}", backend=backend
                 )
-                entry.update(ours_ms=lat["ours"] * 1e3, theirs_ms=lat["theirs"] * 1e3)
+                side: dict[str, Any] = {"cold_s": theirs_s, "error": error}
+                if theirs is not None:
+                    theirs_out = raw_litert(theirs, nhwc)().reshape(reference.shape)
+                    side.update(
+                        ops=sum(op_histogram(theirs.read_bytes()).values()),
+                        max_abs=float(np.abs(theirs_out - reference).max()),
+                        cosine=float(
+                            theirs_out.ravel()
+                            @ reference.ravel()
+                            / (np.linalg.norm(theirs_out) * np.linalg.norm(reference))
+                        ),
+                    )
+                    runners[backend] = raw_litert(theirs, nhwc)
+                entry[backend] = side
+            lat = interleaved(runners, rounds=11, calls=5, warmup=2)
+            entry["latency_ms"] = {k: v * 1e3 for k, v in lat.items()}
             if not args.no_int8:
                 entry["int8"] = int8_entry(args.onnx2tf_venv, model, x, onnx_file, folder, name)
                 int8_rows.append(int8_row(name, entry["int8"]))
             results[name] = entry
-            rows.append(
-                [
-                    name,
-                    f"{ours_s:.1f}",
-                    f"{theirs_s:.1f}",
-                    f"{ours_s / theirs_s:.3f}",
-                    f"{entry.get('ours_ms', 0):.2f}",
-                    f"{entry.get('theirs_ms', 0):.2f}",
-                    f"{entry['ours_max_abs']:.2e}",
-                    f"{entry.get('theirs_max_abs', float('nan')):.2e}",
-                    error[:60],
-                ]
-            )
+            _save(results)
+            for backend in args.backends:
+                side = entry[backend]
+                rows.append(
+                    [
+                        name,
+                        backend,
+                        f"{ours_s:.2f}",
+                        f"{side['cold_s']:.2f}",
+                        f"{ours_s / side['cold_s']:.2f}",
+                        f"{entry['ours_ops']} / {side.get('ops', '-')}",
+                        f"{lat['edgekit'] / lat[backend]:.2f}" if backend in lat else "-",
+                        f"{entry['ours_max_abs'] / output_range:.1e} / "
+                        f"{side.get('max_abs', float('nan')) / output_range:.1e}",
+                        f"{side.get('cosine', float('nan')):.6f}",
+                        side["error"][:60],
+                    ]
+                )
+            print(rows[-1], flush=True)
     print(
         table(
             [
                 "model",
-                "edgekit s",
-                "onnx2tf s",
-                "time ratio",
-                "edgekit ms",
-                "onnx2tf ms",
-                "edgekit max abs",
-                "onnx2tf max abs",
+                "onnx2tf backend",
+                "edgekit cold s",
+                "onnx2tf cold s",
+                "time edgekit/onnx2tf",
+                "ops edgekit / onnx2tf",
+                "latency edgekit/onnx2tf",
+                "max abs / range vs PyTorch (edgekit / onnx2tf)",
+                "onnx2tf cosine vs PyTorch",
                 "onnx2tf error",
             ],
             rows,
@@ -236,10 +277,6 @@ def main() -> None:
                 int8_rows,
             )
         )
-    previous = RESULTS / "vs_onnx2tf.json"  # models not re-run keep their earlier entries
-    merged = json.loads(previous.read_text())["results"] if previous.exists() else {}
-    merged.update(results)
-    print(f"wrote {write('vs_onnx2tf', {'results': merged})}")
 
 
 if __name__ == "__main__":

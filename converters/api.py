@@ -319,7 +319,7 @@ def convert(
         raise ConversionError(f"convert() reads .onnx files; {source.name} is not one")
     if _format(out) != "tflite":
         raise ConversionError(f"convert() writes .tflite files; got {out.name}")
-    from edgekit.runtime import model_file
+    from edgekit.runtime import model_file, tflite_flatbuffer
 
     model_file.validate(source)
     from edgekit.converters.onnx_normalize import load_onnx, normalize
@@ -344,7 +344,7 @@ def convert(
             conversion.notes.append(
                 f"{coverage['delegate']}: {coverage['delegated_nodes']}/{coverage['total_nodes']} nodes delegated"
             )
-        ops = _ops_of_file(tmp)
+        ops = tflite_flatbuffer.op_histogram(conversion.flatbuffer)
     return ExportResult(
         out,
         "tflite",

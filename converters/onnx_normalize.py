@@ -47,6 +47,7 @@ from typing import Any
 
 from edgekit.errors import ModelFileError
 from edgekit.input_shapes import check_input_shapes, symbolic_dims
+from edgekit.runtime.metadata import METADATA_KEY
 
 log = logging.getLogger(__name__)
 
@@ -57,21 +58,21 @@ def load_onnx(path: str | os.PathLike[str]) -> Any:
     A truncated/corrupt file or a missing side file raises :class:`~edgekit.errors.ModelFileError`
     naming the file.
     """
-    import onnx
-    from onnx.external_data_helper import load_external_data_for_model, uses_external_data
+    from edgekit.converters.onnx_proto import all_tensors, parse_model, uses_external_data
 
     source = Path(path)
     try:
-        proto = onnx.load(str(source), load_external_data=False)
+        proto = parse_model(source.read_bytes())
     except Exception as exc:
         raise ModelFileError(
             f"{source} is not a readable ONNX model ({' '.join(str(exc).split())[:300]}): the file is truncated "
             "or corrupt; export it again"
         ) from exc
+    external = [t for t in all_tensors(proto.graph) if uses_external_data(t)]
     missing = sorted(
         {
             entry.value
-            for tensor in _external_tensors(proto)
+            for tensor in external
             for entry in tensor.external_data
             if entry.key == "location" and not (source.parent / entry.value).is_file()
         }
@@ -81,7 +82,9 @@ def load_onnx(path: str | os.PathLike[str]) -> Any:
             f"{source.name} keeps its weights in side file(s) {', '.join(missing)} that are not next to it in "
             f"{source.parent}: copy them there (the exporter writes them beside the .onnx file)"
         )
-    if any(uses_external_data(t) for t in _external_tensors(proto)):
+    if external:
+        from onnx.external_data_helper import load_external_data_for_model
+
         try:
             load_external_data_for_model(proto, str(source.parent))
         except Exception as exc:
@@ -90,12 +93,6 @@ def load_onnx(path: str | os.PathLike[str]) -> Any:
                 "export the model again"
             ) from exc
     return proto
-
-
-def _external_tensors(proto: Any) -> list[Any]:
-    from onnx.external_data_helper import _get_all_tensors, uses_external_data
-
-    return [t for t in _get_all_tensors(proto) if uses_external_data(t)]
 
 
 def fix_input_shapes(model: Any, input_shapes: dict[str, tuple[int, ...]]) -> Any:
@@ -115,6 +112,32 @@ def fix_input_shapes(model: Any, input_shapes: dict[str, tuple[int, ...]]) -> An
     return fixed
 
 
+# Nodes that normalisation folds away whatever their inputs are.
+_FOLDED = frozenset({"Constant", "Shape", "Size", "Identity", "ConstantOfShape"})
+
+
+def already_normal(model: Any) -> bool:
+    """Whether :func:`normalize` has nothing to do: ``ek.export`` wrote the file (onnxscript's optimizer
+    ran on it then), every input dim but the batch is static, and no node would fold (a ``Constant``/``Shape``-like
+    node, or one whose inputs are all initializers; ``DequantizeLinear`` of int8 weights stays, the
+    translator reads it). Checking costs one pass over the nodes; normalising costs importing onnx and
+    onnxscript (~1-2 s in a fresh process) and a shape-inference pass.
+
+    >>> from edgekit.converters.onnx_proto import ModelProto
+    >>> already_normal(ModelProto())
+    False
+    """
+    if not any(prop.key == METADATA_KEY for prop in model.metadata_props):
+        return False
+    if any(axis for dims in symbolic_dims(model).values() for axis, _ in dims):  # a batch dim becomes 1
+        return False
+    constants = {t.name for t in model.graph.initializer} | {""}
+    return not any(
+        node.op_type in _FOLDED or (node.op_type != "DequantizeLinear" and set(node.input) <= constants)
+        for node in model.graph.node
+    )
+
+
 def normalize(model: Any, input_shapes: dict[str, tuple[int, ...]] | None = None) -> Any:
     """Fold constants and shape arithmetic so any exporter's graph reaches the translator in one form.
 
@@ -122,6 +145,9 @@ def normalize(model: Any, input_shapes: dict[str, tuple[int, ...]] | None = None
     symbolic batch dimension becomes 1 (as TFLite's fixed batch); any other symbolic dim raises
     :class:`~edgekit.errors.InputShapeError` listing them with an example ``--input-shapes`` flag.
     """
+    if not input_shapes and already_normal(model):
+        log.info("the ONNX graph was normalised when ek.export wrote it: translating it as it is")
+        return model
     import onnx
     import onnxscript.optimizer
 

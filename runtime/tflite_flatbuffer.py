@@ -146,3 +146,40 @@ def read_metadata(data: bytes) -> dict[str, bytes]:
         if index < len(buffers):
             entries[name] = _buffer_bytes(reader, buffers[index])
     return entries
+
+
+def op_histogram(data: bytes) -> dict[str, int]:
+    """Op name -> count over the main subgraph's operators, read from the file (no interpreter, so no
+    delegate preparing the weights): what ``Model.load(path).op_histogram()`` reports for an undelegated
+    file. ``OperatorCode`` is deprecated_builtin_code(0), custom_code(1), version(2), builtin_code(3);
+    ``SubGraph.operators`` is field 3 and ``Operator.opcode_index`` field 0.
+
+    >>> op_histogram(b"")
+    Traceback (most recent call last):
+    ...
+    edgekit.errors.FlatbufferError: only 0 bytes: not a TFLite model
+    """
+    reader = _Reader(data)
+    root = _root(reader)
+    names = []
+    for code in reader.table_vector(root, 1):
+        custom = reader.string(code, 1)
+        old, new = reader.field(code, 0), reader.field(code, 3)
+        builtin = max(reader.u8(old) if old is not None else 0, reader.i32(new) if new is not None else 0)
+        names.append(custom if custom else _builtin_name(builtin))
+    subgraphs = reader.table_vector(root, 2)
+    counts: dict[str, int] = {}
+    for op in reader.table_vector(subgraphs[0], 3) if subgraphs else []:
+        pos = reader.field(op, 0)
+        name = names[reader.u32(pos) if pos is not None else 0]
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def _builtin_name(code: int) -> str:
+    from ai_edge_litert import schema_py_generated
+
+    for name, value in vars(schema_py_generated.BuiltinOperator).items():
+        if value == code and not name.startswith("_"):
+            return name
+    return f"BUILTIN_{code}"

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from edgekit.converters.onnx_proto import attribute_value, np_dtype, to_array
 from edgekit.converters.tflite import registry
 from edgekit.converters.tflite.values import (
     NCHW_TO_NHWC,
@@ -48,9 +49,7 @@ class IOSpec:
 
 
 def _attrs(node: Any) -> dict[str, Any]:
-    from onnx import helper
-
-    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    return {a.name: attribute_value(a) for a in node.attribute}
 
 
 def _opset(model: Any) -> int:
@@ -59,8 +58,6 @@ def _opset(model: Any) -> int:
 
 def graph_inputs(model: Any, input_shapes: dict[str, tuple[int, ...]] | None = None) -> list[IOSpec]:
     """Static input specs; the batch dimension of a dynamic input becomes 1."""
-    from onnx import helper
-
     initializers = {i.name for i in model.graph.initializer}
     specs = []
     for inp in model.graph.input:
@@ -82,7 +79,7 @@ def graph_inputs(model: Any, input_shapes: dict[str, tuple[int, ...]] | None = N
                         "needs static shapes: pass input_shapes={name: shape} to convert()"
                     )
             shape = tuple(dims)
-        dtype = helper.tensor_dtype_to_np_dtype(tensor_type.elem_type)
+        dtype = np_dtype(tensor_type.elem_type)
         specs.append(
             IOSpec(inp.name, shape, Layout.NHWC if len(shape) == 4 else Layout.PLAIN, np.dtype(dtype))
         )
@@ -164,11 +161,9 @@ class GraphTranslator:
         return graph_fn.get_concrete_function()
 
     def _run(self, tf: Any, tensors: tuple[Any, ...]) -> list[Any]:
-        from onnx import numpy_helper
-
         values: dict[str, Value | None] = {"": None}
         for init in self.model.graph.initializer:
-            values[init.name] = Value(numpy_helper.to_array(init))
+            values[init.name] = Value(to_array(init))
         for spec, tensor in zip(self.inputs, tensors, strict=True):
             values[spec.name] = Value(tensor, spec.layout)
         for node in self.model.graph.node:

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from edgekit.converters.onnx_proto import NodeProto, to_array
+
 
 def _scalar(name: str | None, constants: dict[str, np.ndarray]) -> float | None:
     value = constants.get(name) if name else None
@@ -19,12 +21,11 @@ def _scalar(name: str | None, constants: dict[str, np.ndarray]) -> float | None:
 
 
 def _constants(model: Any) -> dict[str, np.ndarray]:
-    from onnx import numpy_helper
-
-    out = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    """The scalar constants (the only ones the pattern reads; weights are not copied)."""
+    out = {i.name: to_array(i) for i in model.graph.initializer if math.prod(i.dims) == 1}
     for node in model.graph.node:
-        if node.op_type == "Constant" and node.attribute:
-            out[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].HasField("t"):
+            out[node.output[0]] = to_array(node.attribute[0].t)
     return out
 
 
@@ -37,9 +38,9 @@ def _other(node: Any, name: str) -> str | None:
 def fuse_gelu(model: Any) -> tuple[Any, int]:
     """A copy of ``model`` with each exact-GELU subgraph replaced by a Gelu node, and how many were fused
     (the model itself when there are none)."""
-    from onnx import helper
-
     graph = model.graph
+    if not any(n.op_type == "Erf" for n in graph.node):
+        return model, 0
     constants = _constants(model)
     producer = {o: n for n in graph.node for o in n.output}
     consumers: dict[str, list[Any]] = {}
@@ -85,7 +86,7 @@ def fuse_gelu(model: Any) -> tuple[Any, int]:
         halves = [o for o in operands if near(_scalar(o, constants), 0.5)]
         if len(halves) != 1 or operands - set(halves) != {x}:
             continue
-        gelu = helper.make_node("Gelu", [x], [second.output[0]], name=f"{erf.name}_gelu")
+        gelu = NodeProto(op_type="Gelu", input=[x], output=[second.output[0]], name=f"{erf.name}_gelu")
         fused.append(([scale, erf, add, first, second], gelu))
     if not fused:
         return model, 0

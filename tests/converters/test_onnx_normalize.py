@@ -146,3 +146,55 @@ def test_torchvision_resnet18_torchscript_export_converts(tmp_path: Path) -> Non
         )
     result = ek.convert(tmp_path / "r.onnx", tmp_path / "r.tflite")
     assert result.parity is not None and result.parity.within(cosine=0.9999, rel_max_abs=1e-3)
+
+
+def test_ek_export_file_skips_normalisation_with_the_same_tflite(onnx_file: Path, tmp_path: Path) -> None:
+    from edgekit.converters.onnx_normalize import already_normal
+    from edgekit.converters.tflite.convert import onnx_to_tflite
+    from edgekit.runtime.metadata import METADATA_KEY
+
+    proto = load_onnx(onnx_file)
+    assert already_normal(proto) and normalize(proto) is proto
+    foreign = onnx.ModelProto()
+    foreign.CopyFrom(proto)
+    for prop in [p for p in foreign.metadata_props if p.key == METADATA_KEY]:
+        foreign.metadata_props.remove(prop)
+    assert not already_normal(foreign)
+    with_constant = onnx.ModelProto()
+    with_constant.CopyFrom(proto)
+    with_constant.graph.node.insert(
+        0,
+        onnx.helper.make_node(
+            "Constant", [], ["c"], value=onnx.numpy_helper.from_array(np.ones(2, np.float32))
+        ),
+    )
+    assert not already_normal(with_constant)
+    skipped, full = tmp_path / "skipped.tflite", tmp_path / "full.tflite"
+    skipped.write_bytes(onnx_to_tflite(proto).flatbuffer)
+    full.write_bytes(onnx_to_tflite(normalize(foreign)).flatbuffer)
+    x = np.random.default_rng(0).random((1, 1, 8, 8), dtype=np.float32)
+    np.testing.assert_array_equal(Model.load(skipped).run(x), Model.load(full).run(x))
+
+
+NO_ONNX_SCRIPT = """
+import sys
+import edgekit as ek
+ek.convert(sys.argv[1], sys.argv[2], ek.ConvertConfig(verify=False))
+print(sorted(m for m in ("onnx", "onnxscript", "ml_dtypes", "tensorflow") if m in sys.modules))
+"""
+
+
+def test_converting_an_ek_export_file_imports_neither_onnx_nor_onnxscript(
+    onnx_file: Path, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", NO_ONNX_SCRIPT, str(onnx_file), str(tmp_path / "m.tflite")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout

@@ -148,7 +148,10 @@ class Graph:
         )
 
     def const(self, array: Any, dtype: Any = None) -> Tensor:
-        data = np.array(array, dtype=dtype, order="C")  # np.ascontiguousarray would make a 0-d array 1-d
+        # No copy: a transposed weight stays a view until serialize writes it contiguous, so the handler's
+        # layout change and the emitter's (OIHW -> HWIO -> OHWI) cost one copy; constants are never
+        # modified in place (passes and quantization make new arrays).
+        data = np.asarray(array, dtype=dtype)
         if data.dtype == np.float64:
             data = data.astype(np.float32)
         elif data.dtype == np.int64 and dtype is None:

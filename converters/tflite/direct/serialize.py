@@ -18,13 +18,12 @@ from typing import Any
 import numpy as np
 
 from edgekit.converters.tflite.direct.ir import Graph, Tensor
+from edgekit.converters.tflite.direct.versions import builtin_version
 from edgekit.errors import ConversionError
 
 EXTERNAL_THRESHOLD = 2**31 - 2**26  # leave 64 MiB of the 2 GiB for the tables themselves
 _ALIGN = 64
-# Builtins whose kernels LiteRT registers from a version above 1 (tensorflow/lite/kernels/register.cc);
-# every other op is written as version 1, which each kernel accepts for every type it supports.
-_MIN_VERSION = {"BROADCAST_TO": 2}
+_BUFFER_ALIGN = 16
 _TYPES = {
     np.dtype(np.float32): "FLOAT32",
     np.dtype(np.float16): "FLOAT16",
@@ -120,7 +119,7 @@ def serialize(
     operators = []
     for op in graph.operators:
         builtin = int(getattr(s.BuiltinOperator, op.code))
-        key = (op.code, max(op.version, _MIN_VERSION.get(op.code, 1)))
+        key = (op.code, builtin_version(op))
         if key not in codes:
             oc = s.OperatorCodeT()
             oc.builtinCode = builtin
@@ -181,8 +180,44 @@ def _signature(
 
 def _finish(flatbuffers: Any, model: Any, size_hint: int) -> bytes:
     builder = flatbuffers.Builder(max(1024, size_hint + 65536))
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    buffers = model.buffers
+    model.buffers = _pack_buffers(builder, buffers)
+    try:
+        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    finally:
+        model.buffers = buffers
+    return bytes(memoryview(builder.Bytes)[builder.Head() :])
+
+
+class _Packed:
+    """A buffer table already in the builder: ``ModelT.Pack`` asks each buffer for its offset."""
+
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+
+    def Pack(self, builder: Any) -> int:  # the flatbuffers object API's name
+        return self.offset
+
+
+def _pack_buffers(builder: Any, buffers: list[Any]) -> list[Any]:
+    """Buffer tables written ahead of the model: each data vector copied once into the builder and
+    16-byte aligned (the schema's ``force_align: 16``; the object API's ``CreateNumpyVector`` copies
+    each weight three times and aligns uint8 data to 1 byte)."""
+    s = schema()
+    packed: list[Any] = []
+    for buffer in buffers:
+        if buffer.data is None:
+            packed.append(buffer)
+            continue
+        data = np.ascontiguousarray(buffer.data, dtype=np.uint8).data.cast("B")
+        builder.StartVector(1, len(data), _BUFFER_ALIGN)
+        builder.head -= len(data)
+        builder.Bytes[builder.head : builder.head + len(data)] = data
+        vector = builder.EndVector()
+        s.BufferStart(builder)
+        s.BufferAddData(builder, vector)
+        packed.append(_Packed(s.BufferEnd(builder)))
+    return packed
 
 
 def _with_external_buffers(flatbuffers: Any, model: Any, external: list[tuple[Any, np.ndarray]]) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgekit.converters.onnx_proto import np_dtype
 from edgekit.converters.tflite.registry import register
 from edgekit.converters.tflite.values import (
     NHWC_TO_NCHW,
@@ -41,9 +42,7 @@ def shape(ctx: NodeContext) -> list[Value]:
 
 @register("Cast")
 def cast(ctx: NodeContext) -> list[Value]:
-    from onnx import helper
-
-    dtype = helper.tensor_dtype_to_np_dtype(int(ctx.attr("to")))
+    dtype = np_dtype(int(ctx.attr("to")))
     x = ctx.input(0)
     return [Value(ctx.tf.cast(to_tensor(ctx.tf, x), dtype), x.layout)]
 
