@@ -129,18 +129,27 @@ class GraphTranslator:
         self._check_supported()
 
     def _check_supported(self) -> None:
+        """One error naming every unsupported op type (count, first nodes, what to do) before any work."""
         supported = set(registry.supported_ops())
+        missing: dict[str, list[str]] = {}
         for node in self.model.graph.node:
             if node.domain not in ("", "ai.onnx"):
-                raise UnsupportedOpError(
-                    f"ONNX op {node.domain}::{node.op_type} (node {node.name!r}, opset {self.opset}) is from a custom "
-                    "domain the TFLite translator does not support"
-                )
-            if node.op_type not in supported:
-                raise UnsupportedOpError(
-                    f"ONNX op {node.op_type} (node {node.name!r}, opset {self.opset}) is not supported by the "
-                    f"TFLite translator (neither writer='direct' nor writer='tf'); supported ops: {', '.join(sorted(supported))}"
-                )
+                missing.setdefault(f"{node.domain}::{node.op_type} (custom domain)", []).append(node.name)
+            elif node.op_type not in supported:
+                missing.setdefault(node.op_type, []).append(node.name)
+        if not missing:
+            return
+        lines = []
+        for op, nodes in missing.items():
+            shown = ", ".join(repr(n) for n in nodes[:3]) + (
+                f" and {len(nodes) - 3} more" if len(nodes) > 3 else ""
+            )
+            advice = _ADVICE.get(op)
+            lines.append(f"{op} x{len(nodes)} (node {shown})" + (f": {advice}" if advice else ""))
+        raise UnsupportedOpError(
+            f"ONNX ops not supported by the TFLite translator (opset {self.opset}; neither writer='direct' nor "
+            f"writer='tf'): {'; '.join(lines)}. Supported ops: {', '.join(sorted(supported))}"
+        )
 
     def function(self, tf: Any) -> Any:
         """A concrete ``tf.function`` computing the graph's outputs from NHWC/plain inputs."""
@@ -211,6 +220,18 @@ class GraphTranslator:
                 f"ONNX op {node.op_type} (node {node.name!r}): {exc} has no lowering in the direct TFLite "
                 "writer; writer='tf' (TensorFlow's converter, the tf extra) converts it"
             ) from exc
+
+
+# What to do about ops whose output size depends on the data (TFLite needs static shapes).
+_ADVICE = {
+    "NonZero": "its output length depends on the data; use a mask (Where / Mul) instead, or run that part "
+    "outside the model",
+    "NonMaxSuppression": "export the model without NMS (backbone and head) and run NMS on the outputs, or "
+    "build NMS into the graph with a fixed number of boxes",
+    "RoiAlign": "export the model up to the region proposals and crop/resize outside the model",
+    "Loop": "unroll the loop in the model (a fixed number of steps) before exporting",
+    "If": "export with the branch fixed (no data-dependent Python control flow)",
+}
 
 
 def _unflattened(tf: Any, value: Value | None) -> Value | None:

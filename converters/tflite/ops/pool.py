@@ -1,9 +1,10 @@
-"""MaxPool, AveragePool (incl. padding semantics and ceil_mode), global pooling."""
+"""MaxPool, AveragePool (incl. padding semantics and ceil_mode; 1-D as 2-D on a height-1 map), global pooling."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from edgekit.converters.tflite.ops._one_d import as_2d, back_to_1d
 from edgekit.converters.tflite.ops._padding import ceil_extra, onnx_pads, tf_padding
 from edgekit.converters.tflite.registry import register
 from edgekit.converters.tflite.values import Layout, NodeContext, Value, as_layout
@@ -12,8 +13,10 @@ from edgekit.errors import UnsupportedOpError
 
 def _geometry(ctx: NodeContext) -> tuple[list[int], list[int], list[tuple[int, int]], list[int]]:
     x = ctx.input(0)
-    if x is None or x.rank != 4:
-        raise UnsupportedOpError(f"{ctx.node.op_type} node {ctx.node.name!r}: only 2-D pooling is supported")
+    if x.rank != 4:
+        raise UnsupportedOpError(
+            f"{ctx.node.op_type} node {ctx.node.name!r}: only 1-D and 2-D pooling are supported"
+        )
     kernel = list(ctx.attr("kernel_shape"))
     strides = list(ctx.attr("strides", [1, 1]))
     dilations = list(ctx.attr("dilations", [1, 1]))
@@ -34,6 +37,8 @@ def _geometry(ctx: NodeContext) -> tuple[list[int], list[int], list[tuple[int, i
 @register("MaxPool")
 def max_pool(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
+    if ctx.input(0).rank == 3:
+        return [back_to_1d(tf, max_pool(as_2d(ctx, weight_input=False))[0])]
     if len(ctx.node.output) > 1 and ctx.node.output[1]:
         raise UnsupportedOpError(f"MaxPool node {ctx.node.name!r}: the Indices output is not supported")
     kernel, strides, pads, spatial = _geometry(ctx)
@@ -48,6 +53,8 @@ def max_pool(ctx: NodeContext) -> list[Value]:
 @register("AveragePool")
 def average_pool(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
+    if ctx.input(0).rank == 3:
+        return [back_to_1d(tf, average_pool(as_2d(ctx, weight_input=False))[0])]
     kernel, strides, pads, spatial = _geometry(ctx)
     x = as_layout(tf, ctx.input(0), Layout.NHWC)
     explicit = onnx_pads(ctx.attrs, spatial, kernel, strides, [1, 1], ctx.node.name)
@@ -85,13 +92,27 @@ def _window_counts(
     return np.outer(axes[0], axes[1])
 
 
+def _global_plain(ctx: NodeContext, reduce) -> list[Value] | None:
+    """Global pooling of a non-4-D [N, C, ...] tensor over its spatial axes, or None for a 4-D one."""
+    x = ctx.input(0)
+    if x.rank == 4:
+        return None
+    return [Value(reduce(as_layout(ctx.tf, x, Layout.PLAIN), axis=list(range(2, x.rank)), keepdims=True))]
+
+
 @register("GlobalAveragePool")
 def global_average_pool(ctx: NodeContext) -> list[Value]:
+    plain = _global_plain(ctx, ctx.tf.reduce_mean)
+    if plain is not None:
+        return plain
     x = as_layout(ctx.tf, ctx.input(0), Layout.NHWC)
     return [Value(ctx.tf.reduce_mean(x, axis=[1, 2], keepdims=True), Layout.NHWC)]
 
 
 @register("GlobalMaxPool")
 def global_max_pool(ctx: NodeContext) -> list[Value]:
+    plain = _global_plain(ctx, ctx.tf.reduce_max)
+    if plain is not None:
+        return plain
     x = as_layout(ctx.tf, ctx.input(0), Layout.NHWC)
     return [Value(ctx.tf.reduce_max(x, axis=[1, 2], keepdims=True), Layout.NHWC)]
