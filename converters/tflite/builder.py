@@ -154,7 +154,7 @@ class GraphTranslator:
     def function(self, tf: Any) -> Any:
         """A concrete ``tf.function`` computing the graph's outputs from NHWC/plain inputs."""
         signature = [
-            tf.TensorSpec(spec.file_shape, tf.as_dtype(spec.dtype), name=_tf_name(spec.name))
+            tf.TensorSpec(spec.file_shape, tf.as_dtype(spec.dtype), name=tf_name(spec.name))
             for spec in self.inputs
         ]
 
@@ -203,7 +203,7 @@ class GraphTranslator:
             self.outputs.append(
                 IOSpec(out.name, result.onnx_shape, layout, np.dtype(tensor.dtype.as_numpy_dtype))
             )
-            results.append(tf.identity(tensor, name=_tf_name(out.name)))
+            results.append(tf.identity(tensor, name=tf_name(out.name)))
         return results
 
     @staticmethod
@@ -240,6 +240,6 @@ def _unflattened(tf: Any, value: Value | None) -> Value | None:
     return Value(as_layout(tf, value, Layout.PLAIN))
 
 
-def _tf_name(name: str) -> str:
+def tf_name(name: str) -> str:
     cleaned = "".join(c if c.isalnum() or c in "_." else "_" for c in name)
     return cleaned if cleaned and cleaned[0].isalpha() else f"t_{cleaned}"
