@@ -41,4 +41,3 @@ def add_metadata(
     builder = flatbuffers.Builder(max(1024, len(tflite) + 4096))
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
-

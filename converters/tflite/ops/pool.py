@@ -45,9 +45,21 @@ def max_pool(ctx: NodeContext) -> list[Value]:
     x = as_layout(tf, ctx.input(0), Layout.NHWC)
     padding = tf_padding(pads, spatial, kernel, strides, [1, 1])
     if padding is None:
-        x = tf.pad(x, [[0, 0], list(pads[0]), list(pads[1]), [0, 0]], constant_values=x.dtype.min)
+        paddings = [[0, 0], list(pads[0]), list(pads[1]), [0, 0]]
+        if not getattr(tf, "writes_scales", False) and _mirror_keeps_max(pads, spatial, kernel):
+            # TensorFlow's calibrator would observe a float32-min pad value: the pool's int8 scale became
+            # 1e36 (every activation 0) and XNNPACK refused the file. Mirrored values are inside the window.
+            x = tf.pad(x, paddings, mode="SYMMETRIC")
+        else:
+            x = tf.pad(x, paddings, constant_values=x.dtype.min)
         padding = "VALID"
     return [Value(tf.nn.max_pool2d(x, kernel, strides, padding), Layout.NHWC)]
+
+
+def _mirror_keeps_max(pads: list[tuple[int, int]], spatial: list[int], kernel: list[int]) -> bool:
+    """Symmetric (edge-mirrored) padding changes no window's max: every mirrored element is also inside each
+    window that holds it (pad <= kernel / 2), and the mirror fits in the input."""
+    return all(2 * max(p) <= k and max(p) <= size for p, size, k in zip(pads, spatial, kernel, strict=True))
 
 
 @register("AveragePool")
