@@ -363,7 +363,7 @@ def main() -> None:
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
     ).stdout.strip()
     wanted = [f"{s}/{m}" for s, m in cases()]
-    selected = [k for k in wanted if not args.only or k in args.only]
+    selected = [k for k in args.only if k in wanted] if args.only else wanted  # --only: in the order given
     with tempfile.TemporaryDirectory() as tmp:
         for key in selected:
             if key in done and not args.redo:

@@ -13,7 +13,15 @@ from typing import Any
 import numpy as np
 
 from edgekit.converters.tflite import registry
-from edgekit.converters.tflite.values import NCHW_TO_NHWC, Layout, NodeContext, Value, as_layout
+from edgekit.converters.tflite.values import (
+    NCHW_TO_NHWC,
+    Layout,
+    NodeContext,
+    QuantizedConstant,
+    Value,
+    as_layout,
+    transpose_quantized,
+)
 from edgekit.converters.tflite.weights import WeightStore
 from edgekit.errors import ConversionError, UnsupportedOpError
 
@@ -181,7 +189,14 @@ class GraphTranslator:
                     f"node {node.name!r} reads {exc.args[0]!r}, which no earlier node produces"
                 ) from exc
             outs = None
-            if registry.foldable(node.op_type) and all(v is None or v.is_const for v in inputs):
+            if (
+                node.op_type == "Transpose"
+                and inputs
+                and isinstance(getattr(inputs[0], "data", None), QuantizedConstant)
+            ):
+                # an int8 weight transposed before MatMul: folding through the evaluator would drop its scales
+                outs = [Value(transpose_quantized(inputs[0].data, _attrs(node).get("perm")))]
+            elif registry.foldable(node.op_type) and all(v is None or v.is_const for v in inputs):
                 folded = _fold(node, inputs, self.opset)
                 outs = [Value(a) for a in folded] if folded is not None else None
             if outs is None:

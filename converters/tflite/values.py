@@ -37,6 +37,13 @@ class QuantizedConstant:
     dtype: np.dtype
 
 
+def transpose_quantized(qc: QuantizedConstant, perm: list[int] | None) -> QuantizedConstant:
+    """``qc`` transposed, its per-channel axis following (a Linear's weight before MatMul on 3-D input)."""
+    order = list(perm) if perm else list(range(qc.values.ndim))[::-1]
+    axis = None if qc.axis is None else order.index(qc.axis % qc.values.ndim)
+    return QuantizedConstant(qc.values.transpose(order), qc.scale, qc.zero_point, axis, qc.dtype)
+
+
 @dataclass
 class Value:
     """A tensor (``tf.Tensor``) or a constant (``np.ndarray`` / QuantizedConstant) with its layout."""

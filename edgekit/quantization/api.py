@@ -89,7 +89,7 @@ def _calibrate(prepared: torch.nn.Module, calibrate: Calibration, example: tuple
         for i, batch in enumerate(calibrate):
             tensors = []
             for j, a in enumerate(as_example_tuple(batch, error=QuantizationError)):
-                t = a.float().to(example[j].device if j < len(example) else a.device)
+                t = _like_example(a, example[j] if j < len(example) else None, i, j)
                 expected = tuple(example[j].shape[1:]) if j < len(example) else None
                 if expected is None or tuple(t.shape[1:]) != expected:
                     raise QuantizationError(
@@ -100,11 +100,54 @@ def _calibrate(prepared: torch.nn.Module, calibrate: Calibration, example: tuple
                         f"calibration batch {i} contains NaN or inf; clean the data first"
                     )
                 tensors.append(t)
-            prepared(*tensors)
+            _run_batch(prepared, tensors, i)
             seen += len(tensors[0])
     if seen == 0:
         raise QuantizationError("calibration data is empty: give at least one batch of representative inputs")
     return seen
+
+
+def _like_example(a: torch.Tensor, example: torch.Tensor | None, i: int, j: int) -> torch.Tensor:
+    """A calibration tensor in the dtype and on the device of the example input it stands for: token ids
+    (an integer / bool example) stay integers, from the user's data as given; anything else is float."""
+    if example is None:
+        return a.float()
+    if example.is_floating_point():
+        return a.float().to(example.device)
+    if a.is_floating_point() and not torch.equal(a, a.round()):
+        raise QuantizationError(
+            f"calibration batch {i}, input {j}: the model takes {example.dtype} values (token ids) there, got "
+            "fractional numbers; give the ids your tokenizer produced"
+        )
+    return a.to(device=example.device, dtype=example.dtype)
+
+
+def _run_batch(prepared: torch.nn.Module, tensors: list[torch.Tensor], i: int) -> None:
+    """One calibration forward pass; ids outside an embedding table are named with the table sizes."""
+    try:
+        prepared(*tensors)
+    except (IndexError, RuntimeError) as exc:
+        integer = [j for j, t in enumerate(tensors) if not t.is_floating_point() and t.dtype != torch.bool]
+        if not integer or "index" not in str(exc).lower():
+            raise
+        ranges = ", ".join(f"input {j}: {int(tensors[j].min())}..{int(tensors[j].max())}" for j in integer)
+        tables = sorted(
+            {
+                int(node.meta["val"].shape[0])
+                for node in getattr(prepared, "graph", torch.fx.Graph()).nodes
+                if node.op == "get_attr"
+                and "val" in node.meta
+                and any(
+                    user.target is torch.ops.aten.embedding.default and user.args[0] is node
+                    for user in node.users
+                )
+            }
+        )
+        raise QuantizationError(
+            f"calibration batch {i} has token ids outside the model's embeddings ({ranges}"
+            + (f"; embedding tables of {', '.join(map(str, tables))} rows" if tables else "")
+            + "): calibrate with ids from your tokenizer, inside the vocabulary"
+        ) from exc
 
 
 @dataclass
