@@ -426,9 +426,17 @@ class Emitter:
     ) -> Tensor:
         like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
         x, y = self.tensor(a, like), self.tensor(b, like)
+        x, y = self._same_integer_type(x, y), self._same_integer_type(y, x)
         shape = np.broadcast_shapes(x.shape, y.shape)
         dtype = out_dtype or x.np_dtype
         return self._op(code, [x, y], shape, dtype, options, fold)
+
+    def _same_integer_type(self, t: Tensor, other: Tensor) -> Tensor:
+        """An integer constant in the integer type of the tensor it meets (constants are held int32, ids int64)."""
+        integers = t.np_dtype.kind in "iu" and other.np_dtype.kind in "iu" and t.np_dtype != other.np_dtype
+        if integers and t.is_const and t.quant is None and not other.is_const:
+            return self.graph.const(t.data, other.np_dtype)
+        return t
 
     def _binary_fn(self, code: str, fold: Callable, options: str | None, out_dtype: Any = None) -> Callable:
         return lambda a, b: self._binary(code, a, b, fold, options, out_dtype)
