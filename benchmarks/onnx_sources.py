@@ -302,6 +302,13 @@ def one(source: str, name: str, folder: Path) -> dict[str, Any]:
         proto = onnx.load(str(onnx_path), load_external_data=False)
         row["onnx_ops"] = len(proto.graph.node)
         row["onnx_op_types"] = sorted({n.op_type for n in proto.graph.node})
+        initializers = {i.name for i in proto.graph.initializer}
+        graph_inputs = [i.name for i in proto.graph.input if i.name not in initializers]
+        if len(graph_inputs) > len(feeds):  # e.g. tf2onnx turning a captured variable into an input
+            row.update(
+                status="export failed", error=f"the file has inputs the model does not take: {graph_inputs}"
+            )
+            return row
         t0 = time.perf_counter()
         result = ek.convert(onnx_path, tflite_path, ek.ConvertConfig(verify=False))
         row["convert_s"] = time.perf_counter() - t0
