@@ -189,13 +189,14 @@ class GraphTranslator:
                     f"node {node.name!r} reads {exc.args[0]!r}, which no earlier node produces"
                 ) from exc
             outs = None
+            first = inputs[0] if inputs else None
             if (
                 node.op_type == "Transpose"
-                and inputs
-                and isinstance(getattr(inputs[0], "data", None), QuantizedConstant)
+                and first is not None
+                and isinstance(first.data, QuantizedConstant)
             ):
                 # an int8 weight transposed before MatMul: folding through the evaluator would drop its scales
-                outs = [Value(transpose_quantized(inputs[0].data, _attrs(node).get("perm")))]
+                outs = [Value(transpose_quantized(first.data, _attrs(node).get("perm")))]
             elif registry.foldable(node.op_type) and all(v is None or v.is_const for v in inputs):
                 folded = _fold(node, inputs, self.opset)
                 outs = [Value(a) for a in folded] if folded is not None else None

@@ -34,10 +34,11 @@ def add_metadata(
     entry.name = key
     entry.buffer = len(model.buffers) - 1
     model.metadata = [m for m in (model.metadata or []) if (m.name or b"").decode() != key] + [entry]
-    for signature in model.signatureDefs or [] if signature_names else []:
+    renames = signature_names or {}
+    for signature in model.signatureDefs or [] if renames else []:
         for entry in [*(signature.inputs or []), *(signature.outputs or [])]:
             name = entry.name.decode() if isinstance(entry.name, bytes) else entry.name
-            entry.name = signature_names.get(name, name)
+            entry.name = renames.get(name, name)
     builder = flatbuffers.Builder(max(1024, len(tflite) + 4096))
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())

@@ -32,6 +32,7 @@ def group_norm(ctx: NodeContext) -> list[Value]:
         )
     scale = _per_channel(ctx.const_input(1, "scale"), groups, channels)
     bias = _per_channel(ctx.const_input(2, "bias"), groups, channels)
+    channel_shape: tuple[int, ...]
     if x.layout is Layout.NHWC:  # [N, H, W, C] -> [N, H*W, G, C/G]
         t = x.data
         grouped = tf.reshape(t, (n, shape[2] * shape[3], groups, channels // groups))

@@ -15,8 +15,9 @@ def instance_norm(ctx: NodeContext) -> list[Value]:
     eps = float(ctx.attr("epsilon", 1e-5))
     scale = ctx.const_input(1, "scale").astype(np.float32)
     bias = ctx.const_input(2, "bias").astype(np.float32)
+    channel_shape: tuple[int, ...] = (-1,)
     if x.layout is Layout.NHWC:  # channels last: spatial axes 1, 2
-        t, axes, channel_shape = x.data, [1, 2], (-1,)
+        t, axes = x.data, [1, 2]
     else:
         t, axes = as_layout(tf, x, Layout.PLAIN), list(range(2, x.rank))
         channel_shape = (-1,) + (1,) * (x.rank - 2)

@@ -18,4 +18,5 @@ def range_(ctx: NodeContext) -> list[Value]:
             "--input-shapes) so the range folds to a constant, or compute it outside the model"
         )
     start, limit, delta = (ctx.const_input(i, what) for i, what in enumerate(("start", "limit", "delta")))
-    return [Value(np.arange(start, limit, delta, dtype=np.asarray(start).dtype))]
+    dtype = np.asarray(start).dtype
+    return [Value(np.arange(start.item(), limit.item(), delta.item()).astype(dtype))]
