@@ -133,23 +133,32 @@ class GraphTranslator:
         self._check_supported()
 
     def _check_supported(self) -> None:
+        """One error naming every unsupported op type (count, first nodes, what to do) before any work."""
         supported = set(registry.supported_ops())
+        missing: dict[str, list[str]] = {}
         for node in self.model.graph.node:
             if node.domain not in ("", "ai.onnx"):
-                raise UnsupportedOpError(
-                    f"ONNX op {node.domain}::{node.op_type} (node {node.name!r}, opset {self.opset}) is from a custom "
-                    "domain the TFLite translator does not support"
-                )
-            if node.op_type not in supported:
-                raise UnsupportedOpError(
-                    f"ONNX op {node.op_type} (node {node.name!r}, opset {self.opset}) is not supported by the "
-                    f"TFLite translator (neither writer='direct' nor writer='tf'); supported ops: {', '.join(sorted(supported))}"
-                )
+                missing.setdefault(f"{node.domain}::{node.op_type} (custom domain)", []).append(node.name)
+            elif node.op_type not in supported:
+                missing.setdefault(node.op_type, []).append(node.name)
+        if not missing:
+            return
+        lines = []
+        for op, nodes in missing.items():
+            shown = ", ".join(repr(n) for n in nodes[:3]) + (
+                f" and {len(nodes) - 3} more" if len(nodes) > 3 else ""
+            )
+            advice = _ADVICE.get(op)
+            lines.append(f"{op} x{len(nodes)} (node {shown})" + (f": {advice}" if advice else ""))
+        raise UnsupportedOpError(
+            f"ONNX ops not supported by the TFLite translator (opset {self.opset}; neither writer='direct' nor "
+            f"writer='tf'): {'; '.join(lines)}. Supported ops: {', '.join(sorted(supported))}"
+        )
 
     def function(self, tf: Any) -> Any:
         """A concrete ``tf.function`` computing the graph's outputs from NHWC/plain inputs."""
         signature = [
-            tf.TensorSpec(spec.file_shape, tf.as_dtype(spec.dtype), name=_tf_name(spec.name))
+            tf.TensorSpec(spec.file_shape, tf.as_dtype(spec.dtype), name=tf_name(spec.name))
             for spec in self.inputs
         ]
 
@@ -174,9 +183,15 @@ class GraphTranslator:
                     f"node {node.name!r} reads {exc.args[0]!r}, which no earlier node produces"
                 ) from exc
             outs = None
-            if node.op_type == "Transpose" and isinstance(inputs[0] and inputs[0].data, QuantizedConstant):
+            first = inputs[0] if inputs else None
+            if (
+                node.op_type == "Transpose"
+                and first is not None
+                and isinstance(first.data, QuantizedConstant)
+            ):
+                # an int8 weight transposed before MatMul: folding through the evaluator would drop its scales
                 perm = _attrs(node).get("perm")
-                outs = [Value(inputs[0].data.transposed(list(perm) if perm else None))]  # type: ignore[union-attr]
+                outs = [Value(first.data.transposed(list(perm) if perm else None))]
             elif registry.foldable(node.op_type) and all(v is None or v.is_const for v in inputs):
                 folded = _fold(node, inputs, self.opset)
                 outs = [Value(a) for a in folded] if folded is not None else None
@@ -201,7 +216,7 @@ class GraphTranslator:
             self.outputs.append(
                 IOSpec(out.name, result.onnx_shape, layout, np.dtype(tensor.dtype.as_numpy_dtype))
             )
-            results.append(tf.identity(tensor, name=_tf_name(out.name)))
+            results.append(tf.identity(tensor, name=tf_name(out.name)))
         return results
 
     @staticmethod
@@ -220,12 +235,24 @@ class GraphTranslator:
             ) from exc
 
 
+# What to do about ops whose output size depends on the data (TFLite needs static shapes).
+_ADVICE = {
+    "NonZero": "its output length depends on the data; use a mask (Where / Mul) instead, or run that part "
+    "outside the model",
+    "NonMaxSuppression": "export the model without NMS (backbone and head) and run NMS on the outputs, or "
+    "build NMS into the graph with a fixed number of boxes",
+    "RoiAlign": "export the model up to the region proposals and crop/resize outside the model",
+    "Loop": "unroll the loop in the model (a fixed number of steps) before exporting",
+    "If": "export with the branch fixed (no data-dependent Python control flow)",
+}
+
+
 def _unflattened(tf: Any, value: Value | None) -> Value | None:
     if value is None or value.layout is not Layout.FLAT_NHWC:
         return value
     return Value(as_layout(tf, value, Layout.PLAIN))
 
 
-def _tf_name(name: str) -> str:
+def tf_name(name: str) -> str:
     cleaned = "".join(c if c.isalnum() or c in "_." else "_" for c in name)
     return cleaned if cleaned and cleaned[0].isalpha() else f"t_{cleaned}"

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.converters.tflite.builder import GraphTranslator, IOSpec
+from edgekit.converters.tflite.builder import GraphTranslator, IOSpec, tf_name
 from edgekit.converters.tflite.fuse_gelu import fuse_gelu
 from edgekit.converters.tflite.metadata import add_metadata
 from edgekit.converters.tflite.tf_import import tensorflow
@@ -165,7 +165,14 @@ def _with_tf(
         extra={"source": "onnx", "opset": translator.opset, "writer": "tf", **(extra_metadata or {})},
     )
     return TFLiteConversion(
-        flatbuffer=add_metadata(flatbuffer, metadata),
+        flatbuffer=add_metadata(
+            flatbuffer,
+            metadata,
+            signature_names={
+                **{tf_name(s.name): s.name for s in translator.inputs},
+                **{f"output_{i}": s.name for i, s in enumerate(translator.outputs)},
+            },
+        ),
         quantized=metadata.quantized,
         inputs=translator.inputs,
         outputs=translator.outputs,

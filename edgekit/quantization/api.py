@@ -112,9 +112,9 @@ def _warn_thin(samples: int, spread: list[float]) -> None:
 
 
 def _batch(batch: Any, i: int, example: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
-    """Calibration batch ``i`` as float tensors on the example's devices, checked against the example:
-    one tensor per input, same shape after the batch dimension, a floating dtype where the model takes
-    float, finite values."""
+    """Calibration batch ``i`` as tensors in the dtypes and on the devices of the example inputs, checked
+    against them: one tensor per input, same shape after the batch dimension, a floating dtype where the
+    model takes float (token ids stay integers), finite values."""
     items = as_example_tuple(batch, error=QuantizationError)
     if len(items) != len(example):
         raise QuantizationError(
@@ -133,7 +133,7 @@ def _batch(batch: Any, i: int, example: tuple[torch.Tensor, ...]) -> list[torch.
                 f"calibration batch {i} (input {j}) has dtype {a.dtype}; the model takes {ref.dtype}: give float "
                 "batches preprocessed like the model's inputs (e.g. images scaled and normalised, not raw uint8)"
             )
-        t = a.float().to(ref.device) if a.is_floating_point() else a.to(ref.device)
+        t = _like_example(a, ref, i, j)
         if t.is_floating_point() and not torch.isfinite(t).all():
             raise QuantizationError(f"calibration batch {i} contains NaN or inf; clean the data first")
         tensors.append(t)
@@ -164,12 +164,55 @@ def _calibrate(prepared: torch.nn.Module, calibrate: Calibration, example: tuple
             tensors = _batch(batch, i, example)
             if tensors[0].is_floating_point():
                 spread.append(float(tensors[0].reshape(len(tensors[0]), -1).std(1, correction=0).max()))
-            prepared(*tensors)
+            _run_batch(prepared, tensors, i)
             seen += len(tensors[0])
     if seen == 0:
         raise QuantizationError("calibration data is empty: give at least one batch of representative inputs")
     _warn_thin(seen, spread)
     return seen
+
+
+def _like_example(a: torch.Tensor, example: torch.Tensor | None, i: int, j: int) -> torch.Tensor:
+    """A calibration tensor in the dtype and on the device of the example input it stands for: token ids
+    (an integer / bool example) stay integers, from the user's data as given; anything else is float."""
+    if example is None:
+        return a.float()
+    if example.is_floating_point():
+        return a.float().to(example.device)
+    if a.is_floating_point() and not torch.equal(a, a.round()):
+        raise QuantizationError(
+            f"calibration batch {i}, input {j}: the model takes {example.dtype} values (token ids) there, got "
+            "fractional numbers; give the ids your tokenizer produced"
+        )
+    return a.to(device=example.device, dtype=example.dtype)
+
+
+def _run_batch(prepared: torch.nn.Module, tensors: list[torch.Tensor], i: int) -> None:
+    """One calibration forward pass; ids outside an embedding table are named with the table sizes."""
+    try:
+        prepared(*tensors)
+    except (IndexError, RuntimeError) as exc:
+        integer = [j for j, t in enumerate(tensors) if not t.is_floating_point() and t.dtype != torch.bool]
+        if not integer or "index" not in str(exc).lower():
+            raise
+        ranges = ", ".join(f"input {j}: {int(tensors[j].min())}..{int(tensors[j].max())}" for j in integer)
+        tables = sorted(
+            {
+                int(node.meta["val"].shape[0])
+                for node in getattr(prepared, "graph", torch.fx.Graph()).nodes
+                if node.op == "get_attr"
+                and "val" in node.meta
+                and any(
+                    user.target is torch.ops.aten.embedding.default and user.args[0] is node
+                    for user in node.users
+                )
+            }
+        )
+        raise QuantizationError(
+            f"calibration batch {i} has token ids outside the model's embeddings ({ranges}"
+            + (f"; embedding tables of {', '.join(map(str, tables))} rows" if tables else "")
+            + "): calibrate with ids from your tokenizer, inside the vocabulary"
+        ) from exc
 
 
 @dataclass

@@ -114,3 +114,49 @@ def test_killed_conversion_leaves_the_existing_file_intact(onnx_file: Path, tmp_
     proc.wait()
     assert target.read_bytes() == before
     assert ek.compare(onnx_file, target, [np.zeros((1, 1, 8, 8), np.float32)]).max_abs < 1e-4
+
+
+def test_every_unsupported_op_is_listed_with_count_nodes_and_advice(tmp_path: Path) -> None:
+    nodes = [
+        helper.make_node("NonZero", ["x"], ["nz"], name="find"),
+        helper.make_node("Hardmax", ["x"], ["h1"], name="hard1"),
+        helper.make_node("Hardmax", ["h1"], ["y"], name="hard2"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 10])],
+        [
+            helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10]),
+            helper.make_tensor_value_info("nz", TensorProto.INT64, None),
+        ],
+    )
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=10), str(path))
+    with pytest.raises(UnsupportedOpError) as err:
+        ek.convert(path, tmp_path / "m.tflite")
+    message = str(err.value)
+    assert "NonZero x1 (node 'find'): its output length depends on the data" in message
+    assert "Hardmax x2 (node 'hard1', 'hard2')" in message
+    assert not (tmp_path / "m.tflite").exists()
+
+
+def test_range_with_a_data_dependent_length_names_node_and_fix(tmp_path: Path) -> None:
+    nodes = [
+        helper.make_node("ReduceMax", ["x"], ["limit"], keepdims=0, name="top"),
+        helper.make_node("Range", ["start", "limit", "delta"], ["y"], name="the_range"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 10])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [
+            onnx.numpy_helper.from_array(np.array(0.0, np.float32), "start"),
+            onnx.numpy_helper.from_array(np.array(1.0, np.float32), "delta"),
+        ],
+    )
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=10), str(path))
+    with pytest.raises(UnsupportedOpError, match=r"Range node 'the_range'.*static shapes.*input-shapes"):
+        ek.convert(path, tmp_path / "m.tflite")

@@ -85,6 +85,7 @@ class Emitter:
             conv2d=self.conv2d,
             depthwise_conv2d=self.depthwise_conv2d,
             conv2d_transpose=self.conv2d_transpose,
+            conv3d=self.conv3d,
             bias_add=self.add,
             avg_pool2d=self.avg_pool2d,
             max_pool2d=self.max_pool2d,
@@ -119,6 +120,8 @@ class Emitter:
             tanh=self._unary_fn("TANH", np.tanh),
             sigmoid=self._unary_fn("LOGISTIC", lambda a: 1 / (1 + np.exp(-a))),
             square=self.square,
+            cumsum=self.cumsum,
+            top_k=self.top_k,
         )
         self.linalg = SimpleNamespace(matmul=self.matmul)
         image = SimpleNamespace(
@@ -430,9 +433,17 @@ class Emitter:
     ) -> Tensor:
         like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
         x, y = self.tensor(a, like), self.tensor(b, like)
+        x, y = self._same_integer_type(x, y), self._same_integer_type(y, x)
         shape = np.broadcast_shapes(x.shape, y.shape)
         dtype = out_dtype or x.np_dtype
         return self._op(code, [x, y], shape, dtype, options, fold)
+
+    def _same_integer_type(self, t: Tensor, other: Tensor) -> Tensor:
+        """An integer constant in the integer type of the tensor it meets (constants are held int32, ids int64)."""
+        integers = t.np_dtype.kind in "iu" and other.np_dtype.kind in "iu" and t.np_dtype != other.np_dtype
+        if integers and t.is_const and t.quant is None and not other.is_const:
+            return self.graph.const(t.data, other.np_dtype)
+        return t
 
     def _binary_fn(self, code: str, fold: Callable, options: str | None, out_dtype: Any = None) -> Callable:
         return lambda a, b: self._binary(code, a, b, fold, options, out_dtype)
@@ -504,6 +515,37 @@ class Emitter:
 
     def log_softmax(self, x: Any, axis: int = -1) -> Tensor:
         return self._last_axis("LOG_SOFTMAX", "LogSoftmaxOptions", x, axis)
+
+    def cumsum(self, x: Any, axis: int = 0, exclusive: bool = False, reverse: bool = False) -> Tensor:
+        t = self.tensor(x)
+        axis = int(axis) % len(t.shape)
+
+        def fold(a: np.ndarray, _axis: np.ndarray) -> np.ndarray:
+            b = np.flip(a, axis) if reverse else a
+            out = np.cumsum(b, axis=axis)
+            if exclusive:
+                out = out - b
+            return np.flip(out, axis) if reverse else out
+
+        return self._op(
+            "CUMSUM",
+            [t, self._int32(axis)],
+            t.shape,
+            t.np_dtype,
+            "CumsumOptions",
+            fold,
+            exclusive=bool(exclusive),
+            reverse=bool(reverse),
+        )
+
+    def top_k(self, x: Any, k: int, sorted: bool = True) -> tuple[Tensor, Tensor]:
+        """TOPK_V2 along the last axis: (values, int32 indices), largest first."""
+        t = self.tensor(x)
+        count = int(k)
+        shape = (*t.shape[:-1], count)
+        values, indices = self.graph.tensor(shape, t.np_dtype), self.graph.tensor(shape, np.int32)
+        self.graph.add(Operator("TOPK_V2", [t, self._int32(count)], [values, indices], "TopKV2Options", {}))
+        return values, indices
 
     # -- reductions ----------------------------------------------------------------------------------
     def _reduce(self, code: str, fold: Callable, x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
@@ -637,6 +679,45 @@ class Emitter:
             padding=_PADDING[padding],
             strideH=sh,
             strideW=sw,
+        )
+
+    def conv3d(
+        self,
+        x: Tensor,
+        kernel: Any,
+        strides: Sequence[int],
+        padding: str,
+        dilations: Sequence[int] | None = None,
+    ) -> Tensor:
+        """CONV_3D of an NDHWC ``x`` with a TF-layout ``[kd, kh, kw, in, out]`` kernel (TFLite's layout too);
+        ``strides`` / ``dilations`` are 5-long as in ``tf.nn.conv3d``."""
+        k = self.tensor(kernel)
+        kd, kh, kw, _ci, co = k.shape
+        weight = self._weight(k, lambda a: a, 4)
+        s = [int(v) for v in strides][1:4]
+        d = [int(v) for v in (dilations or [1] * 5)][1:4]
+        n, depth, h, w, _c = x.shape
+        shape = (
+            n,
+            _out_size(depth, kd, s[0], d[0], padding),
+            _out_size(h, kh, s[1], d[1], padding),
+            _out_size(w, kw, s[2], d[2], padding),
+            co,
+        )
+        return self._op(
+            "CONV_3D",
+            [x, weight, None],
+            shape,
+            np.float32,
+            "Conv3DOptions",
+            None,
+            padding=_PADDING[padding],
+            strideD=s[0],
+            strideH=s[1],
+            strideW=s[2],
+            dilationDFactor=d[0],
+            dilationHFactor=d[1],
+            dilationWFactor=d[2],
         )
 
     def _pool(self, code: str, x: Tensor, ksize: Any, strides: Any, padding: str) -> Tensor:

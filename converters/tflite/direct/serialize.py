@@ -166,11 +166,11 @@ def _signature(
     sig.signatureKey = "serving_default"
     sig.subgraphIndex = 0
     maps = []
-    for names, indices in ((inputs, subgraph.inputs), (outputs, subgraph.outputs)):
+    for kind, names, indices in (("input", inputs, subgraph.inputs), ("output", outputs, subgraph.outputs)):
         entries = []
         for i, idx in enumerate(indices):
             m = s.TensorMapT()
-            m.name = names[i] if names and i < len(names) else f"output_{i}"
+            m.name = names[i] if names and i < len(names) else f"{kind}_{i}"
             m.tensorIndex = int(idx)
             entries.append(m)
         maps.append(entries)

@@ -1,4 +1,5 @@
-"""Conv: regular, depthwise and grouped 2-D convolutions (NHWC), with int8 weights from QDQ models."""
+"""Conv: regular, depthwise and grouped 2-D convolutions (NHWC), with int8 weights from QDQ models; 1-D ones
+as 2-D on a height-1 map, 3-D ones as CONV_3D (NDHWC)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from edgekit.converters.tflite.ops._one_d import as_2d, back_to_1d
 from edgekit.converters.tflite.ops._padding import onnx_pads, tf_padding
 from edgekit.converters.tflite.registry import register
 from edgekit.converters.tflite.values import (
@@ -40,8 +42,12 @@ def conv(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
     x, w = ctx.input(0), ctx.input(1)
     name = ctx.node.name
-    if x is None or x.rank != 4:
-        raise UnsupportedOpError(f"Conv node {name!r}: only 2-D convolutions (4-D input) are supported")
+    if x.rank == 3:
+        return [back_to_1d(tf, conv(as_2d(ctx, weight_input=True))[0])]
+    if x.rank == 5:
+        return [_conv3d(ctx)]
+    if x.rank != 4:
+        raise UnsupportedOpError(f"Conv node {name!r}: only 1-D, 2-D and 3-D convolutions are supported")
     weight = ctx.const_input(1, "the weight")
     out_c, in_per_group, kh, kw = weight.shape
     group = int(ctx.attr("group", 1))
@@ -76,15 +82,43 @@ def conv(ctx: NodeContext) -> list[Value]:
     return [Value(_bias(ctx, y), Layout.NHWC)]
 
 
+def _conv3d(ctx: NodeContext) -> Value:
+    """A 3-D convolution as CONV_3D on the NDHWC tensor; the result goes back to NCDHW (PLAIN)."""
+    tf = ctx.tf
+    x, w = ctx.input(0), ctx.input(1)
+    name = ctx.node.name
+    weight = ctx.const_input(1, "the weight")  # [O, I, kd, kh, kw]
+    if int(ctx.attr("group", 1)) != 1:
+        raise UnsupportedOpError(
+            f"Conv node {name!r}: grouped 3-D convolutions are not supported (TFLite's CONV_3D has no groups); "
+            "split the layer into group=1 convolutions in the model"
+        )
+    window = weight.shape[2:]
+    strides = list(ctx.attr("strides", [1, 1, 1]))
+    dilations = list(ctx.attr("dilations", [1, 1, 1]))
+    spatial = x.onnx_shape[2:]
+    pads = onnx_pads(ctx.attrs, spatial, window, strides, dilations, name)
+    padding = tf_padding(pads, spatial, window, strides, dilations)
+    xt = tf.transpose(as_layout(tf, x, Layout.PLAIN), [0, 2, 3, 4, 1])
+    if padding is None:
+        xt = tf.pad(xt, [[0, 0], *[list(p) for p in pads], [0, 0]])
+        padding = "VALID"
+    kernel = kernel_constant(tf, w, weight.transpose(2, 3, 4, 1, 0), channel_axis=4)
+    y = tf.nn.conv3d(xt, kernel, strides=[1, *strides, 1], padding=padding, dilations=[1, *dilations, 1])
+    return Value(tf.transpose(_bias(ctx, y), [0, 4, 1, 2, 3]))
+
+
 @register("ConvTranspose")
 def conv_transpose(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
     x = ctx.input(0)
     name = ctx.node.name
+    if x.rank == 3:
+        return [back_to_1d(tf, conv_transpose(as_2d(ctx, weight_input=True))[0])]
     weight = ctx.const_input(1, "the weight")  # [in, out/group, kh, kw]
-    if x is None or x.rank != 4 or int(ctx.attr("group", 1)) != 1:
+    if x.rank != 4 or int(ctx.attr("group", 1)) != 1:
         raise UnsupportedOpError(
-            f"ConvTranspose node {name!r}: only 2-D, group=1 transposed convolutions are supported"
+            f"ConvTranspose node {name!r}: only 1-D / 2-D, group=1 transposed convolutions are supported"
         )
     if any(d != 1 for d in ctx.attr("dilations", [1, 1])) or any(ctx.attr("output_padding", [0, 0])):
         raise UnsupportedOpError(f"ConvTranspose node {name!r}: dilation / output_padding are not supported")

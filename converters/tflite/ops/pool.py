@@ -1,9 +1,10 @@
-"""MaxPool, AveragePool (incl. padding semantics and ceil_mode), global pooling."""
+"""MaxPool, AveragePool (incl. padding semantics and ceil_mode; 1-D as 2-D on a height-1 map), global pooling."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from edgekit.converters.tflite.ops._one_d import as_2d, back_to_1d
 from edgekit.converters.tflite.ops._padding import ceil_extra, onnx_pads, tf_padding
 from edgekit.converters.tflite.registry import register
 from edgekit.converters.tflite.values import Layout, NodeContext, Value, as_layout
@@ -12,8 +13,10 @@ from edgekit.errors import UnsupportedOpError
 
 def _geometry(ctx: NodeContext) -> tuple[list[int], list[int], list[tuple[int, int]], list[int]]:
     x = ctx.input(0)
-    if x is None or x.rank != 4:
-        raise UnsupportedOpError(f"{ctx.node.op_type} node {ctx.node.name!r}: only 2-D pooling is supported")
+    if x.rank != 4:
+        raise UnsupportedOpError(
+            f"{ctx.node.op_type} node {ctx.node.name!r}: only 1-D and 2-D pooling are supported"
+        )
     kernel = list(ctx.attr("kernel_shape"))
     strides = list(ctx.attr("strides", [1, 1]))
     dilations = list(ctx.attr("dilations", [1, 1]))
@@ -34,20 +37,36 @@ def _geometry(ctx: NodeContext) -> tuple[list[int], list[int], list[tuple[int, i
 @register("MaxPool")
 def max_pool(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
+    if ctx.input(0).rank == 3:
+        return [back_to_1d(tf, max_pool(as_2d(ctx, weight_input=False))[0])]
     if len(ctx.node.output) > 1 and ctx.node.output[1]:
         raise UnsupportedOpError(f"MaxPool node {ctx.node.name!r}: the Indices output is not supported")
     kernel, strides, pads, spatial = _geometry(ctx)
     x = as_layout(tf, ctx.input(0), Layout.NHWC)
     padding = tf_padding(pads, spatial, kernel, strides, [1, 1])
     if padding is None:
-        x = tf.pad(x, [[0, 0], list(pads[0]), list(pads[1]), [0, 0]], constant_values=x.dtype.min)
+        paddings = [[0, 0], list(pads[0]), list(pads[1]), [0, 0]]
+        if not getattr(tf, "writes_scales", False) and _mirror_keeps_max(pads, spatial, kernel):
+            # TensorFlow's calibrator would observe a float32-min pad value: the pool's int8 scale became
+            # 1e36 (every activation 0) and XNNPACK refused the file. Mirrored values are inside the window.
+            x = tf.pad(x, paddings, mode="SYMMETRIC")
+        else:
+            x = tf.pad(x, paddings, constant_values=x.dtype.min)
         padding = "VALID"
     return [Value(tf.nn.max_pool2d(x, kernel, strides, padding), Layout.NHWC)]
+
+
+def _mirror_keeps_max(pads: list[tuple[int, int]], spatial: list[int], kernel: list[int]) -> bool:
+    """Symmetric (edge-mirrored) padding changes no window's max: every mirrored element is also inside each
+    window that holds it (pad <= kernel / 2), and the mirror fits in the input."""
+    return all(2 * max(p) <= k and max(p) <= size for p, size, k in zip(pads, spatial, kernel, strict=True))
 
 
 @register("AveragePool")
 def average_pool(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
+    if ctx.input(0).rank == 3:
+        return [back_to_1d(tf, average_pool(as_2d(ctx, weight_input=False))[0])]
     kernel, strides, pads, spatial = _geometry(ctx)
     x = as_layout(tf, ctx.input(0), Layout.NHWC)
     explicit = onnx_pads(ctx.attrs, spatial, kernel, strides, [1, 1], ctx.node.name)
@@ -85,13 +104,27 @@ def _window_counts(
     return np.outer(axes[0], axes[1])
 
 
+def _global_plain(ctx: NodeContext, reduce) -> list[Value] | None:
+    """Global pooling of a non-4-D [N, C, ...] tensor over its spatial axes, or None for a 4-D one."""
+    x = ctx.input(0)
+    if x.rank == 4:
+        return None
+    return [Value(reduce(as_layout(ctx.tf, x, Layout.PLAIN), axis=list(range(2, x.rank)), keepdims=True))]
+
+
 @register("GlobalAveragePool")
 def global_average_pool(ctx: NodeContext) -> list[Value]:
+    plain = _global_plain(ctx, ctx.tf.reduce_mean)
+    if plain is not None:
+        return plain
     x = as_layout(ctx.tf, ctx.input(0), Layout.NHWC)
     return [Value(ctx.tf.reduce_mean(x, axis=[1, 2], keepdims=True), Layout.NHWC)]
 
 
 @register("GlobalMaxPool")
 def global_max_pool(ctx: NodeContext) -> list[Value]:
+    plain = _global_plain(ctx, ctx.tf.reduce_max)
+    if plain is not None:
+        return plain
     x = as_layout(ctx.tf, ctx.input(0), Layout.NHWC)
     return [Value(ctx.tf.reduce_max(x, axis=[1, 2], keepdims=True), Layout.NHWC)]
