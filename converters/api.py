@@ -39,6 +39,7 @@ from edgekit.errors import ConversionError, ExportError
 from edgekit.fileio import atomic_path, prepare_output
 from edgekit.input_shapes import parse_input_shapes
 from edgekit.progress import stage
+from edgekit.quantization.state import quant_scheme, weight_scheme
 from edgekit.results import VerbResult, unwrap_model
 
 log = logging.getLogger(__name__)
@@ -126,9 +127,10 @@ class ExportResult(VerbResult):
     parity: ParityReport | None = None
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    scheme: str | None = None
 
     def summary(self) -> str:
-        kind = "int8" if self.quantized else "float"
+        kind = (self.scheme or "int8") if self.quantized else "float"
         parity = f", parity {self.parity.summary()}" if self.parity else ""
         return f"{self.path} ({self.format}, {kind}, {self.size_bytes / 1024:.1f} KiB){parity}"
 
@@ -209,11 +211,14 @@ def export(
             "tflite_calibration=...)",
         )
     model = unwrap_model(model)
+    weights = weight_scheme(model)
     exported = export_onnx(model, example_inputs, opset=config.opset)
     add_onnx_metadata(exported.model, exported)
     inputs = [x.detach().cpu().numpy() for x in exported.example_inputs]
     floor = (lambda: noise_floor(model, inputs[0])) if exported.quantized and len(inputs) == 1 else None
     notes: list[str] = []
+    if weights is not None and fmt == "onnx":
+        notes.append(f"{weights} weights are a TFLite scheme: the ONNX file keeps float32 weights")
     report = None
     with atomic_path(out) as tmp:
         what = "the ONNX file" if fmt == "onnx" else "the TFLite file"
@@ -225,21 +230,33 @@ def export(
             from edgekit.converters.tflite.convert import onnx_to_tflite
 
             stage("translate + calibrate" if calibrate is not None else "translate")
-            conversion = onnx_to_tflite(exported.model, calibrate=calibrate, writer=config.writer.value)
+            conversion = onnx_to_tflite(
+                exported.model,
+                calibrate=calibrate,
+                writer=config.writer.value,
+                weights=weights,
+            )
             stage("write")
             tmp.write_bytes(conversion.flatbuffer)
             notes.extend(conversion.notes)
         if config.verify:
             stage("verify")
-            report, found = verify_export(
-                tmp, exported.torch_outputs, inputs, exported.quantized, what, floor
-            )
+            lossy = exported.quantized or (weights is not None and fmt == "tflite")
+            report, found = verify_export(tmp, exported.torch_outputs, inputs, lossy, what, floor)
             notes.extend(found)
         if fmt == "tflite":
             ops = _ops_of_file(tmp)
-    quantized = exported.quantized or (fmt == "tflite" and calibrate is not None)
+    quantized = exported.quantized or (fmt == "tflite" and (calibrate is not None or weights is not None))
     result = ExportResult(
-        out, fmt, out.stat().st_size, quantized, ops, report, time.perf_counter() - start, notes
+        out,
+        fmt,
+        out.stat().st_size,
+        quantized,
+        ops,
+        report,
+        time.perf_counter() - start,
+        notes,
+        quant_scheme(model) if quantized and fmt == "tflite" and calibrate is None else None,
     )
     log.info("wrote %s (%s, %.1f KiB) in %.1f s", out, fmt, result.size_bytes / 1024, result.seconds)
     return result
