@@ -169,3 +169,33 @@ def test_weight_only_scheme_needs_the_direct_writer(
     result = ek.quantize(trained_cnn, x, config=ek.QuantConfig(scheme="float16"))
     with pytest.raises(ConversionError, match="direct writer"):
         ek.export(result, x, tmp_path / "m.tflite", config=ek.ExportConfig(writer="tf"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scheme", ["int16x8", "float16", "dynamic_int8"])
+def test_mobilenet_v2_every_scheme_runs_in_litert_with_parity(scheme: str, tmp_path: Path) -> None:
+    """torchvision MobileNetV2 x0.5 at 32x32 (random init, BatchNorm re-estimated): depthwise convs,
+    ReLU6, residual ADDs, the classifier; every scheme converts, runs in LiteRT and matches its reference."""
+    import torchvision
+
+    torch.manual_seed(0)
+    net = torchvision.models.mobilenet_v2(weights=None, num_classes=10, width_mult=0.5).train()
+    with torch.no_grad():
+        for _ in range(3):
+            net(torch.rand(16, 3, 32, 32))
+    net.eval()
+    rng = np.random.default_rng(0)
+    calib = [rng.random((16, 3, 32, 32), dtype=np.float32) for _ in range(4)]
+    x = calib[0][:1]
+    config = ek.QuantConfig(scheme=scheme)
+    result = ek.quantize(net, x, config=config, calibrate=calib if config.scheme.calibrated else None)
+    out = ek.export(result, x, tmp_path / "m.tflite")
+    details, _, _ = _tensors(out.path)
+    kinds = {np.dtype(d["dtype"]) for d in details}
+    expected = {"int16x8": np.int16, "float16": np.float16, "dynamic_int8": np.int8}[scheme]
+    assert np.dtype(expected) in kinds
+    if scheme == "int16x8":
+        assert "DEQUANTIZE" not in out.ops and "QUANTIZE" not in out.ops
+    test = rng.random((16, 3, 32, 32), dtype=np.float32)
+    report = ek.compare(result.model, out.path, [test])
+    assert report.cosine_min > 0.999, report.summary()
