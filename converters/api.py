@@ -61,6 +61,7 @@ __all__ = [
 ]
 
 FORMATS = {".onnx": "onnx", ".tflite": "tflite"}
+INT16_OPSET = 21  # the first opset whose QuantizeLinear / DequantizeLinear take int16
 
 _check_parity = check_parity  # the name before the parity rules moved to converters/verify.py
 
@@ -212,11 +213,17 @@ def export(
         )
     model = unwrap_model(model)
     weights = weight_scheme(model)
-    exported = export_onnx(model, example_inputs, opset=config.opset)
+    opset = config.opset
+    notes: list[str] = []
+    if fmt == "onnx" and quant_scheme(model) == "int16x8" and opset < INT16_OPSET:
+        opset = INT16_OPSET
+        notes.append(
+            f"int16 QuantizeLinear needs ONNX opset {INT16_OPSET}: wrote opset {opset} instead of {config.opset}"
+        )
+    exported = export_onnx(model, example_inputs, opset=opset)
     add_onnx_metadata(exported.model, exported)
     inputs = [x.detach().cpu().numpy() for x in exported.example_inputs]
     floor = (lambda: noise_floor(model, inputs[0])) if exported.quantized and len(inputs) == 1 else None
-    notes: list[str] = []
     if weights is not None and fmt == "onnx":
         notes.append(f"{weights} weights are a TFLite scheme: the ONNX file keeps float32 weights")
     report = None
@@ -256,7 +263,7 @@ def export(
         report,
         time.perf_counter() - start,
         notes,
-        quant_scheme(model) if quantized and fmt == "tflite" and calibrate is None else None,
+        quant_scheme(model) if quantized and calibrate is None else None,
     )
     log.info("wrote %s (%s, %.1f KiB) in %.1f s", out, fmt, result.size_bytes / 1024, result.seconds)
     return result

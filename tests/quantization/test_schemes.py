@@ -13,7 +13,7 @@ import torch
 
 import edgekit as ek
 from edgekit.demo import DigitsData
-from edgekit.errors import ConversionError, QuantizationError
+from edgekit.errors import ConversionError, DelegateUnavailableError, QuantizationError
 from edgekit.recipes.stages.quantize import QuantizeStep
 from edgekit.runtime import Model
 
@@ -76,6 +76,21 @@ def test_int16x8_writes_int16_activations_int64_bias_and_matches_pytorch(
     report = ek.compare(result.model, out.path, [digits.x_test[:64]])
     assert report.cosine_min > 0.9999 and report.top1_agreement == 1.0
     assert report.max_abs < 1e-3 * report.output_range  # 16x8: far inside int8's error
+
+
+def test_int16x8_onnx_and_runtime_settings(
+    trained_cnn: torch.nn.Module, digits: DigitsData, tmp_path: Path
+) -> None:
+    x = digits.x_test[:1]
+    result = ek.quantize(
+        trained_cnn, x, config=ek.QuantConfig(scheme="int16x8"), calibrate=_batches(digits, 64)
+    )
+    onnx_file = ek.export(result, x, tmp_path / "m.onnx")  # verified in ONNX Runtime
+    assert any("opset 21" in note for note in onnx_file.notes) and onnx_file.scheme == "int16x8"
+    tflite = ek.export(result, x, tmp_path / "m.tflite").path
+    with pytest.raises(DelegateUnavailableError, match=r"int16 activations .* delegate='cpu'"):
+        Model.load(tflite, delegate="xnnpack")
+    assert Model.load(tflite, delegate="cpu")(x).shape == (1, 10)
 
 
 def test_int16x8_refuses_an_op_without_a_16x8_kernel() -> None:
