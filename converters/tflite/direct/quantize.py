@@ -52,14 +52,17 @@ SAME_SCALE = frozenset(
         "REDUCE_MIN",
         "RELU",
         "RELU6",
+        "AVERAGE_POOL_2D",
+        "RESIZE_BILINEAR",
     }
 )
 #: Ops that keep any input scale but whose output may take it when ONNX gives none.
-FOLLOWS_INPUT = frozenset({"MEAN", "AVERAGE_POOL_2D", "RESIZE_BILINEAR", "SUM"})
+FOLLOWS_INPUT = frozenset({"MEAN", "SUM"})
 FIXED_OUTPUT = {"LOGISTIC": (1 / 256, -128), "SOFTMAX": (1 / 256, -128), "TANH": (1 / 128, 0)}
 FIXED_OUTPUT_INT16 = {"LOGISTIC": (1 / 32768, 0), "SOFTMAX": (1 / 32768, 0), "TANH": (1 / 32768, 0)}
 _WEIGHTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
-#: Builtins with an int16-activation (16x8) kernel in LiteRT (tensorflow/lite/kernels, ``kTfLiteInt16``).
+#: Builtins with an int16-activation (16x8) kernel in LiteRT, each checked by running a single int16 QDQ
+#: node in ai-edge-litert (``tests/converters/test_int16_kernels.py``); SQUARE, for one, has none.
 INT16_KERNELS = frozenset(
     {
         "ADD",
@@ -101,6 +104,11 @@ INT16_KERNELS = frozenset(
         "BATCH_MATMUL",
         "QUANTIZE",
         "DEQUANTIZE",
+        "EXP",
+        "SQRT",
+        "ABS",
+        "NEG",
+        "GELU",
     }
 )
 #: Op versions of the 16x8 kernels, as TensorFlow 2.21's converter writes them (others: 1).
@@ -220,6 +228,28 @@ def _enforce(graph: Graph, notes: list[str]) -> None:
                 )
         if op.code not in SAME_SCALE or out.quant is None:
             continue
+        sources = [t for t in _activations(op) if t.quant is not None]
+        if len(sources) == 1 and op.code != "CONCATENATION" and not _same(sources[0].quant, out.quant):
+            # one input: compute at its scale and requantize the result (requantizing the input to the
+            # output's narrower range would clip it before an average / resize / pool)
+            wanted = out.quant
+            inner = graph.tensor(out.shape, out.np_dtype, quant=sources[0].quant)
+            op.outputs[0] = inner
+            graph.operators.insert(graph.operators.index(op) + 1, Operator("QUANTIZE", [inner], [out]))
+            notes.append(
+                f"{wanted.dtype}: {op.code} writing {out.name} needs its input's scale (TFLite's kernel does not "
+                "rescale); inserted a requantize after it"
+            )
+            out = inner
+        for j, other in enumerate(op.outputs[1:], start=1):  # SPLIT / SPLIT_V: every output, one scale
+            if other.quant is not None and not _same(other.quant, out.quant):
+                inner = graph.tensor(other.shape, other.np_dtype, quant=out.quant)
+                op.outputs[j] = inner
+                graph.operators.insert(graph.operators.index(op) + 1, Operator("QUANTIZE", [inner], [other]))
+                notes.append(
+                    f"{out.quant.dtype}: {op.code} output {other.name} has its own scale; TFLite's kernel writes "
+                    "every output at the input's scale, so it is requantized"
+                )
         for i, t in enumerate(op.inputs):
             if (
                 t is not None
