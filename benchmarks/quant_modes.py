@@ -124,6 +124,7 @@ def main() -> None:
         for name in args.models:
             results[name] = run_model(name, Path(tmp))
             print(f"{name}: done in {results[name]['seconds']:.0f} s")
+            write("quant_modes", {"results": results})  # kept if a later model is interrupted
     rows = []
     for name, r in results.items():
         fp32_size = r["schemes"]["fp32"]["size_bytes"]
