@@ -228,6 +228,7 @@ def _enforce(graph: Graph, notes: list[str]) -> None:
                 )
         if op.code not in SAME_SCALE or out.quant is None:
             continue
+        shared: Quant = out.quant
         sources = [t for t in _activations(op) if t.quant is not None]
         if len(sources) == 1 and op.code != "CONCATENATION" and not _same(sources[0].quant, out.quant):
             # one input: compute at its scale and requantize the result (requantizing the input to the
@@ -240,27 +241,22 @@ def _enforce(graph: Graph, notes: list[str]) -> None:
                 f"{wanted.dtype}: {op.code} writing {out.name} needs its input's scale (TFLite's kernel does not "
                 "rescale); inserted a requantize after it"
             )
-            out = inner
+            out, shared = inner, sources[0].quant  # type: ignore[assignment]
         for j, other in enumerate(op.outputs[1:], start=1):  # SPLIT / SPLIT_V: every output, one scale
-            if other.quant is not None and not _same(other.quant, out.quant):
-                inner = graph.tensor(other.shape, other.np_dtype, quant=out.quant)
+            if other.quant is not None and not _same(other.quant, shared):
+                inner = graph.tensor(other.shape, other.np_dtype, quant=shared)
                 op.outputs[j] = inner
                 graph.operators.insert(graph.operators.index(op) + 1, Operator("QUANTIZE", [inner], [other]))
                 notes.append(
-                    f"{out.quant.dtype}: {op.code} output {other.name} has its own scale; TFLite's kernel writes "
+                    f"{shared.dtype}: {op.code} output {other.name} has its own scale; TFLite's kernel writes "
                     "every output at the input's scale, so it is requantized"
                 )
         for i, t in enumerate(op.inputs):
-            if (
-                t is not None
-                and not t.is_const
-                and t.np_dtype == np.float32
-                and not _same(t.quant, out.quant)
-            ):
+            if t is not None and not t.is_const and t.np_dtype == np.float32 and not _same(t.quant, shared):
                 if t.quant is None:
                     continue
                 _requantize(
-                    graph, op, i, out.quant, notes, "TFLite's kernel needs equal input and output scales"
+                    graph, op, i, shared, notes, "TFLite's kernel needs equal input and output scales"
                 )
 
 
