@@ -16,7 +16,6 @@ import argparse
 import copy
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -65,12 +64,8 @@ def _agreement(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 
 def _cpu_ops(path: Path) -> dict[str, int]:
-    """Ops XNNPACK left to LiteRT's own kernels (``DELEGATE`` nodes not counted)."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interp = Interpreter(model_path=str(path), num_threads=1)
-    interp.allocate_tensors()
-    return dict(Counter(op["op_name"] for op in interp._get_ops_details() if op["op_name"] != "DELEGATE"))
+    """Ops XNNPACK left to LiteRT's own kernels."""
+    return dict(Model.load(path, threads=1).delegate_coverage()["fallback_op_types"])
 
 
 def run_model(name: str, folder: Path) -> dict[str, Any]:
