@@ -40,6 +40,7 @@ from edgekit.errors import ConversionError, ExportError
 from edgekit.fileio import atomic_path, prepare_output
 from edgekit.input_shapes import parse_input_shapes
 from edgekit.progress import stage
+from edgekit.quantization.state import quant_scheme, weight_scheme
 from edgekit.results import VerbResult, unwrap_model
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ __all__ = [
 ]
 
 FORMATS = {".onnx": "onnx", ".tflite": "tflite"}
+INT16_OPSET = 21  # the first opset whose QuantizeLinear / DequantizeLinear take int16
 
 _check_parity = check_parity  # the name before the parity rules moved to converters/verify.py
 
@@ -139,9 +141,10 @@ class ExportResult(VerbResult):
     parity: ParityReport | None = None
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    scheme: str | None = None
 
     def summary(self) -> str:
-        kind = "int8" if self.quantized else "float"
+        kind = (self.scheme or "int8") if self.quantized else "float"
         parity = f", parity {self.parity.summary()}" if self.parity else ""
         return f"{self.path} ({self.format}, {kind}, {self.size_bytes / 1024:.1f} KiB){parity}"
 
@@ -230,11 +233,20 @@ def export(
             f"NMS in the graph is written into .tflite files only; export {out.with_suffix('.tflite').name} "
             "or leave ExportConfig.nms unset"
         )
-    exported = export_onnx(model, example_inputs, opset=config.opset)
+    weights = weight_scheme(model)
+    opset = config.opset
+    notes: list[str] = []
+    if fmt == "onnx" and quant_scheme(model) == "int16x8" and opset < INT16_OPSET:
+        opset = INT16_OPSET
+        notes.append(
+            f"int16 QuantizeLinear needs ONNX opset {INT16_OPSET}: wrote opset {opset} instead of {config.opset}"
+        )
+    exported = export_onnx(model, example_inputs, opset=opset)
     add_onnx_metadata(exported.model, exported)
     inputs = [x.detach().cpu().numpy() for x in exported.example_inputs]
     floor = (lambda: noise_floor(model, inputs[0])) if exported.quantized and len(inputs) == 1 else None
-    notes: list[str] = []
+    if weights is not None and fmt == "onnx":
+        notes.append(f"{weights} weights are a TFLite scheme: the ONNX file keeps float32 weights")
     report = None
     with atomic_path(out) as tmp:
         what = "the ONNX file" if fmt == "onnx" else "the TFLite file"
@@ -246,15 +258,19 @@ def export(
             from edgekit.converters.tflite.convert import onnx_to_tflite
 
             stage("translate + calibrate" if calibrate is not None else "translate")
-            conversion = onnx_to_tflite(exported.model, calibrate=calibrate, writer=config.writer.value)
+            conversion = onnx_to_tflite(
+                exported.model,
+                calibrate=calibrate,
+                writer=config.writer.value,
+                weights=weights,
+            )
             stage("write")
             tmp.write_bytes(conversion.flatbuffer)
             notes.extend(conversion.notes)
         if config.verify:
             stage("verify")
-            report, found = verify_export(
-                tmp, exported.torch_outputs, inputs, exported.quantized, what, floor
-            )
+            lossy = exported.quantized or (weights is not None and fmt == "tflite")
+            report, found = verify_export(tmp, exported.torch_outputs, inputs, lossy, what, floor)
             notes.extend(found)
         if config.nms is not None:
             stage("append NMS")
@@ -264,9 +280,17 @@ def export(
             )
         if fmt == "tflite":
             ops = _ops_of_file(tmp)
-    quantized = exported.quantized or (fmt == "tflite" and calibrate is not None)
+    quantized = exported.quantized or (fmt == "tflite" and (calibrate is not None or weights is not None))
     result = ExportResult(
-        out, fmt, out.stat().st_size, quantized, ops, report, time.perf_counter() - start, notes
+        out,
+        fmt,
+        out.stat().st_size,
+        quantized,
+        ops,
+        report,
+        time.perf_counter() - start,
+        notes,
+        quant_scheme(model) if quantized and calibrate is None else None,
     )
     log.info("wrote %s (%s, %.1f KiB) in %.1f s", out, fmt, result.size_bytes / 1024, result.seconds)
     return result

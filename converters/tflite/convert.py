@@ -10,6 +10,9 @@ Three modes, chosen by the input:
 * QDQ ONNX -> full-integer int8 TFLite whose scales/zero points are the ONNX ones (fake-quant carry-over,
   no representative dataset);
 * float ONNX + calibration batches -> full-integer int8 via TFLite's representative dataset.
+
+``weights="float16"`` / ``"dynamic_int8"`` (direct writer only) write a float ONNX model with float16
+weights (+ DEQUANTIZE) or int8 weights read by TFLite's hybrid kernels (``direct/weight_types.py``).
 """
 
 from __future__ import annotations
@@ -95,27 +98,36 @@ def onnx_to_tflite(
     input_shapes: dict[str, tuple[int, ...]] | None = None,
     extra_metadata: dict[str, Any] | None = None,
     writer: str = "direct",
+    weights: str | None = None,
 ) -> TFLiteConversion:
     """Convert an in-memory ``onnx.ModelProto`` to TFLite bytes (see module docstring for the modes)."""
     if writer not in WRITERS:
         raise ConversionError(f"writer must be one of {', '.join(WRITERS)}; got {writer!r}")
+    if weights is not None and (writer != "direct" or calibrate is not None or is_qdq(model)):
+        raise ConversionError(
+            f"{weights} weights are written by the direct writer from a float model: use writer='direct', "
+            "no TFLite calibration, and a model that ek.quantize did not calibrate"
+        )
     model, gelus = fuse_gelu(model)
     if gelus:
         log.info("fused %d exact-GELU subgraphs into GELU", gelus)
     if writer == "direct" and calibrate is None:
-        return _direct(model, input_shapes, extra_metadata)
+        return _direct(model, input_shapes, extra_metadata, weights)
     return _with_tf(model, calibrate, input_shapes, extra_metadata)
 
 
 def _direct(
-    model: Any, input_shapes: dict[str, tuple[int, ...]] | None, extra_metadata: dict[str, Any] | None
+    model: Any,
+    input_shapes: dict[str, tuple[int, ...]] | None,
+    extra_metadata: dict[str, Any] | None,
+    weights: str | None = None,
 ) -> TFLiteConversion:
     from edgekit.converters.tflite.direct.convert import build_graph, write
     from edgekit.runtime.metadata import METADATA_KEY
 
-    built = build_graph(model, input_shapes)
+    built = build_graph(model, input_shapes, weights=weights)
     translator = built.translator
-    quantized = is_qdq(model)
+    quantized = is_qdq(model) or weights is not None
     metadata = ModelMetadata(
         inputs=tuple(_layout(s) for s in translator.inputs),
         outputs=tuple(_layout(s) for s in translator.outputs),

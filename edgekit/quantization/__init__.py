@@ -6,7 +6,7 @@ True
 """
 
 from edgekit.quantization.api import QuantizeResult, capture, finalize, prepare_qat, quantize
-from edgekit.quantization.config import Calibrator, QuantConfig
+from edgekit.quantization.config import Calibrator, QuantConfig, QuantScheme
 from edgekit.quantization.qat import freeze_bn_stats, freeze_observers, qat_step
 from edgekit.quantization.sensitivity import LayerSensitivity, sensitivity
 from edgekit.quantization.state import quant_state
@@ -15,6 +15,7 @@ __all__ = [
     "Calibrator",
     "LayerSensitivity",
     "QuantConfig",
+    "QuantScheme",
     "QuantizeResult",
     "capture",
     "finalize",

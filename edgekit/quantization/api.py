@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import itertools
 import logging
@@ -16,9 +17,9 @@ from edgekit.deprecation import warn_old_style
 from edgekit.errors import QuantizationError
 from edgekit.placement import device_of
 from edgekit.quantization.bias_correction import correct_biases, record_input_means
-from edgekit.quantization.config import Calibrator, QuantConfig
+from edgekit.quantization.config import Calibrator, QuantConfig, QuantScheme
 from edgekit.quantization.quantizer import TFLiteInt8Quantizer
-from edgekit.quantization.state import mark, quant_state
+from edgekit.quantization.state import mark, mark_scheme, quant_state
 from edgekit.results import VerbResult, unwrap_model
 from edgekit.tensorio import as_example_tuple
 
@@ -219,7 +220,9 @@ def _run_batch(prepared: torch.nn.Module, tensors: list[torch.Tensor], i: int) -
 class QuantizeResult(VerbResult):
     """The int8-simulating model ``ek.quantize`` made, with its config and how many samples calibrated it.
 
-    ``calibration_samples`` is -1 when ``calibrate`` was a callable (edgekit does not see the data).
+    ``calibration_samples`` is -1 when ``calibrate`` was a callable (edgekit does not see the data), 0 for
+    the weight-only schemes (``float16``, ``dynamic_int8``: ``model`` is a float copy that ``ek.export``
+    writes with those weight types).
 
     For one release the result also stands in for its model (``result(x)``, ``result.graph``, ...) with a
     DeprecationWarning, because ``ek.quantize`` used to return the module itself; use ``result.model``.
@@ -230,13 +233,16 @@ class QuantizeResult(VerbResult):
     calibration_samples: int
 
     def summary(self) -> str:
+        scheme = QuantScheme(self.config.scheme)
+        if not scheme.calibrated:
+            return f"{scheme.value} weights (TFLite spec), float activations, no calibration"
         seen = (
             "a user-run calibration"
             if self.calibration_samples < 0
             else f"{self.calibration_samples} samples"
         )
         corrected = ", bias-corrected" if self.config.bias_correction else ""
-        return f"int8 (TFLite spec), {Calibrator(self.config.calibrator).value} ranges from {seen}{corrected}"
+        return f"{scheme.value} (TFLite spec), {Calibrator(self.config.calibrator).value} ranges from {seen}{corrected}"
 
     def __getattr__(self, name: str) -> Any:
         model = self.__dict__.get("model")
@@ -255,9 +261,14 @@ def quantize(
     example_inputs: Any,
     config: QuantConfig | None = None,
     *,
-    calibrate: Calibration,
+    calibrate: Calibration | None = None,
 ) -> QuantizeResult:
-    """Post-training int8 quantization to the TFLite spec; returns a :class:`QuantizeResult`.
+    """Post-training quantization to the TFLite spec; returns a :class:`QuantizeResult`.
+
+    ``config.scheme`` picks the tensor types (:class:`QuantScheme`): ``int8`` (default) and ``int16x8``
+    (int16 activations, int8 weights) are calibrated and need ``calibrate``; ``float16`` and
+    ``dynamic_int8`` quantize weights only, when the file is written, and ignore calibration data (a
+    warning says so).
 
     ``calibrate`` is the PT2E calibration (the observers see these activations): an iterable of input
     batches (numpy or torch, NCHW; each batch a tensor / array or a tuple of them, one per input) or
@@ -274,6 +285,14 @@ def quantize(
 
     config = config or QuantConfig()
     model = unwrap_model(model)
+    scheme = QuantScheme(config.scheme)
+    if not scheme.calibrated:
+        return _weight_only(model, config, calibrate)
+    if calibrate is None:
+        raise QuantizationError(
+            f"scheme {scheme.value!r} sets activation ranges from calibration data: pass calibrate=batches "
+            "(a few hundred representative inputs), or choose scheme 'float16' / 'dynamic_int8', which need none"
+        )
     _check_keep_float(model, config)
     _check_finite(calibrate)
     modes = _modes(model)
@@ -293,7 +312,25 @@ def quantize(
     quantized = convert_pt2e(prepared)
     allow_exported_model_train_eval(quantized)
     mark(quantized, "finalized")
+    mark_scheme(quantized, scheme.value)
     return QuantizeResult(quantized, config, seen)
+
+
+def _weight_only(
+    model: torch.nn.Module, config: QuantConfig, calibrate: Calibration | None
+) -> QuantizeResult:
+    """``float16`` / ``dynamic_int8``: a float copy marked with the scheme; the writer sets the types."""
+    scheme = QuantScheme(config.scheme)
+    if calibrate is not None:
+        warnings.warn(
+            f"scheme {scheme.value!r} quantizes weights only and ignores calibration data: drop calibrate= "
+            "(or use scheme 'int8' / 'int16x8' to calibrate activations)",
+            UserWarning,
+            stacklevel=3,
+        )
+    copied = copy.deepcopy(model).eval()
+    mark_scheme(copied, scheme.value)
+    return QuantizeResult(copied, config, 0)
 
 
 def prepare_qat(
@@ -308,6 +345,11 @@ def prepare_qat(
     from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e
 
     config = config or QuantConfig()
+    if not QuantScheme(config.scheme).calibrated:
+        raise QuantizationError(
+            f"scheme {QuantScheme(config.scheme).value!r} quantizes weights only when the file is written: "
+            "there is nothing to train; use ek.quantize(model, x, config=config), or QAT with 'int8' / 'int16x8'"
+        )
     model = unwrap_model(model)
     _check_keep_float(model, config)
     modes = _modes(model)
@@ -358,4 +400,6 @@ def finalize(qat_model: torch.nn.Module) -> torch.nn.Module:
     quantized = convert_pt2e(model)
     allow_exported_model_train_eval(quantized)
     mark(quantized, "finalized")
+    config = getattr(model, "_edgekit_quant_config", None)
+    mark_scheme(quantized, QuantScheme(config.scheme).value if config is not None else "int8")
     return quantized

@@ -22,6 +22,27 @@ class Calibrator(str, Enum):
 CALIBRATORS: tuple[str, ...] = tuple(c.value for c in Calibrator)
 
 
+class QuantScheme(str, Enum):
+    """Which tensors become which integer / float types in the TFLite file.
+
+    * ``INT8``: full integer, int8 activations (asymmetric) and weights (symmetric per channel), int32 bias;
+    * ``INT16X8``: int16 activations (symmetric, zero point 0), int8 weights, int64 bias (TFLite's "16x8");
+    * ``FLOAT16``: float16 weights dequantized to float32 at load, float32 compute (no calibration);
+    * ``DYNAMIC_INT8``: int8 weights, float activations quantized on the fly by TFLite's hybrid kernels
+      (dynamic range; no calibration).
+    """
+
+    INT8 = "int8"
+    INT16X8 = "int16x8"
+    FLOAT16 = "float16"
+    DYNAMIC_INT8 = "dynamic_int8"
+
+    @property
+    def calibrated(self) -> bool:
+        """True for the schemes whose activation ranges come from calibration (INT8, INT16X8)."""
+        return self in (QuantScheme.INT8, QuantScheme.INT16X8)
+
+
 @dataclass(frozen=True)
 class QuantConfig(VerbConfig):
     """How to quantize.
@@ -31,6 +52,8 @@ class QuantConfig(VerbConfig):
     the TFLite int8 spec: weights int8 symmetric per-channel (range ±127), activations int8
     asymmetric per-tensor, int32 bias, Conv/Linear fused with BatchNorm and ReLU/ReLU6/hardswish.
 
+    * ``scheme``: :class:`QuantScheme` — ``"int8"`` (default), ``"int16x8"``, ``"float16"``,
+      ``"dynamic_int8"``; the last two need no calibration data and ignore the calibration settings.
     * ``calibrator``: activation range estimation — ``"minmax"``, ``"mean_minmax"`` (per-sample min / max
       averaged over the calibration samples, as TFLite's calibrator does), ``"moving_average"`` (EMA of min/max),
       ``"percentile"`` (clips the ``percentile`` tails), ``"mse"`` (histogram search minimising the L2
@@ -44,10 +67,13 @@ class QuantConfig(VerbConfig):
 
     >>> QuantConfig(calibrator="percentile", percentile=99.9).calibrator
     <Calibrator.PERCENTILE: 'percentile'>
+    >>> QuantConfig(scheme="int16x8").scheme
+    <QuantScheme.INT16X8: 'int16x8'>
     >>> QuantConfig.from_dict(QuantConfig(keep_float=("fc",)).to_dict()).keep_float
     ('fc',)
     """
 
+    scheme: QuantScheme | str = QuantScheme.INT8
     calibrator: Calibrator | str = Calibrator.MSE
     percentile: float = 99.99
     bias_correction: bool = True
@@ -62,11 +88,17 @@ class QuantConfig(VerbConfig):
                 f"unknown calibrator {self.calibrator!r}; choose one of {', '.join(CALIBRATORS)}"
             )
         coerce_enum(self, "calibrator", Calibrator, QuantizationError)
+        coerce_enum(self, "scheme", QuantScheme, QuantizationError)
         if not 50.0 < self.percentile <= 100.0:
             raise QuantizationError(f"percentile must be in (50, 100], got {self.percentile}")
         if isinstance(self.keep_float, str):
             object.__setattr__(self, "keep_float", (self.keep_float,))
         object.__setattr__(self, "keep_float", tuple(self.keep_float))
+        if self.keep_float and not QuantScheme(self.scheme).calibrated:
+            raise QuantizationError(
+                f"keep_float is not supported with scheme {QuantScheme(self.scheme).value!r} (every weight of "
+                "the file gets that type); drop keep_float or use scheme 'int8' / 'int16x8'"
+            )
         for name in ("freeze_bn_after", "freeze_observers_after"):
             value = getattr(self, name)
             if value is not None and value < 0:

@@ -65,9 +65,15 @@ class MeanMinMaxObserver(MinMaxObserver):
         return x_orig
 
 
-def activation_observer(calibrator: str, percentile: float) -> Any:
-    """Observer constructor (``with_args``) for an activation calibrator name."""
-    common = {"dtype": torch.int8, "quant_min": -128, "quant_max": 127, "qscheme": torch.per_tensor_affine}
+def activation_observer(calibrator: str, percentile: float, spec: dict[str, Any] | None = None) -> Any:
+    """Observer constructor (``with_args``) for an activation calibrator name; ``spec`` holds the
+    ``dtype`` / ``quant_min`` / ``quant_max`` / ``qscheme`` (int8 asymmetric when None)."""
+    common = spec or {
+        "dtype": torch.int8,
+        "quant_min": -128,
+        "quant_max": 127,
+        "qscheme": torch.per_tensor_affine,
+    }
     if calibrator == "minmax":
         return MinMaxObserver.with_args(**common)
     if calibrator == "mean_minmax":

@@ -18,6 +18,10 @@ Patterns (matched by walking the exported ATen graph):
 * not annotated, so float in PyTorch and in the .tflite (a DEQUANTIZE / QUANTIZE pair and an export
   note): layer_norm (TFLite has no int8 kernel for it; its decomposition loses accuracy in int8) and any
   op not listed here.
+
+With ``QuantConfig(scheme="int16x8")`` the same patterns get int16 activations (symmetric, zero point 0,
+TFLite's 16x8 spec) and the fixed ranges become TFLite's int16 ones (scale 1/32768, zero point 0);
+weights stay int8.
 """
 
 from __future__ import annotations
@@ -42,7 +46,8 @@ from torchao.quantization.pt2e.quantizer import (
     SharedQuantizationSpec,
 )
 
-from edgekit.quantization.config import QuantConfig
+from edgekit.errors import QuantizationError
+from edgekit.quantization.config import QuantConfig, QuantScheme
 from edgekit.quantization.observers import activation_observer
 
 aten = torch.ops.aten
@@ -91,23 +96,44 @@ def _single_user(node: Node, targets: Iterable[Any]) -> Node | None:
     return None
 
 
+#: Activation specs per scheme: int8 asymmetric; int16 symmetric with zero point 0 (TFLite 16x8).
+ACTIVATION_SPECS: dict[QuantScheme, dict[str, Any]] = {
+    QuantScheme.INT8: {
+        "dtype": torch.int8,
+        "quant_min": -128,
+        "quant_max": 127,
+        "qscheme": torch.per_tensor_affine,
+    },
+    QuantScheme.INT16X8: {
+        "dtype": torch.int16,
+        "quant_min": -32768,
+        "quant_max": 32767,
+        "qscheme": torch.per_tensor_symmetric,
+    },
+}
+#: TFLite's fixed output ranges of LOGISTIC / SOFTMAX per activation type: (scale, zero point).
+FIXED_RANGES: dict[QuantScheme, tuple[float, int]] = {
+    QuantScheme.INT8: (1.0 / 256.0, -128),
+    QuantScheme.INT16X8: (1.0 / 32768.0, 0),
+}
+
+
 class TFLiteInt8Quantizer(Quantizer):
-    """Annotates for int8 TFLite: per-channel symmetric weights, per-tensor asymmetric activations."""
+    """Annotates for int8 TFLite: per-channel symmetric weights, per-tensor asymmetric activations
+    (int16 symmetric activations with ``scheme="int16x8"``)."""
 
     def __init__(self, config: QuantConfig, *, qat: bool = False) -> None:
         super().__init__()
         self.config = config
         self.qat = qat
-        act_kwargs = {
-            "dtype": torch.int8,
-            "quant_min": -128,
-            "quant_max": 127,
-            "qscheme": torch.per_tensor_affine,
-        }
+        scheme = QuantScheme(config.scheme)
+        if not scheme.calibrated:
+            raise QuantizationError(f"scheme {scheme.value!r} has no activation quantization to annotate")
+        act_kwargs = dict(ACTIVATION_SPECS[scheme])
         if qat:
             act_ctr = FakeQuantize.with_args(observer=MovingAverageMinMaxObserver, **act_kwargs)
         else:
-            act_ctr = activation_observer(config.calibrator, config.percentile)
+            act_ctr = activation_observer(config.calibrator, config.percentile, act_kwargs)
         self.act = QuantizationSpec(observer_or_fake_quant_ctr=act_ctr, **act_kwargs)
         per_channel = config.per_channel_weights
         w_kwargs = {
@@ -124,13 +150,14 @@ class TFLiteInt8Quantizer(Quantizer):
         else:
             w_ctr = (PerChannelMinMaxObserver if per_channel else MinMaxObserver).with_args(**w_kwargs)
         self.weight = QuantizationSpec(observer_or_fake_quant_ctr=w_ctr, **w_kwargs)
+        fixed_scale, fixed_zero_point = FIXED_RANGES[scheme]
         self.fixed = FixedQParamsQuantizationSpec(
-            dtype=torch.int8,
-            scale=1.0 / 256.0,
-            zero_point=-128,
-            quant_min=-128,
-            quant_max=127,
-            qscheme=torch.per_tensor_affine,
+            dtype=act_kwargs["dtype"],
+            scale=fixed_scale,
+            zero_point=fixed_zero_point,
+            quant_min=act_kwargs["quant_min"],
+            quant_max=act_kwargs["quant_max"],
+            qscheme=act_kwargs["qscheme"],
         )
 
     # --- helpers -----------------------------------------------------------------------------------

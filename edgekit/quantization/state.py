@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 QuantState = Literal["float", "prepared", "finalized"]
 _ATTR = "_edgekit_quant_state"
+_SCHEME = "_edgekit_quant_scheme"
 
 
 def quant_state(model: Any) -> QuantState:
@@ -28,3 +29,23 @@ def quant_state(model: Any) -> QuantState:
 def mark(model: Any, state: QuantState) -> None:
     """Record ``state`` on ``model``."""
     object.__setattr__(model, _ATTR, state)
+
+
+def quant_scheme(model: Any) -> str:
+    """The :class:`~edgekit.quantization.config.QuantScheme` value ``ek.quantize`` recorded on ``model``
+    (``"int8"`` when none was); exporters read it to choose the TFLite tensor types."""
+    from edgekit.results import unwrap_model
+
+    return str(getattr(unwrap_model(model), _SCHEME, "int8"))
+
+
+def mark_scheme(model: Any, scheme: str) -> None:
+    """Record the quantization scheme (a ``QuantScheme`` value) on ``model``."""
+    object.__setattr__(model, _SCHEME, scheme)
+
+
+def weight_scheme(model: Any) -> str | None:
+    """``"float16"`` / ``"dynamic_int8"`` when ``model`` came from a weight-only ``ek.quantize`` (the
+    writer sets its weight types), else None."""
+    scheme = quant_scheme(model)
+    return scheme if scheme in ("float16", "dynamic_int8") else None

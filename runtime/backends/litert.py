@@ -105,12 +105,25 @@ class LiteRTBackend:
             self._interp.allocate_tensors()
         except ValueError as exc:
             raise ModelFileError(f"LiteRT could not load {path}: {exc}") from exc
+        if delegate in {"xnnpack", "gpu"}:
+            self._check_int16(delegate)
         self._in_details = self._interp.get_input_details()
         self._out_details = self._interp.get_output_details()
         self._in_idx = [d["index"] for d in self._in_details]
         self._out_idx = [d["index"] for d in self._out_details]
         self.inputs = [self._tensor(d) for d in self._in_details]
         self.outputs = [self._tensor(d) for d in self._out_details]
+
+    def _check_int16(self, delegate: str) -> None:
+        """A delegate asked for by name must be able to run the file: neither XNNPACK nor the GPU
+        delegate has int16-activation (16x8) kernels, so LiteRT would silently run every op without it."""
+        if any(np.dtype(t["dtype"]) == np.int16 for t in self._interp.get_tensor_details()):
+            raise DelegateUnavailableError(
+                f"{self._path} has int16 activations (16x8 quantization) and the {delegate} delegate has no "
+                "16x8 kernels: load it with delegate='cpu' (LiteRT's builtin 16x8 kernels), or quantize with "
+                "QuantConfig(scheme='int8') to run on that delegate",
+                available=("cpu", "none"),
+            )
 
     def _delegate_kwargs(self, delegate: str) -> tuple[str, dict[str, Any]]:
         resolver = getattr(self._module, "OpResolverType", None)

@@ -45,7 +45,9 @@ def test_token_id_batches_calibrate_a_text_encoder() -> None:
 def test_ids_outside_the_vocabulary_name_the_embedding_size() -> None:
     model, ids, batches = _setup()
     batches[1] = batches[1] + VOCAB
-    with pytest.raises(QuantizationError, match=rf"batch 1 .*input 0: \d+\.\.\d+; .*{VOCAB} rows.*vocabulary"):
+    with pytest.raises(
+        QuantizationError, match=rf"batch 1 .*input 0: \d+\.\.\d+; .*{VOCAB} rows.*vocabulary"
+    ):
         ek.quantize(model, ids, calibrate=batches)
 
 

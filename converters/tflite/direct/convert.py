@@ -15,6 +15,7 @@ from edgekit.converters.tflite.direct.ir import Graph
 from edgekit.converters.tflite.direct.passes import drop_dead, optimize
 from edgekit.converters.tflite.direct.quantize import quantize
 from edgekit.converters.tflite.direct.serialize import EXTERNAL_THRESHOLD, serialize
+from edgekit.converters.tflite.direct.weight_types import set_weight_types
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,11 @@ class DirectResult:
     fusions: dict[str, int] = field(default_factory=dict)
 
 
-def build_graph(model: Any, input_shapes: dict[str, tuple[int, ...]] | None = None) -> DirectResult:
-    """Translate ``model`` (an ``onnx.ModelProto``) into the TFLite IR and run the fusion passes."""
+def build_graph(
+    model: Any, input_shapes: dict[str, tuple[int, ...]] | None = None, *, weights: str | None = None
+) -> DirectResult:
+    """Translate ``model`` (an ``onnx.ModelProto``) into the TFLite IR and run the fusion passes;
+    ``weights`` (``"float16"`` / ``"dynamic_int8"``) sets the type of a float model's weights."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
     translator = GraphTranslator(model, input_shapes)
@@ -47,6 +51,8 @@ def build_graph(model: Any, input_shapes: dict[str, tuple[int, ...]] | None = No
     fusions = optimize(graph)
     if quantize(graph, translator.notes):  # the int8 flatten stays: per-layer parity compares it
         drop_dead(graph)
+    if weights is not None:
+        set_weight_types(graph, weights, translator.notes)
     timings["passes"] = time.perf_counter() - start
     log.debug("direct writer fusions: %s", fusions)
     return DirectResult(graph, translator, timings, fusions)

@@ -791,12 +791,16 @@ class Emitter:
     # -- quantization (QDQ models) -----------------------------------------------------------------
     def quantize(self, x: Tensor, scale: Any, zero_point: Any, dtype: Any) -> Tensor:
         """Mark ``x`` as quantized with the ONNX (scale, zero point); ``quantize.py`` turns the marks into
-        int8 tensors (uint8 is stored as int8 with the zero point shifted by -128: the same real values)."""
+        int8 / int16 tensors (uint8 is stored as int8 with the zero point shifted by -128: the same real
+        values)."""
         zp = int(zero_point)
+        stored = np.dtype(np.int16) if np.dtype(dtype) == np.int16 else np.dtype(np.int8)
         if np.dtype(dtype) == np.uint8:
             zp -= 128
         out = self.graph.tensor(x.shape, x.np_dtype)
-        out.quant = Quant(np.asarray([scale], np.float32).reshape(-1), np.asarray([zp], np.int64))
+        out.quant = Quant(
+            np.asarray([scale], np.float32).reshape(-1), np.asarray([zp], np.int64), dtype=stored
+        )
         self.graph.add(Operator(QUANT_MARK, [x], [out]))
         return out
 

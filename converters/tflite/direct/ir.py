@@ -47,11 +47,13 @@ class DType:
 
 @dataclass
 class Quant:
-    """Affine quantization of a tensor: ``real = scale * (q - zero_point)``, per tensor or along ``axis``."""
+    """Affine quantization of a tensor: ``real = scale * (q - zero_point)``, per tensor or along ``axis``;
+    ``dtype`` is the integer type an activation is stored in (int8, or int16 for 16x8 models)."""
 
     scale: np.ndarray
     zero_point: np.ndarray
     axis: int = 0
+    dtype: np.dtype = field(default_factory=lambda: np.dtype(np.int8))
 
 
 @dataclass(eq=False)

@@ -18,6 +18,11 @@ Runs after the fusion passes, on a float graph whose QuantizeLinear nodes are ma
 
 Ops the quantized model left float (no QuantizeLinear on their outputs) run in float between a
 DEQUANTIZE and a QUANTIZE, named in the notes; a CONV_2D / FULLY_CONNECTED left float is an error naming it.
+
+16x8 models (int16 QuantizeLinear from ``QuantConfig(scheme="int16x8")``) take the same path: the marks
+carry int16 (zero point 0), fixed output ranges are TFLite's int16 ones, biases of int16-input
+CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED / TRANSPOSE_CONV become int64, and an op whose LiteRT kernel
+has no int16 version is an error naming it (never a silent float island).
 """
 
 from __future__ import annotations
@@ -50,11 +55,14 @@ SAME_SCALE = frozenset(
         "REDUCE_MIN",
         "RELU",
         "RELU6",
+        "AVERAGE_POOL_2D",
+        "RESIZE_BILINEAR",
     }
 )
 #: Ops that keep any input scale but whose output may take it when ONNX gives none.
-FOLLOWS_INPUT = frozenset({"MEAN", "AVERAGE_POOL_2D", "RESIZE_BILINEAR", "SUM"})
+FOLLOWS_INPUT = frozenset({"MEAN", "SUM"})
 FIXED_OUTPUT = {"LOGISTIC": (1 / 256, -128), "SOFTMAX": (1 / 256, -128), "TANH": (1 / 128, 0)}
+FIXED_OUTPUT_INT16 = {"LOGISTIC": (1 / 32768, 0), "SOFTMAX": (1 / 32768, 0), "TANH": (1 / 32768, 0)}
 _WEIGHTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
 #: Builtins with an int8 kernel in TFLite's reference op set (LiteRT 2.x). Any other op that reads or
 #: writes quantized tensors (SIN, SQUARE, DIV, POW, FLOOR, ...) runs in float between DEQUANTIZE and
@@ -107,12 +115,87 @@ INT8_KERNELS = frozenset(
         "MIRROR_PAD",
     }
 )
+#: Builtins with an int16-activation (16x8) kernel in LiteRT, each checked by running a single int16 QDQ
+#: node in ai-edge-litert (``tests/converters/test_int16_kernels.py``); SQUARE, for one, has none.
+INT16_KERNELS = frozenset(
+    {
+        "ADD",
+        "SUB",
+        "MUL",
+        "CONV_2D",
+        "DEPTHWISE_CONV_2D",
+        "FULLY_CONNECTED",
+        "TRANSPOSE_CONV",
+        "AVERAGE_POOL_2D",
+        "MAX_POOL_2D",
+        "MEAN",
+        "SUM",
+        "REDUCE_MAX",
+        "REDUCE_MIN",
+        "CONCATENATION",
+        "RESHAPE",
+        "SQUEEZE",
+        "TRANSPOSE",
+        "PAD",
+        "PADV2",
+        "STRIDED_SLICE",
+        "SLICE",
+        "SPLIT",
+        "SPLIT_V",
+        "GATHER",
+        "PACK",
+        "UNPACK",
+        "RESIZE_BILINEAR",
+        "RESIZE_NEAREST_NEIGHBOR",
+        "LOGISTIC",
+        "TANH",
+        "SOFTMAX",
+        "RELU",
+        "RELU6",
+        "LEAKY_RELU",
+        "MAXIMUM",
+        "MINIMUM",
+        "BATCH_MATMUL",
+        "QUANTIZE",
+        "DEQUANTIZE",
+        "EXP",
+        "SQRT",
+        "ABS",
+        "NEG",
+        "GELU",
+    }
+)
+#: Op versions of the 16x8 kernels, as TensorFlow 2.21's converter writes them (others: 1).
+INT16_VERSIONS = {
+    "ADD": 2,
+    "AVERAGE_POOL_2D": 2,
+    "CONCATENATION": 2,
+    "CONV_2D": 3,
+    "DEPTHWISE_CONV_2D": 3,
+    "FULLY_CONNECTED": 4,
+    "LOGISTIC": 2,
+    "MAX_POOL_2D": 2,
+    "MEAN": 2,
+    "MUL": 2,
+    "QUANTIZE": 2,
+    "SOFTMAX": 2,
+    "TANH": 2,
+    "TRANSPOSE_CONV": 3,
+}
+_LIMITS = {np.dtype(np.int8): (-128, 127), np.dtype(np.int16): (-32768, 32767)}
+
+
+def _fixed(code: str, dtype: np.dtype) -> Quant:
+    scale, zp = (FIXED_OUTPUT_INT16 if dtype == np.int16 else FIXED_OUTPUT)[code]
+    return Quant(np.asarray([scale], np.float32), np.asarray([zp], np.int64), dtype=dtype)
 
 
 def _same(a: Quant | None, b: Quant | None) -> bool:
     if a is None or b is None:
         return a is b
-    return np.array_equal(a.scale, b.scale) and np.array_equal(a.zero_point, b.zero_point)
+    return (
+        a.dtype == b.dtype and np.array_equal(a.scale, b.scale) and np.array_equal(a.zero_point, b.zero_point)
+    )
 
 
 def _activations(op: Operator) -> list[Tensor]:
@@ -199,16 +282,15 @@ def _propagate(graph: Graph) -> None:
             if sources and (op.code in SAME_SCALE or op.code in FOLLOWS_INPUT):
                 out.quant = sources[0].quant
             elif op.code in FIXED_OUTPUT and sources:
-                scale, zp = FIXED_OUTPUT[op.code]
-                out.quant = Quant(np.asarray([scale], np.float32), np.asarray([zp], np.int64))
+                out.quant = _fixed(op.code, sources[0].quant.dtype)  # type: ignore[union-attr]
 
 
 def _enforce(graph: Graph, notes: list[str]) -> None:
     for op in list(graph.operators):
         out = op.outputs[0]
         if op.code in FIXED_OUTPUT and out.quant is not None:
-            scale, zp = FIXED_OUTPUT[op.code]
-            fixed = Quant(np.asarray([scale], np.float32), np.asarray([zp], np.int64))
+            fixed = _fixed(op.code, out.quant.dtype)
+            scale = float(fixed.scale[0])
             if not _same(out.quant, fixed):
                 wanted = out.quant
                 inner = graph.tensor(out.shape, out.np_dtype, quant=fixed)
@@ -217,21 +299,40 @@ def _enforce(graph: Graph, notes: list[str]) -> None:
                 graph.operators.insert(position, Operator("QUANTIZE", [inner], [out]))
                 out.quant = wanted
                 notes.append(
-                    f"int8: {op.code} output has TFLite's fixed scale {scale:.6g}; requantized to ONNX's"
+                    f"{wanted.dtype}: {op.code} output has TFLite's fixed scale {scale:.6g}; requantized to "
+                    "ONNX's"
                 )
         if op.code not in SAME_SCALE or out.quant is None:
             continue
+        shared: Quant = out.quant
+        sources = [t for t in _activations(op) if t.quant is not None]
+        if len(sources) == 1 and op.code != "CONCATENATION" and not _same(sources[0].quant, out.quant):
+            # one input: compute at its scale and requantize the result (requantizing the input to the
+            # output's narrower range would clip it before an average / resize / pool)
+            wanted = out.quant
+            inner = graph.tensor(out.shape, out.np_dtype, quant=sources[0].quant)
+            op.outputs[0] = inner
+            graph.operators.insert(graph.operators.index(op) + 1, Operator("QUANTIZE", [inner], [out]))
+            notes.append(
+                f"{wanted.dtype}: {op.code} writing {out.name} needs its input's scale (TFLite's kernel does not "
+                "rescale); inserted a requantize after it"
+            )
+            out, shared = inner, sources[0].quant  # type: ignore[assignment]
+        for j, other in enumerate(op.outputs[1:], start=1):  # SPLIT / SPLIT_V: every output, one scale
+            if other.quant is not None and not _same(other.quant, shared):
+                inner = graph.tensor(other.shape, other.np_dtype, quant=shared)
+                op.outputs[j] = inner
+                graph.operators.insert(graph.operators.index(op) + 1, Operator("QUANTIZE", [inner], [other]))
+                notes.append(
+                    f"{shared.dtype}: {op.code} output {other.name} has its own scale; TFLite's kernel writes "
+                    "every output at the input's scale, so it is requantized"
+                )
         for i, t in enumerate(op.inputs):
-            if (
-                t is not None
-                and not t.is_const
-                and t.np_dtype == np.float32
-                and not _same(t.quant, out.quant)
-            ):
+            if t is not None and not t.is_const and t.np_dtype == np.float32 and not _same(t.quant, shared):
                 if t.quant is None:
                     continue
                 _requantize(
-                    graph, op, i, out.quant, notes, "TFLite's kernel needs equal input and output scales"
+                    graph, op, i, shared, notes, "TFLite's kernel needs equal input and output scales"
                 )
 
 
@@ -296,16 +397,21 @@ def _quantize_data(t: Tensor, narrow: bool) -> None:
     if scale.size > 1:
         shape[t.quant.axis] = -1
     q = np.rint(t.data.astype(np.float64) / scale.reshape(shape)) + zp.reshape(shape)
-    t.data = np.clip(q, -127 if narrow else -128, 127).astype(np.int8)
-    t.np_dtype = np.dtype(np.int8)
+    low, high = _LIMITS[t.quant.dtype]
+    t.data = np.clip(q, low + 1 if narrow else low, high).astype(t.quant.dtype)
+    t.np_dtype = t.quant.dtype
 
 
-def _per_tensor(t: Tensor) -> None:
+def _per_tensor(t: Tensor, dtype: np.dtype) -> None:
     data = np.asarray(t.data, np.float64)
     low, high = min(float(data.min()), 0.0), max(float(data.max()), 0.0)
-    scale = (high - low) / 255 if high > low else 1.0
-    zp = int(np.clip(np.rint(-128 - low / scale), -128, 127))
-    t.quant = Quant(np.asarray([scale], np.float32), np.asarray([zp], np.int64))
+    if dtype == np.int16:  # 16x8: symmetric, zero point 0
+        bound = max(-low, high)
+        scale, zp = (bound / 32767 if bound > 0 else 1.0), 0
+    else:
+        scale = (high - low) / 255 if high > low else 1.0
+        zp = int(np.clip(np.rint(-128 - low / scale), -128, 127))
+    t.quant = Quant(np.asarray([scale], np.float32), np.asarray([zp], np.int64), dtype=dtype)
     _quantize_data(t, narrow=False)
 
 
@@ -335,12 +441,15 @@ def _constants(graph: Graph) -> None:
                     else scale
                 )
                 q = np.rint(bias.data.astype(np.float64) / scale.astype(np.float64))  # type: ignore[union-attr]
-                new = graph.const(q.astype(np.int32))
+                bias_type = np.int64 if x.quant.dtype == np.int16 else np.int32  # 16x8: int64 bias
+                new = graph.const(q.astype(bias_type), bias_type)
                 new.quant = Quant(scale.reshape(-1), np.zeros(scale.size, np.int64), 0)
                 op.inputs[bias_index] = new
             continue
-        if not any(t.quant is not None for t in _activations(op)):
+        quantized = [t.quant for t in _activations(op) if t.quant is not None]
+        if not quantized:
             continue
+        dtype = quantized[0].dtype
         for i, t in enumerate(op.inputs):
             if t is None or not t.is_const or t.np_dtype != np.float32:
                 continue
@@ -353,7 +462,7 @@ def _constants(graph: Graph) -> None:
                 copy.quant = op.outputs[0].quant
                 _quantize_data(copy, narrow=False)
             else:
-                _per_tensor(copy)
+                _per_tensor(copy, dtype)
             op.inputs[i] = copy
 
 
@@ -366,22 +475,33 @@ def _check_and_cast(graph: Graph) -> None:
                 raise ConversionError(
                     f"tensor {t.name!r} has scale {t.quant.scale.tolist()}: TFLite needs finite positive scales"
                 )
-            if np.any(t.quant.zero_point < -128) or np.any(t.quant.zero_point > 127):
+            low, high = (0, 0) if t.quant.dtype == np.int16 else _LIMITS[t.quant.dtype]
+            if np.any(t.quant.zero_point < low) or np.any(t.quant.zero_point > high):
                 raise ConversionError(
-                    f"tensor {t.name!r} has zero point {t.quant.zero_point.tolist()}, outside int8 [-128, 127]"
+                    f"tensor {t.name!r} has zero point {t.quant.zero_point.tolist()}, outside {t.quant.dtype} "
+                    f"[{low}, {high}] (TFLite's 16x8 spec needs zero point 0 for int16 activations)"
+                )
+            if t.quant.dtype == np.int16:
+                op.version = max(op.version, INT16_VERSIONS.get(op.code, 1))
+            if t.quant.dtype == np.int16 and op.code not in INT16_KERNELS:
+                raise ConversionError(
+                    f"{op.code} on tensor {t.name!r}: LiteRT has no int16-activation (16x8) kernel for "
+                    f"{op.code}; quantize this model with scheme 'int8', or keep that layer in float "
+                    "(QuantConfig(keep_float=...))"
                 )
     for t in {
         id(t): t for op in graph.operators for t in [*op.inputs, *op.outputs] if t is not None
     }.values():
         if not t.is_const and t.quant is not None and t.np_dtype == np.float32:
-            t.np_dtype = np.dtype(np.int8)
+            t.np_dtype = t.quant.dtype
     for t in graph.inputs:
         if t.quant is not None:
-            t.np_dtype = np.dtype(np.int8)
+            t.np_dtype = t.quant.dtype
 
 
 def quantize(graph: Graph, notes: list[str]) -> bool:
-    """Make the marked graph full-integer int8 in place; False when there is nothing to quantize."""
+    """Make the marked graph full-integer (int8, or 16x8) in place; False when there is nothing to
+    quantize."""
     if not any(op.code == QUANT_MARK for op in graph.operators):
         return False
     _absorb_marks(graph)

@@ -15,7 +15,11 @@ from edgekit.converters.tflite.registry import register
 from edgekit.converters.tflite.values import NodeContext, QuantizedConstant, Value, to_tensor
 from edgekit.errors import UnsupportedOpError
 
-_RANGES = {np.dtype(np.int8): (-128, 127), np.dtype(np.uint8): (0, 255)}
+_RANGES = {
+    np.dtype(np.int8): (-128, 127),
+    np.dtype(np.uint8): (0, 255),
+    np.dtype(np.int16): (-32768, 32767),
+}
 
 
 def _zero_point(ctx: NodeContext) -> np.ndarray | None:
@@ -63,7 +67,7 @@ def quantize_linear(ctx: NodeContext) -> list[Value]:
     zp_value = zp if zp is not None else np.zeros_like(scale, dtype=np.uint8)
     if dtype not in _RANGES:
         raise UnsupportedOpError(
-            f"QuantizeLinear node {ctx.node.name!r}: {dtype} is not supported (int8, uint8)"
+            f"QuantizeLinear node {ctx.node.name!r}: {dtype} is not supported (int8, uint8, int16)"
         )
     if x.is_const:
         qmin, qmax = _RANGES[dtype]
@@ -81,6 +85,11 @@ def quantize_linear(ctx: NodeContext) -> list[Value]:
         )
     if getattr(tf, "writes_scales", False):  # the direct writer stores the ONNX scale as it is
         return [x.like(tf.quantize(to_tensor(tf, x), scale.reshape(-1)[0], zp_value.reshape(-1)[0], dtype))]
+    if dtype == np.int16:
+        raise UnsupportedOpError(
+            f"QuantizeLinear node {ctx.node.name!r}: int16 activations (16x8) are written by the direct "
+            "writer only; export with ExportConfig(writer='direct')"
+        )
     low, high = activation_range(float(scale.reshape(-1)[0]), int(zp_value.reshape(-1)[0]), dtype)
     y = tf.quantization.fake_quant_with_min_max_vars(
         to_tensor(tf, x), low, high, num_bits=8, narrow_range=False

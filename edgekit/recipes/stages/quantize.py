@@ -7,15 +7,16 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from edgekit.quantization.config import QuantConfig
+from edgekit.quantization.config import QuantConfig, QuantScheme
 from edgekit.recipes.embed import EmbeddedConfig
 from edgekit.recipes.records import StageRecord
 from edgekit.recipes.stages.base import Artifact, Context, Needs, Step
 
 
 class QuantizeStep(Step):
-    """The keys of :class:`~edgekit.QuantConfig` (calibrator, percentile, keep_float, ...) plus the mode,
-    QAT training and the number of calibration samples."""
+    """The keys of :class:`~edgekit.QuantConfig` (scheme, calibrator, percentile, keep_float, ...) plus the
+    mode, QAT training and the number of calibration samples. ``scheme: float16`` / ``dynamic_int8``
+    quantize weights only (no calibration, no QAT: ``mode`` is ignored)."""
 
     step: Literal["quantize"]
     config: Annotated[QuantConfig, EmbeddedConfig(QuantConfig)]
@@ -31,7 +32,9 @@ class QuantizeStep(Step):
         import edgekit as ek
 
         a = ctx.artifact
-        if self.mode == "ptq":
+        if not QuantScheme(self.config.scheme).calibrated:  # float16 / dynamic_int8: weights only
+            a.model = ek.quantize(a.model, ctx.example(), config=self.config).model
+        elif self.mode == "ptq":
             a.model = ek.quantize(
                 a.model,
                 ctx.example(),
