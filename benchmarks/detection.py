@@ -34,6 +34,20 @@ from _common import RESULTS, interleaved, table, write
 
 MODELS = ("yolov8n", "yolo11n", "ssdlite")
 TOP = 100
+#: Columns of the printed table, one row per model and precision.
+COLUMNS = [
+    "model",
+    "precision",
+    "KiB",
+    "LiteRT ms (1 thr)",
+    "ops",
+    "Q/DQ",
+    "head box IoU",
+    "head class agree",
+    "score cos",
+    "NMS IoU",
+    "NMS class agree",
+]
 
 
 def photos(size: int) -> list[np.ndarray]:
@@ -319,45 +333,10 @@ def main() -> None:
                     round(parity.get("nms_class_agree", float("nan")), 4),
                 ]
             )
-        print(
-            table(
-                [
-                    "model",
-                    "precision",
-                    "KiB",
-                    "LiteRT ms (1 thr)",
-                    "ops",
-                    "Q/DQ",
-                    "head box IoU",
-                    "head class agree",
-                    "score cos",
-                    "NMS IoU",
-                    "NMS class agree",
-                ],
-                rows[-3:],
-            ),
-            flush=True,
-        )
+        print(table(COLUMNS, rows[-3:]), flush=True)
         save(args, results)  # after each model: a later failure keeps these rows
     print()
-    print(
-        table(
-            [
-                "model",
-                "precision",
-                "KiB",
-                "LiteRT ms (1 thr)",
-                "ops",
-                "Q/DQ",
-                "head box IoU",
-                "head class agree",
-                "score cos",
-                "NMS IoU",
-                "NMS class agree",
-            ],
-            rows,
-        )
-    )
+    print(table(COLUMNS, rows))
     print(f"wrote {save(args, results)}")
 
 
