@@ -35,10 +35,11 @@ class ChannelMeans:
 
     sums: dict[str, torch.Tensor] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    skipped: set[str] = field(default_factory=set)
     handles: list[Any] = field(default_factory=list)
 
     def mean(self, name: str) -> torch.Tensor | None:
-        if name not in self.sums or not self.counts[name]:
+        if name not in self.sums or not self.counts[name] or name in self.skipped:
             return None
         return self.sums[name] / self.counts[name]
 
@@ -70,12 +71,21 @@ def record_input_means(model: GraphModule) -> ChannelMeans:
     means = ChannelMeans()
     for layer in _layers(model):
         name = layer.input_observer
+        channel = -1 if layer.node.target in LINEAR else 1  # a linear reads its last dim, a conv dim 1
 
-        def hook(_module: Any, args: tuple[Any, ...], _out: Any, name: str = name) -> None:
+        def hook(
+            _module: Any, args: tuple[Any, ...], _out: Any, name: str = name, channel: int = channel
+        ) -> None:
             x = args[0].detach().float()
-            dims = [d for d in range(x.ndim) if d != 1] if x.ndim > 2 else [0]
-            means.sums[name] = means.sums.get(name, 0) + x.sum(dims).cpu()
-            means.counts[name] = means.counts.get(name, 0) + x.numel() // x.shape[1 if x.ndim > 1 else 0]
+            if x.ndim < 2:
+                return
+            axis = channel % x.ndim
+            total = x.sum([d for d in range(x.ndim) if d != axis]).cpu()
+            if name in means.sums and means.sums[name].shape != total.shape:
+                means.skipped.add(name)  # the observer saw tensors of another width: no mean for it
+                return
+            means.sums[name] = means.sums.get(name, 0) + total
+            means.counts[name] = means.counts.get(name, 0) + x.numel() // x.shape[axis]
 
         means.handles.append(model.get_submodule(name).register_forward_hook(hook))
     return means
@@ -99,16 +109,15 @@ def correct_biases(model: GraphModule, means: ChannelMeans) -> int:
     with torch.no_grad():
         for layer in _layers(model):
             mean = means.mean(layer.input_observer)
-            if mean is None:
-                continue
             weight = getattr_path(model, layer.weight)
+            if mean is None or mean.numel() != weight.shape[1] * _groups(layer.node):
+                continue  # no mean, or the observer sees the input before a reshape (flatten into linear)
             bias = getattr_path(model, layer.bias)
             delta = (_fake_quant(weight, model.get_submodule(layer.weight_observer)) - weight).float()
             if layer.node.target in LINEAR:
                 shift = delta @ mean.to(delta.device)
             else:
-                groups_arg = layer.node.args[6] if len(layer.node.args) > 6 else 1
-                groups = groups_arg if isinstance(groups_arg, int) else 1
+                groups = _groups(layer.node)
                 per_in = delta.sum(dim=tuple(range(2, delta.ndim)))  # (out, in / groups)
                 x = mean.to(delta.device).reshape(groups, -1)  # (groups, in / groups)
                 out_per_group = per_in.shape[0] // groups
@@ -116,6 +125,12 @@ def correct_biases(model: GraphModule, means: ChannelMeans) -> int:
             _replace(model, layer.bias, bias.detach() - shift.to(bias.dtype))
             corrected += 1
     return corrected
+
+
+def _groups(node: Node) -> int:
+    """A conv's groups (1 for a linear)."""
+    groups = node.args[6] if node.target in CONV and len(node.args) > 6 else 1
+    return groups if isinstance(groups, int) else 1
 
 
 def _replace(model: torch.nn.Module, name: str, value: torch.Tensor) -> None:

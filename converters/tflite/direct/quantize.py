@@ -340,7 +340,7 @@ def _float_islands(graph: Graph, notes: list[str]) -> None:
     """Ops the quantized model left in float between quantized tensors (a DequantizeLinear before them,
     a QuantizeLinear after, nothing inside: LayerNorm, GELU, attention MatMuls the quantizer does not
     annotate, a MatMul whose weight was never quantized), and quantized ops TFLite has no int8 kernel for
-    (``INT8_KERNELS``), run in float as they do in PyTorch: DEQUANTIZE
+    (``INT8_KERNELS``; ``INT16_KERNELS`` in a 16x8 model), run in float as they do in PyTorch: DEQUANTIZE
     before, QUANTIZE after, each ONNX node named in the notes. A CONV_2D / FULLY_CONNECTED with an int8
     weight but float activations is an error."""
     dequantized: dict[int, Tensor] = {}
@@ -352,7 +352,9 @@ def _float_islands(graph: Graph, notes: list[str]) -> None:
         weight = op.inputs[1] if op.code in _WEIGHTED and len(op.inputs) > 1 else None
         float_weight = weight is not None and weight.is_const and weight.quant is None
         activations = [*_activations(op), *outputs]
-        no_kernel = op.code not in INT8_KERNELS and any(t.quant is not None for t in activations)
+        quantized = [t for t in activations if t.quant is not None]
+        kernels = INT16_KERNELS if any(t.quant.dtype == np.int16 for t in quantized) else INT8_KERNELS
+        no_kernel = op.code not in kernels and bool(quantized)
         if not float_weight and not no_kernel and all(t.quant is not None for t in activations):
             continue
         if op.code in _WEIGHTED and not float_weight:

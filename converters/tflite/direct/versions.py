@@ -131,7 +131,11 @@ def _mul(op: Operator) -> int:
     if first == _I16:
         return 4
     scales = [t.quant.scale for t in (*op.inputs[:2], op.outputs[0]) if t is not None and t.quant is not None]
-    if first == _I8 and len(scales) == 3 and float(scales[0] * scales[1] / scales[2]) >= 1.0:
+    if (
+        first == _I8
+        and len(scales) == 3
+        and float(np.max(scales[0]) * np.max(scales[1]) / np.min(scales[2])) >= 1.0
+    ):
         return 3
     return 2 if first == _I8 else 1
 
