@@ -352,8 +352,8 @@ def _float_islands(graph: Graph, notes: list[str]) -> None:
         weight = op.inputs[1] if op.code in _WEIGHTED and len(op.inputs) > 1 else None
         float_weight = weight is not None and weight.is_const and weight.quant is None
         activations = [*_activations(op), *outputs]
-        quantized = [t for t in activations if t.quant is not None]
-        kernels = INT16_KERNELS if any(t.quant.dtype == np.int16 for t in quantized) else INT8_KERNELS
+        quantized = [t.quant for t in activations if t.quant is not None]
+        kernels = INT16_KERNELS if any(q.dtype == np.int16 for q in quantized) else INT8_KERNELS
         no_kernel = op.code not in kernels and bool(quantized)
         if not float_weight and not no_kernel and all(t.quant is not None for t in activations):
             continue
