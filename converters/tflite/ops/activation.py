@@ -52,7 +52,9 @@ def erf(ctx: NodeContext) -> list[Value]:
     return _unary(ctx, approx)
 
 
-@register("Exp", "Log", "Sqrt", "Neg", "Abs", "Reciprocal", "Floor", "Ceil", "Sin", "Cos", "Not", "Round")
+@register(
+    "Exp", "Log", "Sqrt", "Neg", "Abs", "Reciprocal", "Floor", "Ceil", "Sin", "Cos", "Not", "Round", "IsNaN"
+)
 def elementwise_unary(ctx: NodeContext) -> list[Value]:
     tf = ctx.tf
     fns = {
@@ -68,6 +70,7 @@ def elementwise_unary(ctx: NodeContext) -> list[Value]:
         "Cos": tf.math.cos,
         "Not": tf.math.logical_not,
         "Round": tf.math.round,  # half to even, as ONNX
+        "IsNaN": lambda t: tf.math.logical_not(tf.math.equal(t, t)),  # NaN is the one value unequal to itself
     }
     return _unary(ctx, fns[ctx.node.op_type])
 
