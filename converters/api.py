@@ -362,6 +362,13 @@ def convert(
         if config.verify:
             stage("verify")
             report = verify_conversion(source, tmp, proto, conversion)
+            if conversion.quantized and tflite_calibration is None and report.cosine_min < INT8_COSINE:
+                note = (
+                    f"int8: the file matches its QDQ source in ONNX Runtime only to cosine {report.cosine_min:.4f} "
+                    f"(< {INT8_COSINE}) on the check inputs; `edgekit compare --per-layer` shows where it diverges"
+                )
+                log.warning("%s", note)
+                conversion.notes.append(note)
             from edgekit.runtime import Model
 
             coverage = Model.load(tmp).delegate_coverage()
