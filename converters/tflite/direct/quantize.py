@@ -165,23 +165,6 @@ INT16_KERNELS = frozenset(
         "GELU",
     }
 )
-#: Op versions of the 16x8 kernels, as TensorFlow 2.21's converter writes them (others: 1).
-INT16_VERSIONS = {
-    "ADD": 2,
-    "AVERAGE_POOL_2D": 2,
-    "CONCATENATION": 2,
-    "CONV_2D": 3,
-    "DEPTHWISE_CONV_2D": 3,
-    "FULLY_CONNECTED": 4,
-    "LOGISTIC": 2,
-    "MAX_POOL_2D": 2,
-    "MEAN": 2,
-    "MUL": 2,
-    "QUANTIZE": 2,
-    "SOFTMAX": 2,
-    "TANH": 2,
-    "TRANSPOSE_CONV": 3,
-}
 _LIMITS = {np.dtype(np.int8): (-128, 127), np.dtype(np.int16): (-32768, 32767)}
 
 
@@ -483,8 +466,6 @@ def _check_and_cast(graph: Graph) -> None:
                     f"tensor {t.name!r} has zero point {t.quant.zero_point.tolist()}, outside {t.quant.dtype} "
                     f"[{low}, {high}] (TFLite's 16x8 spec needs zero point 0 for int16 activations)"
                 )
-            if t.quant.dtype == np.int16:
-                op.version = max(op.version, INT16_VERSIONS.get(op.code, 1))
             if t.quant.dtype == np.int16 and op.code not in INT16_KERNELS:
                 raise ConversionError(
                     f"{op.code} on tensor {t.name!r}: LiteRT has no int16-activation (16x8) kernel for "

@@ -44,6 +44,24 @@ _GROUPS: tuple[tuple[tuple[str, ...], dict[np.dtype, int]], ...] = (
 )
 _BY_TYPE = {code: versions for codes, versions in _GROUPS for code in codes}
 _MINIMUM = {"BROADCAST_TO": 2}  # version 1 of BROADCAST_TO was withdrawn
+#: The least version of an op that reads or writes int16 activations (16x8), as TensorFlow 2.21's converter
+#: writes them; the rules below may ask for more.
+_INT16_MINIMUM = {
+    "ADD": 2,
+    "AVERAGE_POOL_2D": 2,
+    "CONCATENATION": 2,
+    "CONV_2D": 3,
+    "DEPTHWISE_CONV_2D": 3,
+    "FULLY_CONNECTED": 4,
+    "LOGISTIC": 2,
+    "MAX_POOL_2D": 2,
+    "MEAN": 2,
+    "MUL": 2,
+    "QUANTIZE": 2,
+    "SOFTMAX": 2,
+    "TANH": 2,
+    "TRANSPOSE_CONV": 3,
+}
 
 
 def _type(tensors: Sequence[Tensor | None], i: int) -> np.dtype | None:
@@ -311,4 +329,8 @@ def builtin_version(op: Operator) -> int:
     else:
         first = _type(op.inputs, 0)
         found = _BY_TYPE.get(op.code, {}).get(first, 1) if first is not None else 1
-    return max(found, op.version, _MINIMUM.get(op.code, 1))
+    int16 = any(
+        t is not None and not t.is_const and t.quant is not None and t.np_dtype == _I16
+        for t in (*op.inputs, *op.outputs)
+    )
+    return max(found, op.version, _MINIMUM.get(op.code, 1), _INT16_MINIMUM.get(op.code, 1) if int16 else 1)
