@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
 import edgekit as ek
 from edgekit.converters.tflite.direct.ir import Graph, Operator, Quant
@@ -75,28 +74,12 @@ class _ConvFC(torch.nn.Module):
         return self.fc(torch.relu(self.conv(x)).flatten(1))
 
 
-def test_int8_file_states_int8_versions_and_runs(tmp_path: Path) -> None:
+def test_int8_file_states_int8_versions_and_runs(tmp_path: Path, ort_quantize_static) -> None:
     torch.manual_seed(0)
     fp32 = ek.export(_ConvFC().eval(), torch.rand(1, 3, 8, 8), tmp_path / "fp32.onnx").path
     rng = np.random.default_rng(0)
 
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.batches = iter([{"x": rng.random((1, 3, 8, 8), dtype=np.float32)} for _ in range(8)])
-
-        def get_next(self) -> dict | None:
-            return next(self.batches, None)
-
-    qdq = tmp_path / "qdq.onnx"
-    quantize_static(
-        str(fp32),
-        str(qdq),
-        Reader(),
-        quant_format=QuantFormat.QDQ,
-        per_channel=True,
-        activation_type=QuantType.QInt8,
-        weight_type=QuantType.QInt8,
-    )
+    qdq = ort_quantize_static(fp32, tmp_path / "qdq.onnx", (1, 3, 8, 8), 8, rng)
     result = ek.convert(qdq, tmp_path / "m.tflite")
     from ai_edge_litert import schema_py_generated as schema
 

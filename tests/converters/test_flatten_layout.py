@@ -64,34 +64,13 @@ def test_int8_flatten_into_linear_has_no_transpose_and_keeps_parity(tmp_path: Pa
     assert len(layers.layers) >= 3 and layers.first_divergence is None, layers.layers
 
 
-def test_qdq_flatten_from_onnxruntime_matches_layer_by_layer(tmp_path: Path) -> None:
+def test_qdq_flatten_from_onnxruntime_matches_layer_by_layer(tmp_path: Path, ort_quantize_static) -> None:
     """ORT's quantize_static puts Q/DQ on the Reshape output: the per-layer report must compare the
     TFLite file's NHWC-flattened tensor in ONNX's order (no false divergence)."""
-    import onnx
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-
     torch.manual_seed(0)
     fp32 = ek.export(SpatialHead(True).eval(), torch.rand(1, 1, 8, 8), tmp_path / "fp32.onnx").path
-    name = onnx.load(str(fp32)).graph.input[0].name
     rng = np.random.default_rng(0)
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.batches = iter([{name: rng.random((1, 1, 8, 8), dtype=np.float32)} for _ in range(16)])
-
-        def get_next(self) -> dict | None:
-            return next(self.batches, None)
-
-    qdq = tmp_path / "qdq.onnx"
-    quantize_static(
-        str(fp32),
-        str(qdq),
-        Reader(),
-        quant_format=QuantFormat.QDQ,
-        per_channel=True,
-        activation_type=QuantType.QInt8,
-        weight_type=QuantType.QInt8,
-    )
+    qdq = ort_quantize_static(fp32, tmp_path / "qdq.onnx", (1, 1, 8, 8), 16, rng)
     tfl = ek.convert(qdq, tmp_path / "qdq.tflite")
     assert "TRANSPOSE" not in tfl.ops, tfl.ops
     x = rng.random((4, 1, 8, 8), dtype=np.float32)

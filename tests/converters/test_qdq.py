@@ -10,7 +10,6 @@ import pytest
 import torch
 import torchvision
 from onnx import numpy_helper
-from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
 import edgekit as ek
 from edgekit.runtime import Model
@@ -19,7 +18,7 @@ SIZE = 32
 
 
 @pytest.fixture(scope="module")
-def qdq_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def qdq_model(tmp_path_factory: pytest.TempPathFactory, ort_quantize_static) -> Path:
     torch.manual_seed(0)
     model = torchvision.models.mobilenet_v2(weights=None, num_classes=10).train()
     with torch.no_grad():
@@ -28,26 +27,7 @@ def qdq_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("qdq")
     fp32 = ek.export(model.eval(), torch.rand(1, 3, SIZE, SIZE), folder / "fp32.onnx").path
     rng = np.random.default_rng(0)
-    name = onnx.load(str(fp32)).graph.input[0].name
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.batches = iter([{name: rng.random((1, 3, SIZE, SIZE), dtype=np.float32)} for _ in range(16)])
-
-        def get_next(self) -> dict | None:
-            return next(self.batches, None)
-
-    out = folder / "qdq.onnx"
-    quantize_static(
-        str(fp32),
-        str(out),
-        Reader(),
-        quant_format=QuantFormat.QDQ,
-        per_channel=True,
-        activation_type=QuantType.QInt8,
-        weight_type=QuantType.QInt8,
-    )
-    return out
+    return ort_quantize_static(fp32, folder / "qdq.onnx", (1, 3, SIZE, SIZE), 16, rng)
 
 
 def _onnx_activation_qparams(path: Path) -> set[tuple[float, int]]:
