@@ -101,6 +101,10 @@ def transpose(ctx: NodeContext) -> list[Value]:
         perm = [NHWC_TO_NCHW[p] for p in perm]
     if perm == list(range(x.rank)):
         return [Value(x.data)]
+    if perm == list(NHWC_TO_NCHW) and not x.is_const:
+        # channels-last data permuted to ONNX's NCHW (ConvNeXt's permute back after its LayerNorm and MLP):
+        # the data already is that NCHW tensor held as NHWC, so nothing is emitted
+        return [Value(x.data, Layout.NHWC)]
     return [Value(ctx.tf.transpose(x.data if not x.is_const else to_tensor(ctx.tf, x), perm))]
 
 
