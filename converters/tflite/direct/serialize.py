@@ -236,6 +236,6 @@ def _with_external_buffers(flatbuffers: Any, model: Any, external: list[tuple[An
     cursor = len(head)
     for buffer, raw in external:
         parts.append(b"\0" * (buffer.offset - cursor))
-        parts.append(raw.tobytes())
+        parts.append(raw.data)  # a view: the weights are copied once, by the join
         cursor = buffer.offset + raw.size
     return b"".join(parts)
