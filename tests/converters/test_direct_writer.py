@@ -386,6 +386,31 @@ def test_float_tensor_inside_an_int8_model_is_named(tmp_path: Path) -> None:
     assert not (tmp_path / "q.tflite").exists()
 
 
+@pytest.mark.parametrize("bad_scale", [0.0, np.inf])
+def test_scale_tflite_cannot_represent_is_named_before_writing(bad_scale: float, tmp_path: Path) -> None:
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "s", "z"], ["xq"]),
+        helper.make_node("DequantizeLinear", ["xq", "s", "z"], ["xd"]),
+        helper.make_node("DequantizeLinear", ["wq", "ws"], ["w"], axis=0),
+        helper.make_node("Conv", ["xd", "w"], ["c"], name="the_conv"),
+        helper.make_node("QuantizeLinear", ["c", "bad", "z"], ["cq"]),
+        helper.make_node("DequantizeLinear", ["cq", "bad", "z"], ["y"]),
+    ]
+    inits = {
+        "s": np.float32(0.02),
+        "z": np.int8(0),
+        "bad": np.float32(bad_scale),
+        "wq": RNG.integers(-127, 127, (2, 1, 1, 1)).astype(np.int8),
+        "ws": np.full(2, 0.01, np.float32),
+    }
+    path = tmp_path / "q.onnx"
+    onnx.save(_model(nodes, [1, 1, 4, 4], [1, 2, 4, 4], inits), str(path))
+    with pytest.raises(ConversionError, match="TFLite needs finite positive scales") as err:
+        ek.convert(path, tmp_path / "q.tflite")
+    assert "Conv node 'the_conv'" in str(err.value) and "re-calibrate" in str(err.value)
+    assert not (tmp_path / "q.tflite").exists()
+
+
 NO_TF_SCRIPT = """
 import sys, torch
 import edgekit as ek

@@ -456,14 +456,16 @@ def _check_and_cast(graph: Graph) -> None:
         for t in [*op.inputs, *op.outputs]:
             if t is None or t.is_const or t.np_dtype != np.float32 or t.quant is None:
                 continue
+            where = f"{op.code} tensor {t.name!r}" + (f" (from {op.origin})" if op.origin else "")
             if not (np.all(np.isfinite(t.quant.scale)) and np.all(t.quant.scale > 0)):
                 raise ConversionError(
-                    f"tensor {t.name!r} has scale {t.quant.scale.tolist()}: TFLite needs finite positive scales"
+                    f"{where} has scale {t.quant.scale.tolist()}: TFLite needs finite positive scales; "
+                    "re-calibrate so that this tensor sees non-constant, finite values"
                 )
             low, high = (0, 0) if t.quant.dtype == np.int16 else _LIMITS[t.quant.dtype]
             if np.any(t.quant.zero_point < low) or np.any(t.quant.zero_point > high):
                 raise ConversionError(
-                    f"tensor {t.name!r} has zero point {t.quant.zero_point.tolist()}, outside {t.quant.dtype} "
+                    f"{where} has zero point {t.quant.zero_point.tolist()}, outside {t.quant.dtype} "
                     f"[{low}, {high}] (TFLite's 16x8 spec needs zero point 0 for int16 activations)"
                 )
             if t.quant.dtype == np.int16 and op.code not in INT16_KERNELS:
