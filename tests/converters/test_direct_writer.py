@@ -321,11 +321,9 @@ def test_hard_swish_spelling_becomes_one_builtin(tmp_path: Path) -> None:
 
 
 def test_constants_past_the_threshold_go_after_the_flatbuffer(tmp_path: Path) -> None:
+    w, b = _w(32, 64), _w(32)
     model = _model(
-        [helper.make_node("Gemm", ["x", "w", "b"], ["y"], transB=1)],
-        [1, 64],
-        [1, 32],
-        {"w": _w(32, 64), "b": _w(32)},
+        [helper.make_node("Gemm", ["x", "w", "b"], ["y"], transB=1)], [1, 64], [1, 32], {"w": w, "b": b}
     )
     built = build_graph(model)
     inline = write(built, {"edgekit": b"{}"})
@@ -344,6 +342,7 @@ def test_constants_past_the_threshold_go_after_the_flatbuffer(tmp_path: Path) ->
         interp.invoke()
         outs.append(interp.get_tensor(interp.get_output_details()[0]["index"]))
     np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_allclose(outs[1], np.ones((1, 64), np.float32) @ w.T + b, rtol=1e-5, atol=1e-5)
 
 
 def test_no_direct_lowering_names_node_op_and_the_tf_writer_before_writing(tmp_path: Path) -> None:
