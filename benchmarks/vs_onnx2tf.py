@@ -113,7 +113,7 @@ def int8_entry(
     qmodel = ek.quantize(model, x, calibrate=list(calib)).model
     qdq = ek.export(qmodel, x, folder / f"{name}_qdq.onnx").path
     t0 = time.perf_counter()
-    ours = ek.convert(qdq, folder / f"{name}_int8.tflite", verify=False).path
+    ours = ek.convert(qdq, folder / f"{name}_int8.tflite", config=ek.ConvertConfig(verify=False)).path
     ours_s = time.perf_counter() - t0
     nhwc = np.ascontiguousarray(calib[:, 0].numpy().transpose(0, 2, 3, 1))
     theirs, theirs_s, error = run_onnx2tf(venv, onnx_file, folder / f"o2t_{name}_int8", calibration=nhwc)
