@@ -40,7 +40,6 @@ from edgekit.errors import ConversionError, ExportError
 from edgekit.fileio import atomic_path, prepare_output
 from edgekit.input_shapes import parse_input_shapes
 from edgekit.progress import stage
-from edgekit.quantization.state import quant_scheme, weight_scheme
 from edgekit.results import VerbResult, unwrap_model
 
 log = logging.getLogger(__name__)
@@ -233,6 +232,8 @@ def export(
             f"NMS in the graph is written into .tflite files only; export {out.with_suffix('.tflite').name} "
             "or leave ExportConfig.nms unset"
         )
+    from edgekit.quantization.state import quant_scheme, weight_scheme  # the torch side only
+
     weights = weight_scheme(model)
     opset = config.opset
     notes: list[str] = []

@@ -433,6 +433,21 @@ def test_default_conversion_never_imports_tensorflow(tmp_path: Path) -> None:
     assert done.stdout.strip().splitlines()[-1] == "NO_TF", done.stdout
 
 
+def test_converting_an_onnx_file_imports_neither_torch_nor_tensorflow(tmp_path: Path) -> None:
+    """A user's one-off ``ek.convert`` must not pay for ``import torch`` (seconds cold) or TensorFlow."""
+    model = _model([helper.make_node("Gemm", ["x", "w"], ["y"], transB=1)], [1, 8], [1, 4], {"w": _w(4, 8)})
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    code = (
+        "import sys; import edgekit as ek; ek.convert(sys.argv[1] + '/m.onnx', sys.argv[1] + '/m.tflite'); "
+        "print(sorted(m for m in ('torch', 'torchao', 'tensorflow') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
+
+
 @pytest.mark.parametrize(
     "name",
     [
