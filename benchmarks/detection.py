@@ -280,7 +280,7 @@ def main() -> None:
                 print(f"{name} {label}: export failed: {error}", flush=True)
                 results.append({"model": name, "precision": label, "error": error})
                 rows.append([name, label, "export failed", *[""] * (len(COLUMNS) - 3)])
-                break
+                continue  # the other precisions still get their rows
             # what ek.export(..., config=ExportConfig(nms=nms)) writes, without exporting twice
             nms_path = tmp / f"{name}_{label}_nms.tflite"
             nms_path.write_bytes(append_nms(raw.path.read_bytes(), nms))
@@ -291,7 +291,7 @@ def main() -> None:
                 ops=Model.load(nms_path).op_histogram(),
             )
             files[label] = (raw, det)
-        if len(files) < len(models):
+        if "fp32" not in files or "int8" not in files:
             continue
         concat_q = ek.quantize(Concat.wrap(head), x, calibrate=calib).model
         concat_file = ek.export(
@@ -304,7 +304,7 @@ def main() -> None:
             ref_torch = [tuple(t.numpy() for t in head(torch.from_numpy(a))) for a in images]
         ref_raw = run_file(files["fp32"][0].path, images, False)
         ref_det = run_file(files["fp32"][1].path, images, True)
-        for label in (*models, "int8 concat"):
+        for label in (*files, "int8 concat"):
             if label == "int8 concat":
                 outs = run_file(concat_file.path, images, False)
                 width = nms.box_width
@@ -347,7 +347,7 @@ def main() -> None:
                     round(parity.get("nms_class_agree", float("nan")), 4),
                 ]
             )
-        print(table(COLUMNS, rows[-len(models) - 1 :]), flush=True)
+        print(table(COLUMNS, rows[-len(files) - 1 :]), flush=True)
         save(args, results)  # after each model: a later failure keeps these rows
     print()
     print(table(COLUMNS, rows))
