@@ -110,9 +110,9 @@ def ultralytics_onnx(model: Any, folder: Path) -> Path:
     from ultralytics import YOLO
     from ultralytics.utils.export.tensorflow import tf_wrapper
 
-    yolo = YOLO("yolov8n.yaml")
-    model.args = yolo.model.args  # the exporter reads the training arguments a yaml-built model lacks
-    yolo.model = tf_wrapper(model)
+    yolo = YOLO("yolov8n.yaml")  # the same architecture; the exporter needs the wrapper's attributes
+    yolo.model.load_state_dict(model.state_dict())
+    tf_wrapper(yolo.model)
     cwd = Path.cwd()
     os.chdir(folder)
     try:
