@@ -1,12 +1,13 @@
 """Detection end to end: YOLOv8n / YOLO11n (Ultralytics yaml, random init) and torchvision SSDLite320,
-fp32 and int8 (ek.quantize PTQ) .tflite with NMS in the graph.
+fp32, int8 and 16x8 (ek.quantize PTQ, ``QuantScheme.INT8`` / ``INT16X8``) .tflite with NMS in the graph.
 
 Nothing is downloaded: models are random-init with BatchNorm statistics re-estimated on the images and
 the class layers scaled to a trained detector's logit spread (``spread_scores``);
 inputs are real photos (scikit-image / scikit-learn samples) resized to the model size. Per model and
 precision: file size, LiteRT 1-thread latency (interleaved), op count and QUANTIZE/DEQUANTIZE count; the
 rows give the raw-head parity (fp32 file vs PyTorch; int8 file vs the fp32 file) on the same photos: box
-IoU of the decoded boxes on the reference's top-100 anchors, class agreement there, score cosine; int8
+IoU of the decoded boxes on the reference's top-100 anchors, class agreement there and on the confident
+anchors only (reference score > 0.5: near-tied random-init logits left out), score cosine; int8 / 16x8
 rows add the NMS outputs matched to fp32's (mean IoU of the best match, class agreement of matched boxes). ``concat`` rows quantize the head the way Ultralytics'
 export lays it out (boxes and scores in one tensor, so one int8 scale) to show what splitting buys.
 
@@ -34,6 +35,10 @@ from _common import RESULTS, interleaved, table, write
 
 MODELS = ("yolov8n", "yolo11n", "ssdlite")
 TOP = 100
+#: Reference score above which an anchor counts as a confident detection (class agreement column).
+CONFIDENT = 0.5
+#: The quantized precisions, each from ``ek.quantize`` with that scheme.
+SCHEMES = {"int8": "int8", "16x8": "int16x8"}
 #: Columns of the printed table, one row per model and precision.
 COLUMNS = [
     "model",
@@ -44,6 +49,7 @@ COLUMNS = [
     "Q/DQ",
     "head box IoU",
     "head class agree",
+    "agree, score>0.5",
     "score cos",
     "NMS IoU",
     "NMS class agree",
@@ -174,17 +180,21 @@ def head_parity(ref: list[Any], got: list[Any], config: Any) -> dict[str, float]
     fp32 top-``TOP`` anchors; score cosine overall (minimum over images)."""
     from edgekit.converters.tflite.nms import decode_boxes
 
-    ious, agree, cos = [], [], []
+    ious, agree, cos, confident = [], [], [], []
     for (rb, rs), (gb, gs) in zip(ref, got, strict=True):
         rb, gb = decode_boxes(rb, config), decode_boxes(gb, config)
         rs, gs = rs.reshape(rb.shape[0], -1), gs.reshape(rb.shape[0], -1)
         top = np.argsort(-rs.max(1))[:TOP]
         ious.append(iou(rb[top], gb[top]).mean())
         agree.append((rs[top].argmax(1) == gs[top].argmax(1)).mean())
+        sure = rs.max(1) > CONFIDENT
+        confident += list(rs[sure].argmax(1) == gs[sure].argmax(1))
         cos.append(float(np.dot(rs.ravel(), gs.ravel()) / (np.linalg.norm(rs) * np.linalg.norm(gs) + 1e-12)))
     return {
         "box_iou": float(np.mean(ious)),
         "class_agree": float(np.mean(agree)),
+        "class_agree_confident": float(np.mean(confident)) if confident else float("nan"),
+        "confident_anchors": len(confident),
         "score_cosine": float(np.min(cos)),
     }
 
@@ -257,17 +267,20 @@ def main() -> None:
         # score_threshold 0: random-init scores are low; the top TOP boxes after NMS are compared
         nms = head.nms_config(score_threshold=0.0, max_detections=TOP)
         calib = [torch.from_numpy(a) for a in images]
-        quantized = ek.quantize(head, x, calibrate=calib).model
+        models = {"fp32": head}
+        for label, scheme in SCHEMES.items():
+            config = ek.QuantConfig(scheme=ek.QuantScheme(scheme))
+            models[label] = ek.quantize(head, x, config=config, calibrate=calib).model
         files = {}
-        for label, model in (("fp32", head), ("int8", quantized)):
+        for label, model in models.items():
             try:
                 raw = ek.export(model, x, tmp / f"{name}_{label}.tflite")
             except Exception as exc:  # recorded in the table: the benchmark goes on with the next model
                 error = " ".join(str(exc).split())[:300]
                 print(f"{name} {label}: export failed: {error}", flush=True)
                 results.append({"model": name, "precision": label, "error": error})
-                rows.append([name, label, "export failed", *[""] * 8])
-                break
+                rows.append([name, label, "export failed", *[""] * (len(COLUMNS) - 3)])
+                continue  # the other precisions still get their rows
             # what ek.export(..., config=ExportConfig(nms=nms)) writes, without exporting twice
             nms_path = tmp / f"{name}_{label}_nms.tflite"
             nms_path.write_bytes(append_nms(raw.path.read_bytes(), nms))
@@ -278,7 +291,7 @@ def main() -> None:
                 ops=Model.load(nms_path).op_histogram(),
             )
             files[label] = (raw, det)
-        if len(files) < 2:
+        if "fp32" not in files or "int8" not in files:
             continue
         concat_q = ek.quantize(Concat.wrap(head), x, calibrate=calib).model
         concat_file = ek.export(
@@ -291,7 +304,7 @@ def main() -> None:
             ref_torch = [tuple(t.numpy() for t in head(torch.from_numpy(a))) for a in images]
         ref_raw = run_file(files["fp32"][0].path, images, False)
         ref_det = run_file(files["fp32"][1].path, images, True)
-        for label in ("fp32", "int8", "int8 concat"):
+        for label in (*files, "int8 concat"):
             if label == "int8 concat":
                 outs = run_file(concat_file.path, images, False)
                 width = nms.box_width
@@ -302,7 +315,7 @@ def main() -> None:
                 raw, det = files[label]
                 if label == "fp32":  # the fp32 file against PyTorch
                     parity = head_parity(ref_torch, run_file(raw.path, images, False), nms)
-                else:  # int8 against the fp32 file
+                else:  # int8 / 16x8 against the fp32 file
                     parity = head_parity(ref_raw, run_file(raw.path, images, False), nms)
                     parity |= nms_parity(ref_det, run_file(det.path, images, True))
                 file, ops, det_ms = det, det.ops, latency[label] * 1e3
@@ -328,12 +341,13 @@ def main() -> None:
                     qdq,
                     round(parity["box_iou"], 4),
                     round(parity["class_agree"], 4),
+                    round(parity["class_agree_confident"], 4),
                     round(parity["score_cosine"], 4),
                     round(parity.get("nms_iou", float("nan")), 4),
                     round(parity.get("nms_class_agree", float("nan")), 4),
                 ]
             )
-        print(table(COLUMNS, rows[-3:]), flush=True)
+        print(table(COLUMNS, rows[-len(files) - 1 :]), flush=True)
         save(args, results)  # after each model: a later failure keeps these rows
     print()
     print(table(COLUMNS, rows))

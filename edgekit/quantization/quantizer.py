@@ -5,7 +5,13 @@ Patterns (matched by walking the exported ATen graph):
 * conv2d / linear [-> batch_norm] [-> relu | relu6 (hardtanh 0..6)]: input and weight observed, one
   output observer after the last op of the fused pattern (TFLite fuses them too);
 * add [-> activation]: both inputs and the output quantized (no float island in residual blocks);
-* max/avg pooling, flatten, reshape/view, cat: output shares the input's scale (TFLite requires it);
+* max/avg pooling, flatten, reshape/view, permute/transpose, nearest upsampling, cat: output shares the
+  input's scale (TFLite requires it);
+* split / chunk (YOLO's C2f / C3k2 blocks, attention's q/k/v split): every piece shares the input's scale,
+  as TFLite's SPLIT / SPLIT_V write it (no requantize after them);
+* cat: every input at the first one's scale (TFLite's int8 CONCATENATION needs equal scales); an input
+  used only by the concatenation (a detection head's per-level outputs, through reshapes / transposes) is
+  written at that scale by its producer, so no requantize is needed before it;
 * adaptive_avg_pool2d / mean: own output scale;
 * hardswish, hardsigmoid (squeeze-and-excitation gates): input and output quantized; TFLite has no fused
   form of them, so the conv before them keeps its own output scale;
@@ -26,6 +32,7 @@ weights stay int8.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 from typing import Any
 
@@ -80,7 +87,12 @@ SHARED_SCALE = {
     aten.view.default,
     aten.reshape.default,
     aten.dropout.default,
+    aten.permute.default,
+    aten.transpose.int,
+    aten.upsample_nearest2d.default,
+    aten.upsample_nearest2d.vec,
 }
+SPLIT = {aten.split.Tensor, aten.split_with_sizes.default, aten.chunk.default}
 MATMUL = {aten.matmul.default, aten.bmm.default}
 SDPA = {aten.scaled_dot_product_attention.default}
 OWN_SCALE = {aten.adaptive_avg_pool2d.default, aten.mean.dim, aten.mean.default}
@@ -175,10 +187,10 @@ class TFLiteInt8Quantizer(Quantizer):
         )
 
     def _operand(self, arg: Node) -> Any:
-        """An input's spec: a producer with a fixed output range (sigmoid's 1/256) is read at that range,
-        not re-quantized to an observed one (which would add a requantize op in the int8 file)."""
-        annotation = arg.meta.get("quantization_annotation")
-        if annotation is not None and isinstance(annotation.output_qspec, FixedQParamsQuantizationSpec):
+        """An input's spec: a producer with a fixed output range (sigmoid's 1/256), also through
+        shared-scale ops after it (softmax -> transpose), is read at that range, not re-quantized to an
+        observed one (which would add a requantize op in the int8 file)."""
+        if isinstance(_root_qspec(arg), FixedQParamsQuantizationSpec):
             return SharedQuantizationSpec(arg)
         return self.act
 
@@ -236,24 +248,56 @@ class TFLiteInt8Quantizer(Quantizer):
                 self._annotate(node, {node.args[0]: self.act}, self.act)
             elif target in SHARED_SCALE and isinstance(node.args[0], Node):
                 source = node.args[0]
-                self._annotate(node, {source: self.act}, SharedQuantizationSpec((source, node)))
+                self._annotate(node, {source: self._operand(source)}, SharedQuantizationSpec((source, node)))
+            elif target in SPLIT and isinstance(node.args[0], Node):
+                source = node.args[0]
+                self._annotate(node, {source: self._operand(source)}, None)
+                for piece in node.users:
+                    if piece.op == "call_function" and piece.target is operator.getitem:
+                        self._annotate(piece, {}, SharedQuantizationSpec((source, node)))
             elif target == aten.cat.default:
                 tensors = [t for t in node.args[0] if isinstance(t, Node)]
                 first = tensors[0]
                 shared = SharedQuantizationSpec((first, node))
                 self._annotate(node, {t: (self.act if t is first else shared) for t in tensors}, shared)
+                for t in tensors[1:]:
+                    self._write_at_shared_scale(t, shared)
             elif target in OWN_SCALE and isinstance(node.args[0], Node):
                 self._annotate(node, {node.args[0]: self.act}, self.act)
             elif target in FIXED_RANGE and isinstance(node.args[0], Node):
                 self._annotate(node, {node.args[0]: self.act}, self.fixed)
             elif target in MATMUL and all(isinstance(a, Node) for a in node.args[:2]):
                 self._annotate(
-                    node, {node.args[0]: self._operand(node.args[0]), node.args[1]: self.act}, self.act
+                    node,
+                    {node.args[0]: self._operand(node.args[0]), node.args[1]: self._operand(node.args[1])},
+                    self.act,
                 )
             elif target in MUL and any(isinstance(a, Node) for a in node.args[:2]):
                 operands = {a: self._operand(a) for a in node.args[:2] if isinstance(a, Node)}
                 self._annotate(node, operands, self.act)
         return model
+
+    def _write_at_shared_scale(self, tensor: Node, shared: SharedQuantizationSpec) -> None:
+        """A concatenated tensor whose only use is the concatenation (through reshapes / transposes, as a
+        detection head's per-level outputs): its producer writes at the concatenation's scale, so TFLite's
+        int8 CONCATENATION (equal input and output scales) needs no requantize before it."""
+        chain = []
+        while (
+            len(tensor.users) == 1
+            and tensor.op == "call_function"
+            and tensor.target in SHARED_SCALE
+            and isinstance(tensor.args[0], Node)
+        ):
+            chain.append(tensor)
+            tensor = tensor.args[0]
+        annotation = tensor.meta.get("quantization_annotation")
+        if len(tensor.users) != 1 or annotation is None or annotation.output_qspec is not self.act:
+            return
+        annotation.output_qspec = shared
+        for node in chain:
+            source = node.args[0]
+            assert isinstance(source, Node)
+            node.meta["quantization_annotation"].input_qspec_map[source] = SharedQuantizationSpec(source)
 
     def _compute_pattern(self, node: Node) -> list[Node]:
         chain = [node]
@@ -308,6 +352,29 @@ def _decompose_attention(graph: torch.fx.Graph, node: Node) -> bool:
     node.replace_all_uses_with(out)
     graph.erase_node(node)
     return True
+
+
+def _root_qspec(node: Node) -> Any:
+    """The output spec a node's output really carries: a shared spec followed back to the spec it shares
+    (through reshapes, transposes, split pieces), None when the node is not annotated."""
+    seen: set[Node] = set()
+    while node not in seen:
+        seen.add(node)
+        annotation = node.meta.get("quantization_annotation")
+        spec = annotation.output_qspec if annotation is not None else None
+        if not isinstance(spec, SharedQuantizationSpec):
+            return spec
+        shared = spec.edge_or_node
+        if isinstance(shared, Node):
+            node = shared
+            continue
+        source, consumer = shared
+        consumer_annotation = consumer.meta.get("quantization_annotation")
+        edge_spec = consumer_annotation.input_qspec_map.get(source) if consumer_annotation else None
+        if not isinstance(edge_spec, SharedQuantizationSpec):
+            return edge_spec
+        node = source
+    return None
 
 
 def _is_relu6(node: Node) -> bool:

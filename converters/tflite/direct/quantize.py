@@ -245,7 +245,9 @@ def _propagate(graph: Graph) -> None:
             x, c = factor
             if x.quant is None and len(readers.get(id(x), [])) == 1:
                 x.quant = Quant(
-                    (out.quant.scale / np.float32(c)).astype(np.float32), out.quant.zero_point.copy()
+                    (out.quant.scale / np.float32(c)).astype(np.float32),
+                    out.quant.zero_point.copy(),
+                    dtype=out.quant.dtype,  # int16 in a 16x8 model: MUL needs both inputs of one type
                 )
             continue
         if op.code in SAME_SCALE and op.code != "CONCATENATION" and out.quant is not None:

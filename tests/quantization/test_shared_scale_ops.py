@@ -1,0 +1,106 @@
+"""YOLO's int8 layout without requantize ops: split pieces, transposes, nearest upsampling and a softmax
+read through a transpose keep the scale TFLite's kernels write, so the file has no QUANTIZE between them.
+
+Each module is one pattern of YOLOv8 / YOLO11 (C2f / C3k2 chunk, C2PSA attention, the neck's upsample) or
+SSDLite (per-level head outputs concatenated);
+before the quantizer annotated them, each left a requantize (a QUANTIZE int8 -> int8) in the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import edgekit as ek
+
+
+class Chunk(torch.nn.Module):
+    """C2f / C3k2: conv + SiLU, chunk in two, a residual conv block on the second half, concatenation of
+    all three."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cv1 = torch.nn.Conv2d(3, 16, 3, padding=1)
+        self.inner = torch.nn.Conv2d(8, 8, 3, padding=1)
+        self.cv2 = torch.nn.Conv2d(24, 8, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = torch.nn.functional.silu(self.cv1(x)).chunk(2, 1)
+        return self.cv2(torch.cat([a, b, b + torch.nn.functional.silu(self.inner(b))], 1))
+
+
+class Attention(torch.nn.Module):
+    """YOLO11's C2PSA attention: qkv conv, split into q / k / v, softmax(q^T k) read transposed,
+    positional depthwise conv on v."""
+
+    def __init__(self, dim: int = 16, key: int = 4) -> None:
+        super().__init__()
+        self.key = key
+        self.qkv = torch.nn.Conv2d(dim, 2 * key + dim, 1)
+        self.pe = torch.nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
+        self.proj = torch.nn.Conv2d(dim, dim, 1)
+        self.stem = torch.nn.Conv2d(3, dim, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        b, c, h, w = x.shape
+        q, k, v = self.qkv(x).view(b, 1, -1, h * w).split([self.key, self.key, c], dim=2)
+        attn = ((q.transpose(-2, -1) @ k) * self.key**-0.5).softmax(dim=-1)
+        y = (v @ attn.transpose(-2, -1)).view(b, c, h, w) + self.pe(v.reshape(b, c, h, w))
+        return self.proj(y)
+
+
+class Upsample(torch.nn.Module):
+    """The neck: nearest 2x upsampling of a deep map concatenated with a shallow one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shallow = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.deep = torch.nn.Conv2d(8, 8, 3, 2, 1)
+        self.up = torch.nn.Upsample(scale_factor=2, mode="nearest")
+        self.out = torch.nn.Conv2d(16, 8, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.shallow(x)
+        return self.out(torch.cat([s, self.up(self.deep(s))], 1))
+
+
+class LevelConcat(torch.nn.Module):
+    """SSD's head: one conv per feature level, each output permuted to NHWC, flattened to rows and
+    concatenated over the levels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = torch.nn.Conv2d(3, 8, 3, 2, 1)
+        self.heads = torch.nn.ModuleList(torch.nn.Conv2d(c, 4, 1) for c in (3, 8))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        levels = [x, self.down(x)]
+        rows = [h(f).permute(0, 2, 3, 1).reshape(1, -1, 4) for h, f in zip(self.heads, levels, strict=True)]
+        return torch.cat(rows, 1)
+
+
+@pytest.mark.parametrize(
+    ("model", "op"),
+    [
+        (Chunk(), "SPLIT"),
+        (Attention(), "SPLIT_V"),
+        (Upsample(), "RESIZE_NEAREST_NEIGHBOR"),
+        (LevelConcat(), "CONCATENATION"),
+    ],
+)
+def test_pattern_has_no_requantize(model: torch.nn.Module, op: str, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    calibration = [torch.rand(4, 3, 8, 8) for _ in range(2)]
+    quantized = ek.quantize(model.eval(), torch.rand(1, 3, 8, 8), calibrate=calibration).model
+    result = ek.export(
+        quantized, torch.rand(1, 3, 8, 8), tmp_path / "m.tflite", ek.ExportConfig(verify=False)
+    )
+    assert result.ops[op] >= 1, result.ops
+    assert result.ops.get("QUANTIZE", 0) == 0 and result.ops.get("DEQUANTIZE", 0) == 0, result.notes
+    rng = np.random.default_rng(1)
+    inputs = [rng.random((1, 3, 8, 8), dtype=np.float32) for _ in range(4)]
+    assert ek.compare(quantized, result.path, inputs).cosine_min >= 0.99
