@@ -165,6 +165,11 @@ INT16_KERNELS = frozenset(
         "GELU",
     }
 )
+#: Why LayerNorm is a float island by default, and the switch (measured: ``benchmarks/layer_norm.py``).
+LAYER_NORM_HINT = (
+    "; LayerNorm stays float by default because int8 LayerNorm loses accuracy on wide residual streams "
+    "(ViT/DeiT); QuantConfig(layer_norm='int8') quantizes its MEAN/SUB/MUL/RSQRT lowering op by op"
+)
 _LIMITS = {np.dtype(np.int8): (-128, 127), np.dtype(np.int16): (-32768, 32767)}
 
 
@@ -376,6 +381,7 @@ def _float_islands(graph: Graph, notes: list[str]) -> None:
             f"int8: {origin} runs in float ({', '.join(sorted(codes))}): TFLite has no int8 kernel for it, "
             "or the quantized model left it float; DEQUANTIZE / QUANTIZE inserted around it (keep it out of "
             "the int8 path, or replace the op, to avoid the conversions)"
+            + (LAYER_NORM_HINT if origin.startswith("ONNX LayerNormalization") else "")
         )
 
 
