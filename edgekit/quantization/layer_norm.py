@@ -30,7 +30,10 @@ def decompose_layer_norm(graph: Graph, node: Node) -> bool:
     shape = node.args[1]
     weight = node.args[2] if len(node.args) > 2 else node.kwargs.get("weight")
     bias = node.args[3] if len(node.args) > 3 else node.kwargs.get("bias")
-    eps = float(node.args[4]) if len(node.args) > 4 else float(node.kwargs.get("eps", 1e-5))
+    given = node.args[4] if len(node.args) > 4 else node.kwargs.get("eps", 1e-5)
+    if not isinstance(given, int | float):
+        return False
+    eps = float(given)
     dims = list(range(-len(shape), 0))  # type: ignore[arg-type]
     xv = x.meta["val"]
     steps: list[tuple[Node, Any]] = []
