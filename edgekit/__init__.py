@@ -71,6 +71,7 @@ _LAZY: dict[str, str] = {
     "QuantConfig": "edgekit.quantization",
     "QuantizeResult": "edgekit.quantization",
     "QuantScheme": "edgekit.quantization",
+    "LayerNormMode": "edgekit.quantization",
     "Calibrator": "edgekit.quantization",
     "sensitivity": "edgekit.quantization",
     "prune": "edgekit.pruning",
@@ -123,6 +124,7 @@ __all__ = [
     "HostKeyError",
     "InputShapeError",
     "InputSpecError",
+    "LayerNormMode",
     "LowRankConfig",
     "LowRankError",
     "LowRankResult",
@@ -204,6 +206,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from edgekit.pruning import PruneConfig, PruneResult, prune
     from edgekit.quantization import (
         Calibrator,
+        LayerNormMode,
         QuantConfig,
         QuantizeResult,
         QuantScheme,

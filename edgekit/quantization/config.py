@@ -43,6 +43,18 @@ class QuantScheme(str, Enum):
         return self in (QuantScheme.INT8, QuantScheme.INT16X8)
 
 
+class LayerNormMode(str, Enum):
+    """How LayerNorm runs in an int8 / 16x8 file (TFLite has no LayerNorm kernel; it is lowered to MEAN,
+    SUB, MUL, RSQRT, ADD).
+
+    * ``FLOAT``: the normalisation runs in float between DEQUANTIZE and QUANTIZE (named in the notes);
+    * ``INT8``: each op of the lowering gets its own calibrated range and runs on LiteRT's integer kernels.
+    """
+
+    FLOAT = "float"
+    INT8 = "int8"
+
+
 @dataclass(frozen=True)
 class QuantConfig(VerbConfig):
     """How to quantize.
@@ -61,6 +73,8 @@ class QuantConfig(VerbConfig):
     * ``bias_correction``: after calibration, correct each conv / linear bias by the mean output shift its
       int8 weights cause (measured on the calibration data; :mod:`edgekit.quantization.bias_correction`).
     * ``per_channel_weights``: False gives one weight scale per tensor.
+    * ``layer_norm``: :class:`LayerNormMode` — ``"float"`` (default) or ``"int8"`` (the decomposition
+      quantized op by op).
     * ``keep_float``: module names (as in ``model.named_modules()``) left in float.
     * ``freeze_bn_after`` / ``freeze_observers_after``: QAT steps after which BatchNorm statistics / observer
       ranges stop updating (apply with :func:`edgekit.quantization.qat_step`).
@@ -79,6 +93,7 @@ class QuantConfig(VerbConfig):
     bias_correction: bool = True
     per_channel_weights: bool = True
     keep_float: tuple[str, ...] = ()
+    layer_norm: LayerNormMode | str = LayerNormMode.FLOAT
     freeze_bn_after: int | None = None
     freeze_observers_after: int | None = None
 
@@ -89,6 +104,7 @@ class QuantConfig(VerbConfig):
             )
         coerce_enum(self, "calibrator", Calibrator, QuantizationError)
         coerce_enum(self, "scheme", QuantScheme, QuantizationError)
+        coerce_enum(self, "layer_norm", LayerNormMode, QuantizationError)
         if not 50.0 < self.percentile <= 100.0:
             raise QuantizationError(f"percentile must be in (50, 100], got {self.percentile}")
         if isinstance(self.keep_float, str):

@@ -54,7 +54,8 @@ from torchao.quantization.pt2e.quantizer import (
 )
 
 from edgekit.errors import QuantizationError
-from edgekit.quantization.config import QuantConfig, QuantScheme
+from edgekit.quantization.config import LayerNormMode, QuantConfig, QuantScheme
+from edgekit.quantization.layer_norm import LAYER_NORM, TAG, decompose_layer_norm
 from edgekit.quantization.observers import activation_observer
 
 aten = torch.ops.aten
@@ -207,7 +208,16 @@ class TFLiteInt8Quantizer(Quantizer):
         TFLite runs in int8 (BATCH_MATMUL, MUL, SOFTMAX with its fixed range)."""
         graph = model.graph
         rewritten = False
+        layer_norm = LayerNormMode(self.config.layer_norm) is LayerNormMode.INT8
         for node in list(graph.nodes):
+            if (
+                layer_norm
+                and node.op == "call_function"
+                and node.target in LAYER_NORM
+                and not self._skipped(node)
+            ):
+                rewritten = decompose_layer_norm(graph, node) or rewritten
+                continue
             if node.op == "call_function" and node.target in SDPA and not self._skipped(node):
                 rewritten = _decompose_attention(graph, node) or rewritten
                 continue
@@ -232,7 +242,10 @@ class TFLiteInt8Quantizer(Quantizer):
             if node.op != "call_function" or node in done or self._skipped(node):
                 continue
             target = node.target
-            if target in COMPUTE:
+            if node.meta.get(TAG):  # an op of an int8 LayerNorm: every tensor operand and the output
+                operands = {a: self._operand(a) for a in node.args if isinstance(a, Node)}
+                self._annotate(node, operands, self.act)
+            elif target in COMPUTE:
                 done.update(self._compute_pattern(node))
             elif target in ADD and all(isinstance(a, Node) for a in node.args[:2]):
                 last = _single_user(node, ACTIVATION) or node

@@ -7,6 +7,8 @@
 * :func:`fuse_activation`: RELU / RELU6 / RELU_N1_TO_1 become the producer's fused activation;
 * :func:`fuse_hard_swish`: ``x * relu6(x + 3) * (1/6)`` (how the HardSwish handler spells it) becomes
   HARD_SWISH;
+* :func:`fuse_rsqrt`: ``1 / sqrt(x)`` (how ONNX spells ``torch.rsqrt``: Reciprocal(Sqrt)) becomes RSQRT,
+  which has an int8 kernel where SQRT and DIV have none (an int8 LayerNorm's normaliser);
 * :func:`drop_flatten_before_fc`: a RESHAPE to ``[N, K]`` feeding FULLY_CONNECTED goes (the kernel
   flattens its input to ``[-1, K]`` itself);
 * :func:`drop_dead`: operators whose outputs nobody reads.
@@ -185,6 +187,27 @@ def fuse_hard_swish(graph: Graph) -> int:
     return count
 
 
+def fuse_rsqrt(graph: Graph) -> int:
+    count = 0
+    for sqrt in list(graph.operators):
+        if sqrt.code != "SQRT" or sqrt.outputs[0].np_dtype != np.float32:
+            continue
+        div = _sole_reader(graph, sqrt.outputs[0])
+        if div is None or div.code != "DIV" or div.fields.get("fusedActivationFunction", 0):
+            continue
+        one = div.inputs[0]
+        if div.inputs[1] is not sqrt.outputs[0] or one is None or not one.is_const:
+            continue
+        if np.asarray(one.data).size != 1 or float(np.asarray(one.data).reshape(-1)[0]) != 1.0:
+            continue
+        if div.outputs[0].shape != sqrt.outputs[0].shape:
+            continue
+        graph.operators.remove(div)
+        sqrt.code, sqrt.outputs = "RSQRT", div.outputs
+        count += 1
+    return count
+
+
 def drop_flatten_before_fc(graph: Graph) -> int:
     producers = graph.producers()
     count = 0
@@ -224,9 +247,18 @@ def drop_dead(graph: Graph) -> int:
 
 def optimize(graph: Graph) -> dict[str, int]:
     """Run every pass to a fixed point; returns how often each one applied."""
-    counts = {"mul_into_conv": 0, "bias": 0, "activation": 0, "hard_swish": 0, "flatten_fc": 0, "dead": 0}
+    counts = {
+        "mul_into_conv": 0,
+        "bias": 0,
+        "activation": 0,
+        "hard_swish": 0,
+        "rsqrt": 0,
+        "flatten_fc": 0,
+        "dead": 0,
+    }
     counts["dead"] += drop_dead(graph)
     counts["hard_swish"] += fuse_hard_swish(graph)
+    counts["rsqrt"] += fuse_rsqrt(graph)
     while True:
         changed = fold_mul_into_conv(graph)
         counts["mul_into_conv"] += changed

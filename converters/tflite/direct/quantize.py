@@ -165,6 +165,11 @@ INT16_KERNELS = frozenset(
         "GELU",
     }
 )
+#: Why LayerNorm is a float island by default, and the switch (measured: ``benchmarks/layer_norm.py``).
+LAYER_NORM_HINT = (
+    "; LayerNorm stays float by default because int8 LayerNorm loses accuracy on wide residual streams "
+    "(ViT/DeiT); QuantConfig(layer_norm='int8') quantizes its MEAN/SUB/MUL/RSQRT lowering op by op"
+)
 _LIMITS = {np.dtype(np.int8): (-128, 127), np.dtype(np.int16): (-32768, 32767)}
 
 
@@ -208,9 +213,14 @@ def _absorb_marks(graph: Graph) -> None:
         source = replace.get(id(source), source)
         out = op.outputs[0]
         if source.is_const:
-            raise ConversionError(
-                f"QuantizeLinear of the constant {source.name!r} reached the writer unfolded"
-            )
+            # a value that folded to a constant only here (BERT's token-type embedding, gathered with ids
+            # built from the static input shape): its own QuantizeLinear parameters, stored int8 by
+            # ``_constants`` as ONNX Runtime rounds it
+            folded = graph.const(source.data)
+            folded.quant = out.quant
+            replace[id(out)] = folded
+            graph.operators.remove(op)
+            continue
         if source.quant is None or _same(source.quant, out.quant):
             source.quant = out.quant
             replace[id(out)] = source
@@ -373,6 +383,7 @@ def _float_islands(graph: Graph, notes: list[str]) -> None:
             f"int8: {origin} runs in float ({', '.join(sorted(codes))}): TFLite has no int8 kernel for it, "
             "or the quantized model left it float; DEQUANTIZE / QUANTIZE inserted around it (keep it out of "
             "the int8 path, or replace the op, to avoid the conversions)"
+            + (LAYER_NORM_HINT if origin.startswith("ONNX LayerNormalization") else "")
         )
 
 
@@ -434,6 +445,8 @@ def _constants(graph: Graph) -> None:
                 op.inputs[bias_index] = new
             continue
         quantized = [t.quant for t in _activations(op) if t.quant is not None]
+        if not quantized and op.code in SAME_SCALE and op.outputs[0].quant is not None:
+            quantized = [op.outputs[0].quant]  # GATHER from a float table (an embedding) by integer ids
         if not quantized:
             continue
         dtype = quantized[0].dtype
@@ -441,9 +454,9 @@ def _constants(graph: Graph) -> None:
             if t is None or not t.is_const or t.np_dtype != np.float32:
                 continue
             copy = graph.const(t.data)
-            if t.quant is not None:
+            if t.quant is not None:  # weights: symmetric, narrow; an activation's own parameters: full range
                 copy.quant = t.quant
-                _quantize_data(copy, narrow=True)
+                _quantize_data(copy, narrow=not np.any(t.quant.zero_point))
             elif op.code in SAME_SCALE and op.outputs[0].quant is not None:
                 # e.g. PADV2's pad value (a max pool's -inf padding): the output's scale, clipped to int8
                 copy.quant = op.outputs[0].quant
