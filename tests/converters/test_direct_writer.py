@@ -83,6 +83,16 @@ SINGLE_NODES = {
         [1, 2, 8, 8],
         {},
     ),
+    "MaxPool_ceil": (
+        helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1),
+        [1, 2, 10, 10],
+        {},
+    ),
+    "AveragePool_ceil": (
+        helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1),
+        [1, 2, 10, 9],
+        {},
+    ),
     "GlobalAveragePool": (helper.make_node("GlobalAveragePool", ["x"], ["y"]), [1, 3, 5, 5], {}),
     "BatchNormalization": (
         helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"]),

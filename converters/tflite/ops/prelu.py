@@ -57,8 +57,11 @@ def prelu(ctx: NodeContext) -> list[Value]:
     if x.layout is Layout.FLAT_NHWC:
         x = Value(as_layout(tf, x, Layout.PLAIN))
     held = _held_slope(values, x.rank, x.layout)
-    alpha = _slope_tensor(ctx, slope, held)
     native = getattr(tf.nn, "prelu", None)  # the direct writer's PRELU; TensorFlow has no tf.nn.prelu
     if native is not None:
-        return [x.like(native(x.data, alpha))]
-    return [x.like(tf.nn.relu(x.data) - alpha * tf.nn.relu(-x.data))]  # TF's converter fuses this to PRELU
+        return [x.like(native(x.data, _slope_tensor(ctx, slope, held)))]
+    # Keras' PReLU spelling, which TensorFlow's converter fuses into one PRELU
+    keras = (-held).reshape(
+        (1,) * (x.rank - 1 - held.ndim) + held.shape
+    )  # Keras' alpha: all but the batch axis
+    return [x.like(tf.nn.relu(x.data) + constant(tf, keras) * tf.nn.relu(-x.data))]
