@@ -1,6 +1,7 @@
 """PRelu (MTCNN's activation): TFLite PRELU with the slope laid out for the NHWC map, LEAKY_RELU for one
 slope; int8 end to end from ``ek.quantize`` (the quantizer annotates prelu, so no float island), the
-slope keeping its ONNX scale; XNNPACK takes the float PRELU and leaves the int8 one to LiteRT's kernel."""
+slope keeping its ONNX scale; XNNPACK takes the float PRELU and leaves the int8 one to LiteRT's kernel;
+pretrained MTCNN RNet (slow) keeps its face / non-face decision in int8."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+import pytest
 import torch
 
 import edgekit as ek
@@ -86,3 +88,39 @@ def test_int8_prelu_runs_int8_with_the_onnx_slope_scale(tmp_path: Path) -> None:
     assert cosine > 0.99
     # XNNPACK has no int8 PRELU: those nodes run in LiteRT's own int8 kernel, everything else delegated
     assert Model.load(result.path).delegate_coverage()["fallback_op_types"] == {"PRELU": 2}
+
+
+def test_tensorflow_writer_fuses_prelu_too(tmp_path: Path) -> None:
+    """writer="tf" (and so TFLite's own PTQ) spells PRelu the Keras way, which TF's converter fuses."""
+    pytest.importorskip("tensorflow")
+    torch.manual_seed(0)
+    model = PReLUNet().eval()
+    x = torch.randn(4, 3, 8, 8)
+    src = ek.export(model, x[:1], tmp_path / "m.onnx", verify=False).path
+    result = ek.convert(src, tmp_path / "t.tflite", ek.ConvertConfig(writer="tf", verify=False))
+    assert result.ops.get("PRELU") == 2 and "NEG" not in result.ops, result.ops
+    with torch.no_grad():
+        expected = model(x).numpy()
+    np.testing.assert_allclose(_run(result.path, x.numpy()), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_pretrained_mtcnn_rnet_int8_keeps_the_face_decision(tmp_path: Path) -> None:
+    pytest.importorskip("facenet_pytorch")
+    pytest.importorskip("skimage")
+    from edgekit.demo.photos import face_crops
+    from edgekit.demo.pretrained import load_pretrained
+
+    model, spec = load_pretrained("mtcnn_rnet")
+    x_eval, _ = face_crops(spec.size, seed=1, mean=spec.mean, std=spec.std)
+    x_cal, _ = face_crops(spec.size, seed=2, mean=spec.mean, std=spec.std)
+    example = torch.from_numpy(x_cal[:1])
+    config = ek.QuantConfig(calibrator="minmax", bias_correction=False)
+    q = ek.quantize(model, example, config, calibrate=[x_cal[:64]]).model
+    result = ek.export(q, example, tmp_path / "rnet_int8.tflite")
+    assert result.ops.get("PRELU") == 4 and not [n for n in result.notes if "runs in float" in n]
+    tflite = Model.load(result.path)
+    got = np.concatenate([tflite.run(x_eval[i : i + 1])[spec.output] for i in range(len(x_eval))])
+    with torch.no_grad():
+        fp32 = model(torch.from_numpy(x_eval))[spec.output].numpy()
+    assert (got.argmax(1) == fp32.argmax(1)).mean() >= 0.99
