@@ -12,6 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --no-deps 'facenet-pytorch>=2.5'  # MTCNN nets; its metadata pins torch<2.3
 	touch $@
 
 # System programs the tests start for real: an OpenSSH server (device connector tests), adb.

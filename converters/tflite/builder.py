@@ -192,6 +192,15 @@ class GraphTranslator:
                 # an int8 weight transposed before MatMul: folding through the evaluator would drop its scales
                 perm = _attrs(node).get("perm")
                 outs = [Value(first.data.transposed(list(perm) if perm else None))]
+            elif (
+                node.op_type == "Reshape"
+                and first is not None
+                and isinstance(first.data, QuantizedConstant)
+                and inputs[1] is not None
+                and inputs[1].is_const
+                and first.data.reshaped(list(inputs[1].const)) is not None
+            ):  # a per-tensor int8 constant reshaped (PReLU's slope): keep its scale
+                outs = [Value(first.data.reshaped(list(inputs[1].const)))]
             elif registry.foldable(node.op_type) and all(v is None or v.is_const for v in inputs):
                 folded = _fold(node, inputs, self.opset)
                 outs = [Value(a) for a in folded] if folded is not None else None

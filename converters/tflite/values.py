@@ -45,6 +45,14 @@ class QuantizedConstant:
             np.transpose(self.values, order), self.scale, self.zero_point, axis, self.dtype
         )
 
+    def reshaped(self, shape: list[int]) -> QuantizedConstant | None:
+        """The same per-tensor weight in ONNX Reshape's ``shape`` (0 copies a dimension, -1 is inferred),
+        e.g. a PReLU slope ``[C]`` -> ``[C, 1, 1]``; None for per-channel scales, whose axis would move."""
+        if self.scale.size != 1:
+            return None
+        target = [self.values.shape[i] if d == 0 else int(d) for i, d in enumerate(shape)]
+        return QuantizedConstant(self.values.reshape(target), self.scale, self.zero_point, None, self.dtype)
+
 
 @dataclass
 class Value:

@@ -19,6 +19,8 @@ Patterns (matched by walking the exported ATen graph):
 * silu: rewritten to x * sigmoid(x) before annotation, as TFLite runs it (LOGISTIC with its fixed
   output range, then MUL), so PyTorch rounds the sigmoid where TFLite does;
 * mul (SiLU, squeeze-and-excitation scaling): inputs and output quantized (int8 MUL, no float island);
+* prelu (MTCNN, face nets): input and output quantized, the slope int8 per tensor, symmetric (TFLite's int8
+  PRELU reads one alpha scale);
 * matmul / bmm: both inputs and the output quantized (int8 BATCH_MATMUL); scaled_dot_product_attention
   without mask or dropout is rewritten to matmul -> mul(scale) -> softmax -> matmul before annotation;
 * not annotated, so float in PyTorch and in the .tflite (a DEQUANTIZE / QUANTIZE pair and an export
@@ -100,6 +102,7 @@ OWN_SCALE = {aten.adaptive_avg_pool2d.default, aten.mean.dim, aten.mean.default}
 FIXED_RANGE = {aten.sigmoid.default, aten.softmax.int, aten._softmax.default}
 MUL = {aten.mul.Tensor, aten.mul_.Tensor}
 SILU = {aten.silu.default, aten.silu_.default}
+PRELU = {aten.prelu.default}
 
 
 def _single_user(node: Node, targets: Iterable[Any]) -> Node | None:
@@ -163,6 +166,14 @@ class TFLiteInt8Quantizer(Quantizer):
         else:
             w_ctr = (PerChannelMinMaxObserver if per_channel else MinMaxObserver).with_args(**w_kwargs)
         self.weight = QuantizationSpec(observer_or_fake_quant_ctr=w_ctr, **w_kwargs)
+        slope_kwargs = {**w_kwargs, "qscheme": torch.per_tensor_symmetric}
+        slope_kwargs.pop("ch_axis", None)
+        slope_ctr = (
+            FakeQuantize.with_args(observer=MovingAverageMinMaxObserver, **slope_kwargs)
+            if qat
+            else MinMaxObserver.with_args(**slope_kwargs)
+        )
+        self.slope = QuantizationSpec(observer_or_fake_quant_ctr=slope_ctr, **slope_kwargs)
         fixed_scale, fixed_zero_point = FIXED_RANGES[scheme]
         self.fixed = FixedQParamsQuantizationSpec(
             dtype=act_kwargs["dtype"],
@@ -284,6 +295,10 @@ class TFLiteInt8Quantizer(Quantizer):
                     node,
                     {node.args[0]: self._operand(node.args[0]), node.args[1]: self._operand(node.args[1])},
                     self.act,
+                )
+            elif target in PRELU and all(isinstance(a, Node) for a in node.args[:2]):
+                self._annotate(
+                    node, {node.args[0]: self._operand(node.args[0]), node.args[1]: self.slope}, self.act
                 )
             elif target in MUL and any(isinstance(a, Node) for a in node.args[:2]):
                 operands = {a: self._operand(a) for a in node.args[:2] if isinstance(a, Node)}

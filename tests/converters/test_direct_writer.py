@@ -83,6 +83,16 @@ SINGLE_NODES = {
         [1, 2, 8, 8],
         {},
     ),
+    "MaxPool_ceil": (
+        helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1),
+        [1, 2, 10, 10],
+        {},
+    ),
+    "AveragePool_ceil": (
+        helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1),
+        [1, 2, 10, 9],
+        {},
+    ),
     "GlobalAveragePool": (helper.make_node("GlobalAveragePool", ["x"], ["y"]), [1, 3, 5, 5], {}),
     "BatchNormalization": (
         helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"]),
@@ -95,6 +105,13 @@ SINGLE_NODES = {
     "HardSwish": (helper.make_node("HardSwish", ["x"], ["y"]), [2, 5], {}),
     "HardSigmoid": (helper.make_node("HardSigmoid", ["x"], ["y"], alpha=1 / 6, beta=0.5), [2, 5], {}),
     "LeakyRelu": (helper.make_node("LeakyRelu", ["x"], ["y"], alpha=0.1), [2, 5], {}),
+    "PRelu": (helper.make_node("PRelu", ["x", "s"], ["y"]), [1, 3, 4, 4], {"s": _w(3, 1, 1)}),
+    "PRelu_one_slope": (
+        helper.make_node("PRelu", ["x", "s"], ["y"]),
+        [1, 3, 4, 4],
+        {"s": np.float32([0.25])},
+    ),
+    "PRelu_2d": (helper.make_node("PRelu", ["x", "s"], ["y"]), [2, 5], {"s": _w(5)}),
     "Gelu": (helper.make_node("Gelu", ["x"], ["y"]), [2, 5], {}),
     "Softmax": (helper.make_node("Softmax", ["x"], ["y"], axis=1), [1, 3, 4, 4], {}),
     "Exp": (helper.make_node("Exp", ["x"], ["y"]), [2, 5], {}),

@@ -79,6 +79,7 @@ class Emitter:
             relu=self.relu,
             relu6=self.relu6,
             leaky_relu=self.leaky_relu,
+            prelu=self.prelu,
             gelu=self.gelu,
             softmax=self.softmax,
             log_softmax=self.log_softmax,
@@ -493,6 +494,17 @@ class Emitter:
     def leaky_relu(self, x: Any, alpha: float = 0.2) -> Tensor:
         return self._unary(
             "LEAKY_RELU", x, lambda a: np.where(a > 0, a, a * alpha), "LeakyReluOptions", alpha=float(alpha)
+        )
+
+    def prelu(self, x: Any, alpha: Any) -> Tensor:
+        t, a = self.tensor(x), self.tensor(alpha, x)
+        return self._op(
+            "PRELU",
+            [t, a],
+            np.broadcast_shapes(t.shape, a.shape),
+            t.np_dtype,
+            None,
+            lambda u, s: np.where(u >= 0, u, u * s),
         )
 
     def gelu(self, x: Any, approximate: bool = False) -> Tensor:

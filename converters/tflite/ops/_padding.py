@@ -69,4 +69,5 @@ def ceil_extra(size: int, pads: tuple[int, int], k: int, s: int, d: int) -> int:
     if (out_ceil - 1) * s >= size + pads[0]:
         out_ceil -= 1
     out_floor = span // s + 1
-    return (out_ceil - out_floor) * s if out_ceil > out_floor else 0
+    # just enough for the last window to fit (a wider pad changes no output but defeats mirrored pooling pads)
+    return max((out_ceil - 1) * s - span, 0) if out_ceil > out_floor else 0
