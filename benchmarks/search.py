@@ -8,7 +8,7 @@ the best front speed-up at accuracy >= the hand-made one, the best accuracy at l
 one, wall time per trial. Then the same small study with 1 and 2 worker processes on a PostgreSQL server
 started here (wall time, speed-up). Writes benchmarks/results/search.json and search_<model>.html.
 
-    python benchmarks/search.py [--trials 30] [--models cnn resnet] [--pg-trials 8]
+    python benchmarks/search.py [--trials 30] [--models cnn resnet] [--pg-trials 8] [--work DIR]
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from typing import Any
 from _common import RESULTS, table, write
 
 import edgekit as ek
-from edgekit.demo import DigitsCNN, DigitsResNet, load_digits_split, train
+from edgekit.demo import DigitsCNN, DigitsResNet, load_digits_split
+from edgekit.training import train
 
 SPACE: dict[str, Any] = {
     "prune_ratio": [0.0, 0.8],
@@ -57,10 +58,10 @@ def handmade(name: str, folder: Path, previous: Path | None = None) -> dict[str,
     ``previous``: the output folder of an earlier ``ek.run`` of that recipe: its .tflite is re-verified on
     the held-out split and profiled now (the pipeline itself is not re-run; QAT takes minutes here).
     """
-    from edgekit.demo import accuracy
     from edgekit.devices import connect
     from edgekit.recipes import load_recipe
     from edgekit.runtime import Model
+    from edgekit.training import accuracy
 
     seconds = None
     if previous is not None:
@@ -98,12 +99,19 @@ def _accuracy(key: str, hand: dict[str, Any], front: list[dict[str, Any]]) -> fl
     return float(next(t["accuracy"] for t in front if str(t["number"]) == key))
 
 
-def base_model(name: str, data: Any) -> Any:
+def base_model(name: str, data: Any, saved: Path | None = None) -> Any:
+    """The base model trained 12 epochs (seed 0); ``saved``: its state_dict, read if there, else written."""
     import torch
 
     torch.manual_seed(0)
     model = (DigitsCNN if name == "cnn" else DigitsResNet)(in_channels=1)
-    return train(model, data.x_train, data.y_train, epochs=12, seed=0).eval()
+    if saved is not None and saved.is_file():
+        model.load_state_dict(torch.load(saved, weights_only=True))
+        return model.eval()
+    model = train(model, data.x_train, data.y_train, epochs=12, seed=0).eval()
+    if saved is not None:
+        torch.save(model.state_dict(), saved)
+    return model
 
 
 def compare(front: list[dict[str, Any]], hand: dict[str, Any]) -> dict[str, Any]:
@@ -149,11 +157,17 @@ def search_part(name: str, trials: int, folder: Path, previous: Path | None = No
     from edgekit.autocompress.config import SearchConfig
 
     data = load_digits_split()
+    done_before = folder / "handmade" / f"digits_{name}_int8.tflite"
+    if previous is None and done_before.is_file():  # a resumed run (--work): the pipeline ran already
+        previous = done_before.parent
     hand = handmade(name, folder / "handmade", previous)
     print(f"[{name}] hand-made: {hand['accuracy']:.2%} p50 {hand['p50_ms']:.4g} ms", flush=True)
-    model = base_model(name, data)
+    folder.mkdir(parents=True, exist_ok=True)
+    model = base_model(name, data, folder / "base.pt")
     t0 = time.perf_counter()
-    config = SearchConfig(target="local", budget=trials, runs=RUNS, warmup=20, study=f"bench-{name}")
+    config = SearchConfig(
+        target="local", budget=trials, runs=RUNS, warmup=20, study=f"bench-{name}", resume=True
+    )
     result = ek.search(
         copy.deepcopy(model),
         data,
@@ -311,6 +325,11 @@ def main() -> None:
         "--handmade-from", type=Path, help="ek.run output of examples/digits.yaml (first model)"
     )
     parser.add_argument("--only-postgres", action="store_true", help="add the PostgreSQL part to search.json")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        help="working folder kept between runs: a rerun resumes each study and re-uses the hand-made file",
+    )
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -325,9 +344,10 @@ def main() -> None:
         print(f"wrote {write('search', saved)}")
         return
     with tempfile.TemporaryDirectory() as tmp:
+        work = args.work or Path(tmp)
         for i, name in enumerate(args.models):
             previous = args.handmade_from if i == 0 else None
-            results[name] = search_part(name, args.trials, Path(tmp) / name, previous)
+            results[name] = search_part(name, args.trials, work / name, previous)
             write("search", results)
         if args.pg_trials:
             results["postgres"] = pg_part(args.pg_trials, Path(tmp) / "pg")
