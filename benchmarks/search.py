@@ -4,9 +4,13 @@ For DigitsCNN and DigitsResNet: train the base model as examples/digits.yaml doe
 hand-made pipeline of examples/digits.yaml (prune 0.5 + KD 6 epochs + QAT 3 epochs -> int8 .tflite) with
 ``ek.run``, then ``ek.search`` with N trials on the local target; both .tflite files are profiled by the
 same connector (``edgekit.devices.connect("local")``, 1 thread) in the same run. Reports the Pareto front,
-the best front speed-up at accuracy >= the hand-made one, the best accuracy at latency <= the hand-made
-one, wall time per trial. Then the same small study with 1 and 2 worker processes on a PostgreSQL server
-started here (wall time, speed-up). Writes benchmarks/results/search.json and search_<model>.html.
+the best front speed-up at accuracy >= the hand-made one (within 0.5 pp), the best accuracy at latency <=
+the hand-made one, wall time per trial: once as measured during the search, once with the front files and
+the hand-made file re-profiled round-robin side by side (the fair comparison on a loaded machine), next to
+a one-layer floor model that shows LiteRT's fixed cost per invoke. Then the same small study with 1 and 2
+worker processes on a PostgreSQL server started here (wall time, speed-up). Writes
+benchmarks/results/search.json and search_<model>.html. ``--work DIR`` keeps the studies: a killed run
+started again with the same DIR resumes them (and a smaller ``--trials`` just reports what is there).
 
     python benchmarks/search.py [--trials 30] [--models cnn resnet] [--pg-trials 8] [--work DIR]
 """
