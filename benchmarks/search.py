@@ -53,7 +53,7 @@ PG_SPACE: dict[str, Any] = {
     "keep_float": [0],
 }
 RUNS = 100
-REPROFILE_ROUNDS = 7
+REPROFILE_ROUNDS = 5
 
 
 def handmade(name: str, folder: Path, previous: Path | None = None) -> dict[str, Any]:
