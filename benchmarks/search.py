@@ -156,7 +156,9 @@ def reprofile(files: dict[str, str]) -> dict[str, dict[str, float]]:
     return {k: {"p50_ms": statistics.median(v), "spread_ms": max(v) - min(v)} for k, v in samples.items()}
 
 
-def search_part(name: str, trials: int, folder: Path, previous: Path | None = None) -> dict[str, Any]:
+def search_part(
+    name: str, trials: int, folder: Path, previous: Path | None = None, report_only: bool = False
+) -> dict[str, Any]:
     from edgekit.autocompress.api import finish
     from edgekit.autocompress.config import SearchConfig
 
@@ -167,24 +169,27 @@ def search_part(name: str, trials: int, folder: Path, previous: Path | None = No
     hand = handmade(name, folder / "handmade", previous)
     print(f"[{name}] hand-made: {hand['accuracy']:.2%} p50 {hand['p50_ms']:.4g} ms", flush=True)
     folder.mkdir(parents=True, exist_ok=True)
-    model = base_model(name, data, folder / "base.pt")
     t0 = time.perf_counter()
     config = SearchConfig(
         target="local", budget=trials, runs=RUNS, warmup=20, study=f"bench-{name}", resume=True
     )
-    result = ek.search(
-        copy.deepcopy(model),
-        data,
-        SPACE,
-        config,
-        out=folder / "search",
-        progress=lambda done, total, msg: print(
-            f"\r[{name}] {done}/{total} {msg[:110]:<110}", end="", flush=True
-        ),
-    )
+    if report_only:  # the trials a killed run finished (its interrupted trial is left out)
+        done_files = sorted((folder / "search" / "trials").glob("trial-*.json"))
+        records = [json.loads(f.read_text()) for f in done_files]
+    else:
+        records = ek.search(
+            copy.deepcopy(base_model(name, data, folder / "base.pt")),
+            data,
+            SPACE,
+            config,
+            out=folder / "search",
+            progress=lambda done, total, msg: print(
+                f"\r[{name}] {done}/{total} {msg[:110]:<110}", end="", flush=True
+            ),
+        ).trials
     wall = time.perf_counter() - t0
     print(flush=True)
-    result = finish(result.trials, config, folder / "search", baselines=[hand])  # report with the baseline
+    result = finish(records, config, folder / "search", baselines=[hand])  # report with the baseline
     report = RESULTS / f"search_{name}.html"
     report.write_text(result.report.read_text())
     done = result.complete
@@ -235,8 +240,8 @@ def search_part(name: str, trials: int, folder: Path, previous: Path | None = No
         "trials": len(result.trials),
         "complete": len(done),
         "failed": [t["error"] for t in result.failed],
-        "wall_s": wall,
-        "s_per_trial": wall / max(len(result.trials), 1),
+        "wall_s": None if report_only else wall,
+        "s_per_trial": None if report_only else wall / max(len(result.trials), 1),
         "trial_seconds_median": sorted(t["seconds"] for t in done)[len(done) // 2] if done else None,
         "handmade": hand,
         "front": [
@@ -334,6 +339,9 @@ def main() -> None:
         type=Path,
         help="working folder kept between runs: a rerun resumes each study and re-uses the hand-made file",
     )
+    parser.add_argument(
+        "--report-only", action="store_true", help="with --work: report the trials finished there, run none"
+    )
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -351,7 +359,7 @@ def main() -> None:
         work = args.work or Path(tmp)
         for i, name in enumerate(args.models):
             previous = args.handmade_from if i == 0 else None
-            results[name] = search_part(name, args.trials, work / name, previous)
+            results[name] = search_part(name, args.trials, work / name, previous, args.report_only)
             write("search", results)
         if args.pg_trials:
             results["postgres"] = pg_part(args.pg_trials, Path(tmp) / "pg")
