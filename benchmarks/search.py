@@ -4,11 +4,15 @@ For DigitsCNN and DigitsResNet: train the base model as examples/digits.yaml doe
 hand-made pipeline of examples/digits.yaml (prune 0.5 + KD 6 epochs + QAT 3 epochs -> int8 .tflite) with
 ``ek.run``, then ``ek.search`` with N trials on the local target; both .tflite files are profiled by the
 same connector (``edgekit.devices.connect("local")``, 1 thread) in the same run. Reports the Pareto front,
-the best front speed-up at accuracy >= the hand-made one, the best accuracy at latency <= the hand-made
-one, wall time per trial. Then the same small study with 1 and 2 worker processes on a PostgreSQL server
-started here (wall time, speed-up). Writes benchmarks/results/search.json and search_<model>.html.
+the best front speed-up at accuracy >= the hand-made one (within 0.5 pp), the best accuracy at latency <=
+the hand-made one, wall time per trial: once as measured during the search, once with the front files and
+the hand-made file re-profiled round-robin side by side (the fair comparison on a loaded machine), next to
+a one-layer floor model that shows LiteRT's fixed cost per invoke. Then the same small study with 1 and 2
+worker processes on a PostgreSQL server started here (wall time, speed-up). Writes
+benchmarks/results/search.json and search_<model>.html. ``--work DIR`` keeps the studies: a killed run
+started again with the same DIR resumes them (and a smaller ``--trials`` just reports what is there).
 
-    python benchmarks/search.py [--trials 30] [--models cnn resnet] [--pg-trials 8]
+    python benchmarks/search.py [--trials 30] [--models cnn resnet] [--pg-trials 8] [--work DIR]
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from typing import Any
 from _common import RESULTS, table, write
 
 import edgekit as ek
-from edgekit.demo import DigitsCNN, DigitsResNet, load_digits_split, train
+from edgekit.demo import DigitsCNN, DigitsResNet, load_digits_split
+from edgekit.training import train
 
 SPACE: dict[str, Any] = {
     "prune_ratio": [0.0, 0.8],
@@ -35,11 +40,20 @@ SPACE: dict[str, Any] = {
     "scope": ["local", "global"],
     "distill": [False, True],
     "finetune_epochs": [3],
-    "quant": ["float", "int8_ptq"],
-    "calibrator": ["minmax", "percentile", "mse"],
+    "quant": ["float", "int8_ptq", "int8_qat", "float16", "dynamic_int8"],
+    "qat_epochs": [1, 2],
+    "calibrator": ["minmax", "mse"],
+    "keep_float": [0, 1],
 }
-PG_SPACE: dict[str, Any] = {**SPACE, "finetune_epochs": [1], "calibrator": ["minmax"]}
+PG_SPACE: dict[str, Any] = {
+    **SPACE,
+    "finetune_epochs": [1],
+    "quant": ["float", "int8_ptq", "dynamic_int8"],
+    "calibrator": ["minmax"],
+    "keep_float": [0],
+}
 RUNS = 100
+REPROFILE_ROUNDS = 5
 
 
 def handmade(name: str, folder: Path, previous: Path | None = None) -> dict[str, Any]:
@@ -48,10 +62,10 @@ def handmade(name: str, folder: Path, previous: Path | None = None) -> dict[str,
     ``previous``: the output folder of an earlier ``ek.run`` of that recipe: its .tflite is re-verified on
     the held-out split and profiled now (the pipeline itself is not re-run; QAT takes minutes here).
     """
-    from edgekit.demo import accuracy
     from edgekit.devices import connect
     from edgekit.recipes import load_recipe
     from edgekit.runtime import Model
+    from edgekit.training import accuracy
 
     seconds = None
     if previous is not None:
@@ -74,6 +88,7 @@ def handmade(name: str, folder: Path, previous: Path | None = None) -> dict[str,
         profile = device.profile(path, threads=1, runs=RUNS, warmup=20)
     return {
         "label": f"hand-made ({name}: prune 0.5 + KD + QAT int8)",
+        "tflite": str(path),
         "accuracy": acc,
         "p50_ms": profile.p50_ms,
         "p90_ms": profile.p90_ms,
@@ -82,12 +97,25 @@ def handmade(name: str, folder: Path, previous: Path | None = None) -> dict[str,
     }
 
 
-def base_model(name: str, data: Any) -> Any:
+def _accuracy(key: str, hand: dict[str, Any], front: list[dict[str, Any]]) -> float:
+    if key == "hand-made":
+        return float(hand["accuracy"])
+    return float(next(t["accuracy"] for t in front if str(t["number"]) == key))
+
+
+def base_model(name: str, data: Any, saved: Path | None = None) -> Any:
+    """The base model trained 12 epochs (seed 0); ``saved``: its state_dict, read if there, else written."""
     import torch
 
     torch.manual_seed(0)
     model = (DigitsCNN if name == "cnn" else DigitsResNet)(in_channels=1)
-    return train(model, data.x_train, data.y_train, epochs=12, seed=0).eval()
+    if saved is not None and saved.is_file():
+        model.load_state_dict(torch.load(saved, weights_only=True))
+        return model.eval()
+    model = train(model, data.x_train, data.y_train, epochs=12, seed=0).eval()
+    if saved is not None:
+        torch.save(model.state_dict(), saved)
+    return model
 
 
 def compare(front: list[dict[str, Any]], hand: dict[str, Any]) -> dict[str, Any]:
@@ -103,29 +131,65 @@ def compare(front: list[dict[str, Any]], hand: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def search_part(name: str, trials: int, folder: Path, previous: Path | None = None) -> dict[str, Any]:
+def reprofile(files: dict[str, str]) -> dict[str, dict[str, float]]:
+    """p50 of each file re-measured round-robin (same connector, same minutes), median over the rounds.
+
+    The search profiles each trial when it finishes, minutes apart, while other jobs load the 2 cores;
+    comparing the front with the hand-made file needs them measured side by side. Also returned: the
+    floor, a 64 -> 10 linear layer (the same 1x1x8x8 input): LiteRT's fixed cost per invoke.
+    """
+    import statistics
+
+    import torch
+
+    from edgekit.devices import connect
+
+    floor = Path(tempfile.mkdtemp()) / "floor.tflite"
+    linear = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)).eval()
+    ek.export(linear, torch.zeros(1, 1, 8, 8), floor)
+    files = {"floor (linear 64->10)": str(floor), **files}
+    samples: dict[str, list[float]] = {k: [] for k in files}
+    with connect("local") as device:
+        for _ in range(REPROFILE_ROUNDS):
+            for key, path in files.items():
+                samples[key].append(device.profile(path, threads=1, runs=RUNS, warmup=20).p50_ms)
+    return {k: {"p50_ms": statistics.median(v), "spread_ms": max(v) - min(v)} for k, v in samples.items()}
+
+
+def search_part(
+    name: str, trials: int, folder: Path, previous: Path | None = None, report_only: bool = False
+) -> dict[str, Any]:
     from edgekit.autocompress.api import finish
     from edgekit.autocompress.config import SearchConfig
 
     data = load_digits_split()
+    done_before = folder / "handmade" / f"digits_{name}_int8.tflite"
+    if previous is None and done_before.is_file():  # a resumed run (--work): the pipeline ran already
+        previous = done_before.parent
     hand = handmade(name, folder / "handmade", previous)
     print(f"[{name}] hand-made: {hand['accuracy']:.2%} p50 {hand['p50_ms']:.4g} ms", flush=True)
-    model = base_model(name, data)
+    folder.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    config = SearchConfig(target="local", budget=trials, runs=RUNS, warmup=20, study=f"bench-{name}")
-    result = ek.search(
-        copy.deepcopy(model),
-        data,
-        SPACE,
-        config,
-        out=folder / "search",
-        progress=lambda done, total, msg: print(
-            f"\r[{name}] {done}/{total} {msg[:110]:<110}", end="", flush=True
-        ),
+    config = SearchConfig(
+        target="local", budget=trials, runs=RUNS, warmup=20, study=f"bench-{name}", resume=True
     )
+    if report_only:  # the trials a killed run finished (its interrupted trial is left out)
+        done_files = sorted((folder / "search" / "trials").glob("trial-*.json"))
+        records = [json.loads(f.read_text()) for f in done_files]
+    else:
+        records = ek.search(
+            copy.deepcopy(base_model(name, data, folder / "base.pt")),
+            data,
+            SPACE,
+            config,
+            out=folder / "search",
+            progress=lambda done, total, msg: print(
+                f"\r[{name}] {done}/{total} {msg[:110]:<110}", end="", flush=True
+            ),
+        ).trials
     wall = time.perf_counter() - t0
     print(flush=True)
-    result = finish(result.trials, config, folder / "search", baselines=[hand])  # report with the baseline
+    result = finish(records, config, folder / "search", baselines=[hand])  # report with the baseline
     report = RESULTS / f"search_{name}.html"
     report.write_text(result.report.read_text())
     done = result.complete
@@ -133,26 +197,51 @@ def search_part(name: str, trials: int, folder: Path, previous: Path | None = No
         [
             t["number"],
             t["params"]["quant"],
+            t["params"]["qat_epochs"] or "",
             t["params"]["prune_ratio"],
-            t["params"]["importance"],
-            t["params"]["scope"],
+            t["params"]["importance"] if t["params"]["prune_ratio"] else "",
             t["params"]["distill"],
+            t["params"]["keep_float"] or "",
             f"{t['accuracy']:.2%}",
             t["p50_ms"],
             t["size_bytes"] // 1024,
         ]
         for t in result.front
     ]
-    print(table(["trial", "quant", "prune", "importance", "scope", "KD", "accuracy", "p50 ms", "KiB"], rows))
+    print(
+        table(
+            ["trial", "quant", "QAT ep", "prune", "importance", "KD", "keep fp", "accuracy", "p50 ms", "KiB"],
+            rows,
+        )
+    )
     gains = compare(result.front, hand)
-    print(f"[{name}] {gains}", flush=True)
+    print(f"[{name}] as measured during the search: {gains}", flush=True)
+    again = reprofile({"hand-made": hand["tflite"], **{str(t["number"]): t["tflite"] for t in result.front}})
+    side_by_side = [{**t, "p50_ms": again[str(t["number"])]["p50_ms"]} for t in result.front]
+    hand_now = {**hand, "p50_ms": again["hand-made"]["p50_ms"]}
+    gains_now = compare(side_by_side, hand_now)
+    print(
+        table(
+            ["file", "accuracy", "p50 ms (interleaved)", "spread ms"],
+            [
+                [
+                    k,
+                    "" if k.startswith("floor") else f"{_accuracy(k, hand, result.front):.2%}",
+                    v["p50_ms"],
+                    v["spread_ms"],
+                ]
+                for k, v in again.items()
+            ],
+        )
+    )
+    print(f"[{name}] re-profiled side by side: {gains_now}", flush=True)
     return {
         "model": name,
         "trials": len(result.trials),
         "complete": len(done),
         "failed": [t["error"] for t in result.failed],
-        "wall_s": wall,
-        "s_per_trial": wall / max(len(result.trials), 1),
+        "wall_s": None if report_only else wall,
+        "s_per_trial": None if report_only else wall / max(len(result.trials), 1),
         "trial_seconds_median": sorted(t["seconds"] for t in done)[len(done) // 2] if done else None,
         "handmade": hand,
         "front": [
@@ -171,7 +260,9 @@ def search_part(name: str, trials: int, folder: Path, previous: Path | None = No
             }
             for t in result.front
         ],
-        **gains,
+        "during_search": gains,
+        "reprofiled": again,
+        **gains_now,
         "report": str(report),
     }
 
@@ -243,6 +334,14 @@ def main() -> None:
         "--handmade-from", type=Path, help="ek.run output of examples/digits.yaml (first model)"
     )
     parser.add_argument("--only-postgres", action="store_true", help="add the PostgreSQL part to search.json")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        help="working folder kept between runs: a rerun resumes each study and re-uses the hand-made file",
+    )
+    parser.add_argument(
+        "--report-only", action="store_true", help="with --work: report the trials finished there, run none"
+    )
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -257,13 +356,13 @@ def main() -> None:
         print(f"wrote {write('search', saved)}")
         return
     with tempfile.TemporaryDirectory() as tmp:
+        work = args.work or Path(tmp)
         for i, name in enumerate(args.models):
             previous = args.handmade_from if i == 0 else None
-            results[name] = search_part(name, args.trials, Path(tmp) / name, previous)
+            results[name] = search_part(name, args.trials, work / name, previous, args.report_only)
             write("search", results)
-            if i == 0 and args.pg_trials:  # before the second model, so a short session still measures it
-                results["postgres"] = pg_part(args.pg_trials, Path(tmp) / "pg")
-                write("search", results)
+        if args.pg_trials:
+            results["postgres"] = pg_part(args.pg_trials, Path(tmp) / "pg")
     print(f"wrote {write('search', results)}")
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from edgekit.autocompress.cache import ChainCache, content_key
 from edgekit.autocompress.locks import device_lock
-from edgekit.autocompress.space import QuantMode, TrialParams
+from edgekit.autocompress.space import TrialParams
 from edgekit.errors import SearchError
 from edgekit.training import SplitData as TrainingSplit
 
@@ -207,13 +207,15 @@ class TrialChain:
             say("quantize/export: reused")
             return {**entry, "reused": True}
         example = torch.from_numpy(data.x_train[:1])
-        keep = self._keep_float(model, ckey, data, params.keep_float, say)
-        config = ek.QuantConfig(calibrator=params.calibrator, keep_float=keep)  # type: ignore[arg-type]
-        if params.quant is QuantMode.INT8_PTQ:
-            say(f"PTQ int8 ({params.calibrator})")
-            model = ek.quantize(model, example, config, calibrate=data.calibration_batches()).model
-        elif params.quant is QuantMode.INT8_QAT:
-            say(f"QAT int8 {params.qat_epochs} epochs")
+        mode = params.quant
+        keep = self._keep_float(model, ckey, data, params.keep_float, say) if mode.calibrated else ()
+        config = ek.QuantConfig(
+            scheme=mode.scheme or "int8",
+            calibrator=params.calibrator,  # type: ignore[arg-type]
+            keep_float=keep,
+        )
+        if mode.qat:
+            say(f"QAT {mode.scheme} {params.qat_epochs} epochs" + (" (KD)" if params.distill else ""))
             qat = ek.prepare_qat(copy.deepcopy(model), example, config=config)
             loss = ek.Distiller(copy.deepcopy(self.base)) if params.distill else None
             if params.qat_epochs:
@@ -227,6 +229,12 @@ class TrialChain:
                     loss_fn=loss,
                 )
             model = ek.finalize(qat)
+        elif mode.calibrated:
+            say(f"PTQ {mode.scheme} ({params.calibrator})")
+            model = ek.quantize(model, example, config, calibrate=data.calibration_batches()).model
+        elif mode.scheme is not None:
+            say(f"{mode.scheme} (weights only)")
+            model = ek.quantize(model, example, config).model
         say("export .tflite")
         path = self.cache.path(key, ".tflite")
         result = ek.export(model, example, path)

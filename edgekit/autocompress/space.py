@@ -19,11 +19,42 @@ CALIBRATORS: tuple[str, ...] = ("minmax", "moving_average", "percentile", "mse")
 
 
 class QuantMode(str, enum.Enum):
-    """How a trial quantizes. Other modes (16x8, float16, dynamic range) are added here when they exist."""
+    """How a trial quantizes: a :class:`edgekit.QuantScheme` (``QuantConfig(scheme=...)``) and PTQ or QAT.
+
+    ``int8_ptq`` / ``int16x8_ptq`` calibrate on the training split, ``int8_qat`` trains ``qat_epochs``
+    with fake quantization, ``float16`` / ``dynamic_int8`` need no calibration (weights only).
+    """
 
     FLOAT = "float"
     INT8_PTQ = "int8_ptq"
     INT8_QAT = "int8_qat"
+    INT16X8_PTQ = "int16x8_ptq"
+    FLOAT16 = "float16"
+    DYNAMIC_INT8 = "dynamic_int8"
+
+    @property
+    def scheme(self) -> str | None:
+        """The ``QuantConfig.scheme`` of this mode (``None`` for float)."""
+        return _SCHEMES[self]
+
+    @property
+    def calibrated(self) -> bool:
+        """True for the modes whose activation ranges are calibrated (calibrator, keep_float apply)."""
+        return self in (QuantMode.INT8_PTQ, QuantMode.INT8_QAT, QuantMode.INT16X8_PTQ)
+
+    @property
+    def qat(self) -> bool:
+        return self is QuantMode.INT8_QAT
+
+
+_SCHEMES: dict[QuantMode, str | None] = {
+    QuantMode.FLOAT: None,
+    QuantMode.INT8_PTQ: "int8",
+    QuantMode.INT8_QAT: "int8",
+    QuantMode.INT16X8_PTQ: "int16x8",
+    QuantMode.FLOAT16: "float16",
+    QuantMode.DYNAMIC_INT8: "dynamic_int8",
+}
 
 
 Where = Mapping[str, int]
@@ -92,10 +123,13 @@ class SearchSpace:
     * ``importance`` (l1, l2, bn_scale, taylor, random), ``scope`` (local = per layer, global).
     * ``distill``: fine-tune against the unpruned model (knowledge distillation) or plain labels.
     * ``finetune_epochs``: epochs of fine-tuning after pruning (choices).
-    * ``quant``: :class:`QuantMode` values; ``calibrator``: activation-range estimators for int8.
-    * ``keep_float``: how many of the most quantization-sensitive layers (``ek.sensitivity``) stay float.
+    * ``quant``: :class:`QuantMode` values (float, int8 PTQ / QAT, int16x8 PTQ, float16, dynamic-range
+      int8); ``calibrator``: activation-range estimators for the calibrated modes.
+    * ``keep_float``: how many of the most quantization-sensitive layers (``ek.sensitivity``) stay float
+      (calibrated modes only).
     * ``resolution``: input sizes (square) the model may be retrained at; ``None`` = the data as given.
-    * ``qat_epochs``: QAT epochs when the mode is ``int8_qat``; ``round_to``: channel multiple kept.
+    * ``qat_epochs``: QAT epochs (choices) when the mode is ``int8_qat``; with ``distill`` the QAT epochs
+      train against the unpruned model too. ``round_to``: channel multiple kept.
 
     >>> space = SearchSpace.from_dict({"prune_ratio": [0.0, 0.5], "quant": ["float", "int8_ptq"]})
     >>> space.quant
@@ -108,11 +142,17 @@ class SearchSpace:
     scope: tuple[str, ...] = ("local", "global")
     distill: tuple[bool, ...] = (False, True)
     finetune_epochs: tuple[int, ...] = (3,)
-    quant: tuple[QuantMode, ...] = (QuantMode.FLOAT, QuantMode.INT8_PTQ, QuantMode.INT8_QAT)
+    quant: tuple[QuantMode, ...] = (
+        QuantMode.FLOAT,
+        QuantMode.INT8_PTQ,
+        QuantMode.INT8_QAT,
+        QuantMode.FLOAT16,
+        QuantMode.DYNAMIC_INT8,
+    )
     calibrator: tuple[str, ...] = ("minmax", "percentile", "mse")
     keep_float: tuple[int, ...] = (0,)
     resolution: tuple[int | None, ...] = (None,)
-    qat_epochs: int = 2
+    qat_epochs: tuple[int, ...] = (2,)
     round_to: int | None = 8
 
     def __post_init__(self) -> None:
@@ -122,6 +162,8 @@ class SearchSpace:
             raise SearchSpaceError(
                 f"quant: {exc}; choose from {', '.join(m.value for m in QuantMode)}"
             ) from exc
+        if isinstance(self.qat_epochs, int):  # one value, as earlier releases took it
+            object.__setattr__(self, "qat_epochs", (self.qat_epochs,))
 
     @classmethod
     def from_dict(
@@ -167,12 +209,13 @@ class SearchSpace:
                     "resolution", f"{list(res)} has a size < 2", "use input sizes >= 2 (or null)", *ctx
                 )
             out["resolution"] = res
-        for key in ("qat_epochs", "round_to"):
-            if key in d:
-                value = d[key]
-                if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-                    raise _fail(key, f"{value!r} is not a non-negative integer", "write e.g. 2", *ctx)
-                out[key] = value
+        if "qat_epochs" in d:
+            out["qat_epochs"] = _non_negative("qat_epochs", d["qat_epochs"], ctx)
+        if "round_to" in d:
+            value = d["round_to"]
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+                raise _fail("round_to", f"{value!r} is not a non-negative integer", "write e.g. 8", *ctx)
+            out["round_to"] = value
         space = cls(**out)
         if space.prune_ratio is not None and space.target_macs is not None:
             raise _fail("target_macs", "given together with prune_ratio", "search one of the two", *ctx)
@@ -185,6 +228,7 @@ class SearchSpace:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["quant"] = [m.value for m in self.quant]
+        data["qat_epochs"] = list(self.qat_epochs)
         return data
 
 
@@ -229,10 +273,13 @@ class TrialParams:
         """The parameters of the quantize + export suffix."""
         if self.quant is QuantMode.FLOAT:
             return {"quant": self.quant.value}
-        data: dict[str, Any] = {"quant": self.quant.value, "calibrator": self.calibrator}
-        data["keep_float"] = self.keep_float
-        if self.quant is QuantMode.INT8_QAT:
+        data: dict[str, Any] = {"quant": self.quant.value}
+        if self.quant.calibrated:
+            data["calibrator"] = self.calibrator
+            data["keep_float"] = self.keep_float
+        if self.quant.qat:
             data["qat_epochs"] = self.qat_epochs
+            data["distill"] = self.distill
         return data
 
     def to_dict(self) -> dict[str, Any]:
@@ -263,10 +310,11 @@ def sample(trial: Any, space: SearchSpace) -> TrialParams:
     scope = pick("scope", space.scope) if prunes else space.scope[0]
     tuned = prunes or resolution is not None
     epochs = pick("finetune_epochs", space.finetune_epochs) if tuned else 0
-    distill = pick("distill", space.distill) if tuned and epochs else False
     quant = QuantMode(pick("quant", tuple(m.value for m in space.quant)))
-    calibrator = pick("calibrator", space.calibrator) if quant is not QuantMode.FLOAT else space.calibrator[0]
-    keep = pick("keep_float", space.keep_float) if quant is not QuantMode.FLOAT else 0
+    qat_epochs = pick("qat_epochs", space.qat_epochs) if quant.qat else 0
+    distill = pick("distill", space.distill) if (tuned and epochs) or qat_epochs else False
+    calibrator = pick("calibrator", space.calibrator) if quant.calibrated else space.calibrator[0]
+    keep = pick("keep_float", space.keep_float) if quant.calibrated else 0
     return TrialParams(
         prune_ratio=ratio,
         target_macs=macs,
@@ -278,6 +326,6 @@ def sample(trial: Any, space: SearchSpace) -> TrialParams:
         calibrator=calibrator,
         keep_float=keep,
         resolution=resolution,
-        qat_epochs=space.qat_epochs if quant is QuantMode.INT8_QAT else 0,
+        qat_epochs=qat_epochs,
         round_to=space.round_to,
     )

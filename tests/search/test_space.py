@@ -14,7 +14,57 @@ from edgekit.errors import RecipeError, SearchSpaceError
 def test_defaults_cover_pruning_distillation_and_quantization() -> None:
     space = SearchSpace()
     assert space.prune_ratio == (0.0, 0.75) and set(space.distill) == {False, True}
-    assert set(space.quant) == set(QuantMode) and "mse" in space.calibrator
+    assert set(space.quant) == set(QuantMode) - {QuantMode.INT16X8_PTQ} and "mse" in space.calibrator
+    assert space.qat_epochs == (2,)
+
+
+def test_quant_modes_map_to_quant_schemes() -> None:
+    from edgekit import QuantConfig
+
+    for mode in QuantMode:
+        if mode.scheme is not None:  # every mode names a scheme QuantConfig accepts
+            assert QuantConfig(scheme=mode.scheme).scheme.value == mode.scheme
+    assert [m.value for m in QuantMode if m.calibrated] == ["int8_ptq", "int8_qat", "int16x8_ptq"]
+    assert [m.value for m in QuantMode if m.qat] == ["int8_qat"]
+
+
+def _sampled(space: SearchSpace, n: int) -> list:
+    import optuna
+
+    from edgekit.autocompress.space import sample
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    return [sample(study.ask(), space) for _ in range(n)]
+
+
+def test_sampling_asks_only_what_the_mode_uses() -> None:
+    space = SearchSpace.from_dict(
+        {
+            "prune_ratio": [0.0, 0.0],
+            "quant": ["float", "int8_qat", "dynamic_int8", "float16", "int16x8_ptq"],
+            "qat_epochs": [1, 3],
+            "keep_float": [0, 1],
+            "calibrator": ["minmax", "mse"],
+        }
+    )
+    points = _sampled(space, 60)
+    assert {p.quant for p in points} == set(space.quant)
+    for p in points:
+        assert (p.qat_epochs in (1, 3)) if p.quant.qat else p.qat_epochs == 0
+        assert p.distill in ((False, True) if p.quant.qat else (False,))  # KD needs training epochs
+        key = p.quant_key()
+        assert ("calibrator" in key and "keep_float" in key) == p.quant.calibrated
+        assert ("qat_epochs" in key and "distill" in key) == p.quant.qat
+    assert {p.qat_epochs for p in points if p.quant.qat} == {1, 3}
+    assert {p.distill for p in points if p.quant.qat} == {False, True}
+
+
+def test_qat_epochs_take_one_value_or_choices() -> None:
+    assert SearchSpace(qat_epochs=3).qat_epochs == (3,)  # type: ignore[arg-type]
+    assert SearchSpace.from_dict({"qat_epochs": 3}).qat_epochs == (3,)
+    assert SearchSpace.from_dict({"qat_epochs": [1, 2]}).to_dict()["qat_epochs"] == [1, 2]
+    with pytest.raises(SearchSpaceError, match="qat_epochs"):
+        SearchSpace.from_dict({"qat_epochs": [-1]})
 
 
 @pytest.mark.parametrize(
