@@ -40,7 +40,7 @@ from edgekit.errors import ConversionError, ExportError
 from edgekit.fileio import atomic_path, prepare_output
 from edgekit.input_shapes import parse_input_shapes
 from edgekit.progress import stage
-from edgekit.quantization.state import quant_scheme, weight_scheme
+from edgekit.quantization.state import has_int16, quant_scheme, weight_scheme
 from edgekit.results import VerbResult, unwrap_model
 
 log = logging.getLogger(__name__)
@@ -236,7 +236,7 @@ def export(
     weights = weight_scheme(model)
     opset = config.opset
     notes: list[str] = []
-    if fmt == "onnx" and quant_scheme(model) == "int16x8" and opset < INT16_OPSET:
+    if fmt == "onnx" and has_int16(model) and opset < INT16_OPSET:
         opset = INT16_OPSET
         notes.append(
             f"int16 QuantizeLinear needs ONNX opset {INT16_OPSET}: wrote opset {opset} instead of {config.opset}"

@@ -21,7 +21,8 @@ Patterns (matched by walking the exported ATen graph):
 
 With ``QuantConfig(scheme="int16x8")`` the same patterns get int16 activations (symmetric, zero point 0,
 TFLite's 16x8 spec) and the fixed ranges become TFLite's int16 ones (scale 1/32768, zero point 0);
-weights stay int8.
+weights stay int8. ``QuantConfig(int16_layers=...)`` does the same for the patterns of the named layers
+only (mixed precision; the other layers keep the scheme's activations).
 """
 
 from __future__ import annotations
@@ -129,12 +130,12 @@ class TFLiteInt8Quantizer(Quantizer):
         scheme = QuantScheme(config.scheme)
         if not scheme.calibrated:
             raise QuantizationError(f"scheme {scheme.value!r} has no activation quantization to annotate")
-        act_kwargs = dict(ACTIVATION_SPECS[scheme])
-        if qat:
-            act_ctr = FakeQuantize.with_args(observer=MovingAverageMinMaxObserver, **act_kwargs)
-        else:
-            act_ctr = activation_observer(config.calibrator, config.percentile, act_kwargs)
-        self.act = QuantizationSpec(observer_or_fake_quant_ctr=act_ctr, **act_kwargs)
+        self.scheme = scheme
+        self.specs = {
+            s: self._activation_specs(s)
+            for s in (scheme, *([QuantScheme.INT16X8] if config.int16_layers else []))
+        }
+        self.act, self.fixed = self.specs[scheme]
         per_channel = config.per_channel_weights
         w_kwargs = {
             "dtype": torch.int8,
@@ -150,8 +151,16 @@ class TFLiteInt8Quantizer(Quantizer):
         else:
             w_ctr = (PerChannelMinMaxObserver if per_channel else MinMaxObserver).with_args(**w_kwargs)
         self.weight = QuantizationSpec(observer_or_fake_quant_ctr=w_ctr, **w_kwargs)
+
+    def _activation_specs(self, scheme: QuantScheme) -> tuple[QuantizationSpec, FixedQParamsQuantizationSpec]:
+        """(observed activation spec, fixed-range spec) of ``scheme``'s activation type."""
+        act_kwargs = dict(ACTIVATION_SPECS[scheme])
+        if self.qat:
+            act_ctr = FakeQuantize.with_args(observer=MovingAverageMinMaxObserver, **act_kwargs)
+        else:
+            act_ctr = activation_observer(self.config.calibrator, self.config.percentile, act_kwargs)
         fixed_scale, fixed_zero_point = FIXED_RANGES[scheme]
-        self.fixed = FixedQParamsQuantizationSpec(
+        fixed = FixedQParamsQuantizationSpec(
             dtype=act_kwargs["dtype"],
             scale=fixed_scale,
             zero_point=fixed_zero_point,
@@ -159,14 +168,26 @@ class TFLiteInt8Quantizer(Quantizer):
             quant_max=act_kwargs["quant_max"],
             qscheme=act_kwargs["qscheme"],
         )
+        return QuantizationSpec(observer_or_fake_quant_ctr=act_ctr, **act_kwargs), fixed
 
     # --- helpers -----------------------------------------------------------------------------------
-    def _skipped(self, node: Node) -> bool:
-        if not self.config.keep_float:
+    @staticmethod
+    def _inside(node: Node, layers: tuple[str, ...]) -> bool:
+        """True when ``node`` comes from one of the modules named ``layers`` (or a submodule of one)."""
+        if not layers:
             return False
         stack = node.meta.get("nn_module_stack") or {}
         names = [fqn for fqn, _ in stack.values()]
-        return any(n == k or n.startswith(k + ".") for n in names for k in self.config.keep_float)
+        return any(n == k or n.startswith(k + ".") for n in names for k in layers)
+
+    def _skipped(self, node: Node) -> bool:
+        return self._inside(node, self.config.keep_float)
+
+    def _use_specs(self, node: Node) -> None:
+        """Annotate ``node``'s pattern with int16 activations when it is one of ``config.int16_layers``
+        (mixed precision: the writer inserts the int8 <-> int16 QUANTIZE ops at the boundaries)."""
+        scheme = QuantScheme.INT16X8 if self._inside(node, self.config.int16_layers) else self.scheme
+        self.act, self.fixed = self.specs[scheme]
 
     @staticmethod
     def _annotate(node: Node, inputs: dict[Node, Any], output: Any | None) -> None:
@@ -219,6 +240,7 @@ class TFLiteInt8Quantizer(Quantizer):
         for node in model.graph.nodes:
             if node.op != "call_function" or node in done or self._skipped(node):
                 continue
+            self._use_specs(node)
             target = node.target
             if target in COMPUTE:
                 done.update(self._compute_pattern(node))
