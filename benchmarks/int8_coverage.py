@@ -263,6 +263,7 @@ def main() -> None:
     parser.add_argument("--max-mb", type=float, default=300.0, help="skip models with more fp32 weights")
     parser.add_argument("--max-params", type=float, default=60.0, help="skip models with more (millions)")
     parser.add_argument("--redo", action="store_true")
+    parser.add_argument("--redo-failed", action="store_true", help="re-run the rows that failed")
     args = parser.parse_args()
     path = RESULTS / "int8_coverage.json"
     done = {} if not path.exists() else {r["model"]: r for r in json.loads(path.read_text())["results"]}
@@ -273,7 +274,8 @@ def main() -> None:
         sizes = {pair: fp32_size(*pair) for pair in selected(args)}
         for (name, source), (mb, params) in sorted(sizes.items(), key=lambda item: item[1][1]):
             row_key = key(name, source)
-            if row_key in done and not args.redo:
+            failed = row_key in done and done[row_key]["status"] == "failed"
+            if row_key in done and not args.redo and not (args.redo_failed and failed):
                 continue
             if mb > args.max_mb or params > args.max_params:
                 row = {

@@ -384,6 +384,12 @@ def prepare_qat(
             f"scheme {QuantScheme(config.scheme).value!r} quantizes weights only when the file is written: "
             "there is nothing to train; use ek.quantize(model, x, config=config), or QAT with 'int8' / 'int16x8'"
         )
+    if config.auto_keep is not None:
+        raise QuantizationError(
+            "auto_keep is a post-training search (it re-quantizes and measures parity per step): run "
+            "ek.quantize(model, x, config=config, calibrate=batches), then train QAT with the layers it kept: "
+            "QuantConfig(int16_layers=result.config.int16_layers, keep_float=result.config.keep_float)"
+        )
     model = unwrap_model(model)
     _check_keep_float(model, config)
     modes = _modes(model)
