@@ -238,7 +238,10 @@ class TFLiteInt8Quantizer(Quantizer):
     def annotate(self, model: GraphModule) -> GraphModule:
         done: set[Node] = set()
         for node in model.graph.nodes:
-            if node.op != "call_function" or node in done or self._skipped(node):
+            if node.op != "call_function" or node in done:
+                continue
+            if self._skipped(node):  # a layer kept float keeps its fused BatchNorm / activation float too
+                done.update(self._chain(node) if node.target in COMPUTE else [node])
                 continue
             self._use_specs(node)
             target = node.target
@@ -277,7 +280,9 @@ class TFLiteInt8Quantizer(Quantizer):
                 self._annotate(node, operands, self.act)
         return model
 
-    def _compute_pattern(self, node: Node) -> list[Node]:
+    @staticmethod
+    def _chain(node: Node) -> list[Node]:
+        """A conv / linear node and the BatchNorm and ReLU / ReLU6 TFLite fuses into it."""
         chain = [node]
         bn = _single_user(node, BATCH_NORM)
         if bn is not None:
@@ -287,6 +292,10 @@ class TFLiteInt8Quantizer(Quantizer):
             act.target in {aten.hardtanh.default, aten.hardtanh_.default} and not _is_relu6(act)
         ):
             chain.append(act)
+        return chain
+
+    def _compute_pattern(self, node: Node) -> list[Node]:
+        chain = self._chain(node)
         inputs: dict[Any, Any] = {node.args[0]: self.act, node.args[1]: self.weight}
         self._annotate(node, inputs, self.act if len(chain) == 1 else None)
         if len(chain) > 1:
