@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from _common import bn_ready, interleaved, table, write
+from _common import RESULTS, bn_ready, interleaved, table, write
 from quantization import build
 
 import edgekit as ek
@@ -133,7 +134,8 @@ def main() -> None:
     args = parser.parse_args()
     auto_keep = ek.AutoKeep(target_cosine=args.target, keep_as=args.keep_as, max_layers=args.max_layers)
     torch.set_num_threads(2)
-    results = {}
+    path = RESULTS / "quant_modes.json"
+    results = json.loads(path.read_text())["results"] if path.exists() else {}  # other models' rows stay
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
             results[name] = run_model(name, Path(tmp), auto_keep)
@@ -159,6 +161,8 @@ def main() -> None:
                     cpu,
                 ]
             )
+        if "auto_keep" not in r["schemes"]:
+            continue
         search = r["schemes"]["auto_keep"]["search"]
         steps = " -> ".join(f"{st['cosine']:.4f}" for st in search["steps"])
         print(

@@ -158,12 +158,13 @@ def search(
     settings = config.auto_keep
     assert settings is not None
     base = dataclasses.replace(config, auto_keep=None)
+    keep_as = KeepAs(settings.keep_as)
 
     def step(layers: tuple[str, ...]) -> tuple[QuantizeResult, KeepStep]:
-        extra = {"int16_layers": base.int16_layers + layers}
-        if settings.keep_as is KeepAs.FLOAT:
-            extra = {"keep_float": base.keep_float + layers}
-        cfg = dataclasses.replace(base, **extra)
+        if keep_as is KeepAs.FLOAT:
+            cfg = dataclasses.replace(base, keep_float=base.keep_float + layers)
+        else:
+            cfg = dataclasses.replace(base, int16_layers=base.int16_layers + layers)
         result = quantize(model, example_inputs, cfg, calibrate=batches)
         cosine, top1 = _parity(model, result.model, batches)
         log.info("auto_keep: %d layer(s) kept, cosine %.5f", len(layers), cosine)
@@ -191,10 +192,10 @@ def search(
             best = max(steps, key=lambda s: s.cosine)
             raise QuantizationError(
                 f"auto_keep could not reach cosine {settings.target_cosine} with at most {settings.max_layers} "
-                f"layer(s) kept as {settings.keep_as.value}: the best was {best.cosine:.5f} with "
+                f"layer(s) kept as {keep_as.value}: the best was {best.cosine:.5f} with "
                 f"{', '.join(best.layers) or 'no layer'} kept; raise max_layers, keep layers as 'float', "
                 "lower target_cosine, or calibrate on more representative data"
             )
-    report = AutoKeepReport(KeepAs(settings.keep_as), settings.target_cosine, tuple(ranking), tuple(steps))
+    report = AutoKeepReport(keep_as, settings.target_cosine, tuple(ranking), tuple(steps))
     log.info("auto_keep: %s", report.summary())
     return dataclasses.replace(result, auto_keep=report)

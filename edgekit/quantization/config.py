@@ -109,10 +109,11 @@ class QuantConfig(VerbConfig):
                 f"keep_float is not supported with scheme {QuantScheme(self.scheme).value!r} (every weight of "
                 "the file gets that type); drop keep_float or use scheme 'int8' / 'int16x8'"
             )
-        if (self.int16_layers or self.auto_keep is not None) and self.scheme is not QuantScheme.INT8:
+        scheme = QuantScheme(self.scheme)
+        if (self.int16_layers or self.auto_keep is not None) and scheme is not QuantScheme.INT8:
             field = "int16_layers" if self.int16_layers else "auto_keep"
             raise QuantizationError(
-                f"{field} mixes int16 / float layers into an int8 model; scheme {self.scheme.value!r} has no int8 "
+                f"{field} mixes int16 / float layers into an int8 model; scheme {scheme.value!r} has no int8 "
                 f"layers to mix with: use scheme 'int8', or drop {field}"
             )
         if isinstance(self.auto_keep, dict):
