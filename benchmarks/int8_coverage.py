@@ -9,7 +9,8 @@ PyTorch-quantized model and vs fp32, and the writer's notes.
 Random init, nothing downloaded (timm ``pretrained=False``), BatchNorm statistics re-estimated
 (``coverage.build``). Inputs are crops of scikit-learn's two sample photos (structured, not noise), ImageNet
 normalised: ``--calib`` batches of 8 calibrate, ``--eval`` single images are compared. Models over
-``--max-mb`` of fp32 weights are skipped (recorded). Resumable like coverage.py: rows accumulate in
+``--max-mb`` of fp32 weights or ``--max-params`` million parameters are skipped (recorded); the rest run
+smallest first, so an interrupted run has covered the models phones ship. Resumable like coverage.py: rows accumulate in
 benchmarks/results/int8_coverage.json, one process per model; ``--redo`` re-runs the selected ones.
 
     python benchmarks/int8_coverage.py [--set timm|torchvision|all] [--models resnet18 timm/lcnet_050] [--size 160]
@@ -108,17 +109,25 @@ def build_timm(name: str, size: int) -> tuple[torch.nn.Module, int]:
     return model.eval(), used
 
 
-def fp32_mb(name: str, source: str) -> float:
-    """Weights + buffers of the fp32 model in MiB, measured on the meta device (nothing allocated)."""
-    with torch.device("meta"):
+def fp32_size(name: str, source: str) -> tuple[float, float]:
+    """(MiB of weights + buffers, millions of parameters) of the fp32 model, measured on the meta device
+    (nothing allocated); builders that compute on tensors (torchvision's RegNets) are built on the CPU."""
+
+    def make() -> torch.nn.Module:
         if source == "timm":
             import timm
 
-            model = timm.create_model(name, pretrained=False)
-        else:
-            model = torchvision.models.get_model(name, weights=None)
+            return timm.create_model(name, pretrained=False)
+        return torchvision.models.get_model(name, weights=None)
+
+    try:
+        with torch.device("meta"):
+            model = make()
+    except (NotImplementedError, RuntimeError):
+        model = make()
     tensors = [*model.parameters(), *model.buffers()]
-    return sum(t.numel() * t.element_size() for t in tensors) / 2**20
+    mib = sum(t.numel() * t.element_size() for t in tensors) / 2**20
+    return mib, sum(p.numel() for p in model.parameters()) / 1e6
 
 
 def inspect(path: Path) -> tuple[Counter[str], list[str]]:
@@ -252,7 +261,9 @@ def main() -> None:
     parser.add_argument("--calib", type=int, default=2, help="calibration batches of 8 photo crops")
     parser.add_argument("--eval", type=int, default=32, help="single photo crops compared")
     parser.add_argument("--max-mb", type=float, default=300.0, help="skip models with more fp32 weights")
+    parser.add_argument("--max-params", type=float, default=60.0, help="skip models with more (millions)")
     parser.add_argument("--redo", action="store_true")
+    parser.add_argument("--redo-failed", action="store_true", help="re-run the rows that failed")
     args = parser.parse_args()
     path = RESULTS / "int8_coverage.json"
     done = {} if not path.exists() else {r["model"]: r for r in json.loads(path.read_text())["results"]}
@@ -260,13 +271,18 @@ def main() -> None:
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
     ).stdout.strip()
     with tempfile.TemporaryDirectory() as tmp:
-        for name, source in selected(args):
+        sizes = {pair: fp32_size(*pair) for pair in selected(args)}
+        for (name, source), (mb, params) in sorted(sizes.items(), key=lambda item: item[1][1]):
             row_key = key(name, source)
-            if row_key in done and not args.redo:
+            failed = row_key in done and done[row_key]["status"] == "failed"
+            if row_key in done and not args.redo and not (args.redo_failed and failed):
                 continue
-            mb = fp32_mb(name, source)
-            if mb > args.max_mb:
-                row = {"model": row_key, "fp32_mb": mb, "status": f"skipped: {mb:.0f} MB fp32"}
+            if mb > args.max_mb or params > args.max_params:
+                row = {
+                    "model": row_key,
+                    "fp32_mb": mb,
+                    "status": f"skipped: {params:.0f} M params, {mb:.0f} MB fp32",
+                }
             else:
                 row = isolated(one, name, source, args.size, Path(tmp), args.calib, args.eval)
             done[row_key] = {**row, "model": row_key, "source": source, "commit": commit}

@@ -7,13 +7,19 @@ same against the scheme's own PyTorch reference (the PT2E-quantized model for in
 the weight-only schemes), file size, ops left to the CPU after XNNPACK, and LiteRT 1-thread latency
 (interleaved).
 
-    python benchmarks/quant_modes.py [--models cnn resnet mobilenet_v2 resnet18]
+The ``auto_keep`` row is ``QuantConfig(auto_keep=AutoKeep(target_cosine=--target, keep_as=--keep-as,
+max_layers=--max-layers))``: int8 with the layers ``ek.sensitivity`` ranks worst kept in int16 (or float)
+until the target cosine vs fp32 is met on the calibration batches; the row names the kept layers and the
+search time.
+
+    python benchmarks/quant_modes.py [--models cnn resnet mobilenet_v2 resnet18] [--target 0.99]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -21,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from _common import bn_ready, interleaved, table, write
+from _common import RESULTS, bn_ready, interleaved, table, write
 from quantization import build
 
 import edgekit as ek
@@ -68,7 +74,7 @@ def _cpu_ops(path: Path) -> dict[str, int]:
     return dict(Model.load(path, threads=1).delegate_coverage()["fallback_op_types"])
 
 
-def run_model(name: str, folder: Path) -> dict[str, Any]:
+def run_model(name: str, folder: Path, auto_keep: ek.AutoKeep) -> dict[str, Any]:
     t0 = time.perf_counter()
     fp32, calib, _, x_test, y_test = _data(name)
     example = torch.from_numpy(calib[:1])
@@ -85,6 +91,18 @@ def run_model(name: str, folder: Path) -> dict[str, Any]:
         files[scheme] = ek.export(result, example, folder / f"{name}_{scheme}.tflite")
         seconds[scheme] = time.perf_counter() - start
         references[scheme] = result.model
+    start = time.perf_counter()
+    try:
+        result = ek.quantize(
+            copy.deepcopy(fp32), example, config=ek.QuantConfig(auto_keep=auto_keep), calibrate=batches
+        )
+    except ek.QuantizationError as exc:  # the target was out of reach: the row says so
+        return {"schemes": {}, "auto_keep_error": str(exc), "seconds": time.perf_counter() - t0}
+    files["auto_keep"] = ek.export(result, example, folder / f"{name}_auto_keep.tflite")
+    seconds["auto_keep"] = time.perf_counter() - start
+    references["auto_keep"] = result.model
+    assert result.auto_keep is not None
+    kept = result.auto_keep.to_dict()
     rows: dict[str, Any] = {}
     loaded = {k: Model.load(f.path, threads=1) for k, f in files.items()}
     for key, out in files.items():
@@ -106,22 +124,31 @@ def run_model(name: str, folder: Path) -> dict[str, Any]:
     latency = interleaved({k: (lambda m=m: m(sample)) for k, m in loaded.items()}, rounds=10, calls=30)
     for key, value in latency.items():
         rows[key]["latency_ms"] = value * 1e3
+    rows["auto_keep"]["search"] = kept
     return {"schemes": rows, "seconds": time.perf_counter() - t0}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", nargs="+", default=["cnn", "resnet", "mobilenet_v2", "resnet18"])
+    parser.add_argument("--target", type=float, default=0.99, help="auto_keep target cosine vs fp32")
+    parser.add_argument("--keep-as", choices=["int16", "float"], default="int16")
+    parser.add_argument("--max-layers", type=int, default=8)
     args = parser.parse_args()
+    auto_keep = ek.AutoKeep(target_cosine=args.target, keep_as=args.keep_as, max_layers=args.max_layers)
     torch.set_num_threads(2)
-    results = {}
+    path = RESULTS / "quant_modes.json"
+    results = json.loads(path.read_text())["results"] if path.exists() else {}  # other models' rows stay
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
-            results[name] = run_model(name, Path(tmp))
+            results[name] = run_model(name, Path(tmp), auto_keep)
             print(f"{name}: done in {results[name]['seconds']:.0f} s")
             write("quant_modes", {"results": results})  # kept if a later model is interrupted
     rows = []
     for name, r in results.items():
+        if "auto_keep_error" in r:
+            print(f"{name} auto_keep: {r['auto_keep_error']}")
+            continue
         fp32_size = r["schemes"]["fp32"]["size_bytes"]
         for key, s in r["schemes"].items():
             cpu = ", ".join(f"{k}x{v}" for k, v in s["cpu_ops_after_xnnpack"].items()) or "-"
@@ -140,6 +167,13 @@ def main() -> None:
                     cpu,
                 ]
             )
+        if "auto_keep" not in r["schemes"]:
+            continue
+        search = r["schemes"]["auto_keep"]["search"]
+        steps = " -> ".join(f"{st['cosine']:.4f}" for st in search["steps"])
+        print(
+            f"{name} auto_keep ({search['keep_as']}): kept {search['kept'] or 'none'}; cosine per step {steps}"
+        )
     print(
         table(
             [

@@ -232,12 +232,12 @@ def export(
             f"NMS in the graph is written into .tflite files only; export {out.with_suffix('.tflite').name} "
             "or leave ExportConfig.nms unset"
         )
-    from edgekit.quantization.state import quant_scheme, weight_scheme  # the torch side only
+    from edgekit.quantization.state import has_int16, quant_scheme, weight_scheme  # the torch side only
 
     weights = weight_scheme(model)
     opset = config.opset
     notes: list[str] = []
-    if fmt == "onnx" and quant_scheme(model) == "int16x8" and opset < INT16_OPSET:
+    if fmt == "onnx" and has_int16(model) and opset < INT16_OPSET:
         opset = INT16_OPSET
         notes.append(
             f"int16 QuantizeLinear needs ONNX opset {INT16_OPSET}: wrote opset {opset} instead of {config.opset}"

@@ -69,6 +69,9 @@ _LAZY: dict[str, str] = {
     "prepare_qat": "edgekit.quantization",
     "finalize": "edgekit.quantization",
     "QuantConfig": "edgekit.quantization",
+    "AutoKeep": "edgekit.quantization",
+    "AutoKeepReport": "edgekit.quantization",
+    "KeepAs": "edgekit.quantization",
     "QuantizeResult": "edgekit.quantization",
     "QuantScheme": "edgekit.quantization",
     "LayerNormMode": "edgekit.quantization",
@@ -102,6 +105,8 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    "AutoKeep",
+    "AutoKeepReport",
     "BoxFormat",
     "Calibrator",
     "CompareConfig",
@@ -124,6 +129,7 @@ __all__ = [
     "HostKeyError",
     "InputShapeError",
     "InputSpecError",
+    "KeepAs",
     "LayerNormMode",
     "LowRankConfig",
     "LowRankError",
@@ -205,7 +211,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from edgekit.factorize import LowRankConfig, LowRankResult, lowrank
     from edgekit.pruning import PruneConfig, PruneResult, prune
     from edgekit.quantization import (
+        AutoKeep,
+        AutoKeepReport,
         Calibrator,
+        KeepAs,
         LayerNormMode,
         QuantConfig,
         QuantizeResult,

@@ -16,10 +16,11 @@ import torch
 from edgekit.deprecation import warn_old_style
 from edgekit.errors import QuantizationError
 from edgekit.placement import device_of
+from edgekit.quantization.auto_keep import AutoKeepReport
 from edgekit.quantization.bias_correction import correct_biases, record_input_means
 from edgekit.quantization.config import Calibrator, QuantConfig, QuantScheme
 from edgekit.quantization.quantizer import TFLiteInt8Quantizer
-from edgekit.quantization.state import mark, mark_scheme, quant_state
+from edgekit.quantization.state import mark, mark_int16_layers, mark_scheme, quant_state
 from edgekit.results import VerbResult, unwrap_model
 from edgekit.tensorio import as_example_tuple
 
@@ -53,7 +54,9 @@ def _restore(modes: list[tuple[torch.nn.Module, bool]]) -> None:
 
 def _check_keep_float(model: torch.nn.Module, config: QuantConfig) -> None:
     names = [n for n, _ in model.named_modules() if n]
-    for name in config.keep_float:
+    for field, name in [("keep_float", n) for n in config.keep_float] + [
+        ("int16_layers", n) for n in config.int16_layers
+    ]:
         if name not in names:
             close = difflib.get_close_matches(name, names, n=3)
             hint = (
@@ -61,7 +64,7 @@ def _check_keep_float(model: torch.nn.Module, config: QuantConfig) -> None:
                 if close
                 else f"; layers are e.g. {', '.join(names[:5])}"
             )
-            raise QuantizationError(f"keep_float names {name!r}, which is not a layer of this model{hint}")
+            raise QuantizationError(f"{field} names {name!r}, which is not a layer of this model{hint}")
 
 
 def _is_example(value: Any) -> bool:
@@ -226,11 +229,16 @@ class QuantizeResult(VerbResult):
 
     For one release the result also stands in for its model (``result(x)``, ``result.graph``, ...) with a
     DeprecationWarning, because ``ek.quantize`` used to return the module itself; use ``result.model``.
+
+    ``auto_keep`` is the :class:`~edgekit.quantization.auto_keep.AutoKeepReport` of a
+    ``QuantConfig(auto_keep=...)`` search (None otherwise); ``config`` is then the config of the returned
+    model, with the kept layers in ``int16_layers`` / ``keep_float``.
     """
 
     model: Any
     config: QuantConfig
     calibration_samples: int
+    auto_keep: AutoKeepReport | None = None
 
     def summary(self) -> str:
         scheme = QuantScheme(self.config.scheme)
@@ -242,7 +250,8 @@ class QuantizeResult(VerbResult):
             else f"{self.calibration_samples} samples"
         )
         corrected = ", bias-corrected" if self.config.bias_correction else ""
-        return f"{scheme.value} (TFLite spec), {Calibrator(self.config.calibrator).value} ranges from {seen}{corrected}"
+        kept = f"; {self.auto_keep.summary()}" if self.auto_keep is not None else ""
+        return f"{scheme.value} (TFLite spec), {Calibrator(self.config.calibrator).value} ranges from {seen}{corrected}{kept}"
 
     def __getattr__(self, name: str) -> Any:
         model = self.__dict__.get("model")
@@ -295,6 +304,8 @@ def quantize(
         )
     _check_keep_float(model, config)
     _check_finite(calibrate)
+    if config.auto_keep is not None:
+        return _auto_keep(model, example_inputs, config, calibrate)
     modes = _modes(model)
     try:
         model.eval()
@@ -313,7 +324,30 @@ def quantize(
     allow_exported_model_train_eval(quantized)
     mark(quantized, "finalized")
     mark_scheme(quantized, scheme.value)
+    mark_int16_layers(quantized, config.int16_layers)
     return QuantizeResult(quantized, config, seen)
+
+
+def _auto_keep(
+    model: torch.nn.Module, example_inputs: Any, config: QuantConfig, calibrate: Calibration
+) -> QuantizeResult:
+    """``QuantConfig(auto_keep=...)``: the search measures parity on the calibration batches, so they
+    must be data, not a callable."""
+    from edgekit.quantization.auto_keep import search
+
+    if callable(calibrate):
+        raise QuantizationError(
+            "auto_keep measures parity on the calibration batches: pass calibrate=batches (a list of input "
+            "batches), not a callable"
+        )
+    batches = list(calibrate)
+    if not batches:
+        raise QuantizationError("calibration data is empty: give at least one batch of representative inputs")
+    modes = _modes(model)
+    try:
+        return search(model.eval(), example_inputs, config, batches)
+    finally:
+        _restore(modes)
 
 
 def _weight_only(
@@ -349,6 +383,12 @@ def prepare_qat(
         raise QuantizationError(
             f"scheme {QuantScheme(config.scheme).value!r} quantizes weights only when the file is written: "
             "there is nothing to train; use ek.quantize(model, x, config=config), or QAT with 'int8' / 'int16x8'"
+        )
+    if config.auto_keep is not None:
+        raise QuantizationError(
+            "auto_keep is a post-training search (it re-quantizes and measures parity per step): run "
+            "ek.quantize(model, x, config=config, calibrate=batches), then train QAT with the layers it kept: "
+            "QuantConfig(int16_layers=result.config.int16_layers, keep_float=result.config.keep_float)"
         )
     model = unwrap_model(model)
     _check_keep_float(model, config)

@@ -7,6 +7,7 @@ from enum import Enum
 
 from edgekit.config import VerbConfig, coerce_enum
 from edgekit.errors import QuantizationError
+from edgekit.quantization.auto_keep import AutoKeep
 
 
 class Calibrator(str, Enum):
@@ -76,6 +77,11 @@ class QuantConfig(VerbConfig):
     * ``layer_norm``: :class:`LayerNormMode` — ``"float"`` (default) or ``"int8"`` (the decomposition
       quantized op by op).
     * ``keep_float``: module names (as in ``model.named_modules()``) left in float.
+    * ``int16_layers``: module names whose activations are int16 (TFLite 16x8 kernels) in an int8 model;
+      the writer puts int8 <-> int16 QUANTIZE ops at their boundaries.
+    * ``auto_keep``: :class:`~edgekit.quantization.auto_keep.AutoKeep` — rank the layers with
+      ``ek.sensitivity`` and keep the most sensitive ones in int16 or float until a parity target is met
+      (``result.auto_keep`` reports the layers, the parity per step and the cost).
     * ``freeze_bn_after`` / ``freeze_observers_after``: QAT steps after which BatchNorm statistics / observer
       ranges stop updating (apply with :func:`edgekit.quantization.qat_step`).
 
@@ -85,6 +91,8 @@ class QuantConfig(VerbConfig):
     <QuantScheme.INT16X8: 'int16x8'>
     >>> QuantConfig.from_dict(QuantConfig(keep_float=("fc",)).to_dict()).keep_float
     ('fc',)
+    >>> QuantConfig(auto_keep={"target_cosine": 0.995}).auto_keep.keep_as
+    <KeepAs.INT16: 'int16'>
     """
 
     scheme: QuantScheme | str = QuantScheme.INT8
@@ -94,6 +102,8 @@ class QuantConfig(VerbConfig):
     per_channel_weights: bool = True
     keep_float: tuple[str, ...] = ()
     layer_norm: LayerNormMode | str = LayerNormMode.FLOAT
+    int16_layers: tuple[str, ...] = ()
+    auto_keep: AutoKeep | None = None
     freeze_bn_after: int | None = None
     freeze_observers_after: int | None = None
 
@@ -107,14 +117,23 @@ class QuantConfig(VerbConfig):
         coerce_enum(self, "layer_norm", LayerNormMode, QuantizationError)
         if not 50.0 < self.percentile <= 100.0:
             raise QuantizationError(f"percentile must be in (50, 100], got {self.percentile}")
-        if isinstance(self.keep_float, str):
-            object.__setattr__(self, "keep_float", (self.keep_float,))
-        object.__setattr__(self, "keep_float", tuple(self.keep_float))
+        for name in ("keep_float", "int16_layers"):
+            value = getattr(self, name)
+            object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
         if self.keep_float and not QuantScheme(self.scheme).calibrated:
             raise QuantizationError(
                 f"keep_float is not supported with scheme {QuantScheme(self.scheme).value!r} (every weight of "
                 "the file gets that type); drop keep_float or use scheme 'int8' / 'int16x8'"
             )
+        scheme = QuantScheme(self.scheme)
+        if (self.int16_layers or self.auto_keep is not None) and scheme is not QuantScheme.INT8:
+            field = "int16_layers" if self.int16_layers else "auto_keep"
+            raise QuantizationError(
+                f"{field} mixes int16 / float layers into an int8 model; scheme {scheme.value!r} has no int8 "
+                f"layers to mix with: use scheme 'int8', or drop {field}"
+            )
+        if isinstance(self.auto_keep, dict):
+            object.__setattr__(self, "auto_keep", AutoKeep.from_dict(self.auto_keep))
         for name in ("freeze_bn_after", "freeze_observers_after"):
             value = getattr(self, name)
             if value is not None and value < 0:

@@ -29,7 +29,8 @@ Patterns (matched by walking the exported ATen graph):
 
 With ``QuantConfig(scheme="int16x8")`` the same patterns get int16 activations (symmetric, zero point 0,
 TFLite's 16x8 spec) and the fixed ranges become TFLite's int16 ones (scale 1/32768, zero point 0);
-weights stay int8.
+weights stay int8. ``QuantConfig(int16_layers=...)`` does the same for the patterns of the named layers
+only (mixed precision; the other layers keep the scheme's activations).
 """
 
 from __future__ import annotations
@@ -145,12 +146,12 @@ class TFLiteInt8Quantizer(Quantizer):
         scheme = QuantScheme(config.scheme)
         if not scheme.calibrated:
             raise QuantizationError(f"scheme {scheme.value!r} has no activation quantization to annotate")
-        act_kwargs = dict(ACTIVATION_SPECS[scheme])
-        if qat:
-            act_ctr = FakeQuantize.with_args(observer=MovingAverageMinMaxObserver, **act_kwargs)
-        else:
-            act_ctr = activation_observer(config.calibrator, config.percentile, act_kwargs)
-        self.act = QuantizationSpec(observer_or_fake_quant_ctr=act_ctr, **act_kwargs)
+        self.scheme = scheme
+        self.specs = {
+            s: self._activation_specs(s)
+            for s in (scheme, *([QuantScheme.INT16X8] if config.int16_layers else []))
+        }
+        self.act, self.fixed = self.specs[scheme]
         per_channel = config.per_channel_weights
         w_kwargs = {
             "dtype": torch.int8,
@@ -174,8 +175,16 @@ class TFLiteInt8Quantizer(Quantizer):
             else MinMaxObserver.with_args(**slope_kwargs)
         )
         self.slope = QuantizationSpec(observer_or_fake_quant_ctr=slope_ctr, **slope_kwargs)
+
+    def _activation_specs(self, scheme: QuantScheme) -> tuple[QuantizationSpec, FixedQParamsQuantizationSpec]:
+        """(observed activation spec, fixed-range spec) of ``scheme``'s activation type."""
+        act_kwargs = dict(ACTIVATION_SPECS[scheme])
+        if self.qat:
+            act_ctr = FakeQuantize.with_args(observer=MovingAverageMinMaxObserver, **act_kwargs)
+        else:
+            act_ctr = activation_observer(self.config.calibrator, self.config.percentile, act_kwargs)
         fixed_scale, fixed_zero_point = FIXED_RANGES[scheme]
-        self.fixed = FixedQParamsQuantizationSpec(
+        fixed = FixedQParamsQuantizationSpec(
             dtype=act_kwargs["dtype"],
             scale=fixed_scale,
             zero_point=fixed_zero_point,
@@ -183,14 +192,26 @@ class TFLiteInt8Quantizer(Quantizer):
             quant_max=act_kwargs["quant_max"],
             qscheme=act_kwargs["qscheme"],
         )
+        return QuantizationSpec(observer_or_fake_quant_ctr=act_ctr, **act_kwargs), fixed
 
     # --- helpers -----------------------------------------------------------------------------------
-    def _skipped(self, node: Node) -> bool:
-        if not self.config.keep_float:
+    @staticmethod
+    def _inside(node: Node, layers: tuple[str, ...]) -> bool:
+        """True when ``node`` comes from one of the modules named ``layers`` (or a submodule of one)."""
+        if not layers:
             return False
         stack = node.meta.get("nn_module_stack") or {}
         names = [fqn for fqn, _ in stack.values()]
-        return any(n == k or n.startswith(k + ".") for n in names for k in self.config.keep_float)
+        return any(n == k or n.startswith(k + ".") for n in names for k in layers)
+
+    def _skipped(self, node: Node) -> bool:
+        return self._inside(node, self.config.keep_float)
+
+    def _use_specs(self, node: Node) -> None:
+        """Annotate ``node``'s pattern with int16 activations when it is one of ``config.int16_layers``
+        (mixed precision: the writer inserts the int8 <-> int16 QUANTIZE ops at the boundaries)."""
+        scheme = QuantScheme.INT16X8 if self._inside(node, self.config.int16_layers) else self.scheme
+        self.act, self.fixed = self.specs[scheme]
 
     @staticmethod
     def _annotate(node: Node, inputs: dict[Node, Any], output: Any | None) -> None:
@@ -250,8 +271,12 @@ class TFLiteInt8Quantizer(Quantizer):
     def annotate(self, model: GraphModule) -> GraphModule:
         done: set[Node] = set()
         for node in model.graph.nodes:
-            if node.op != "call_function" or node in done or self._skipped(node):
+            if node.op != "call_function" or node in done:
                 continue
+            if self._skipped(node):  # a layer kept float keeps its fused BatchNorm / activation float too
+                done.update(self._chain(node) if node.target in COMPUTE else [node])
+                continue
+            self._use_specs(node)
             target = node.target
             if node.meta.get(TAG):  # an op of an int8 LayerNorm: every tensor operand and the output
                 operands = {a: self._operand(a) for a in node.args if isinstance(a, Node)}
@@ -327,7 +352,9 @@ class TFLiteInt8Quantizer(Quantizer):
             assert isinstance(source, Node)
             node.meta["quantization_annotation"].input_qspec_map[source] = SharedQuantizationSpec(source)
 
-    def _compute_pattern(self, node: Node) -> list[Node]:
+    @staticmethod
+    def _chain(node: Node) -> list[Node]:
+        """A conv / linear node and the BatchNorm and ReLU / ReLU6 TFLite fuses into it."""
         chain = [node]
         bn = _single_user(node, BATCH_NORM)
         if bn is not None:
@@ -337,6 +364,10 @@ class TFLiteInt8Quantizer(Quantizer):
             act.target in {aten.hardtanh.default, aten.hardtanh_.default} and not _is_relu6(act)
         ):
             chain.append(act)
+        return chain
+
+    def _compute_pattern(self, node: Node) -> list[Node]:
+        chain = self._chain(node)
         inputs: dict[Any, Any] = {node.args[0]: self.act, node.args[1]: self.weight}
         self._annotate(node, inputs, self.act if len(chain) == 1 else None)
         if len(chain) > 1:

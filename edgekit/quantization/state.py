@@ -11,6 +11,7 @@ from typing import Any, Literal
 QuantState = Literal["float", "prepared", "finalized"]
 _ATTR = "_edgekit_quant_state"
 _SCHEME = "_edgekit_quant_scheme"
+_INT16_LAYERS = "_edgekit_int16_layers"
 
 
 def quant_state(model: Any) -> QuantState:
@@ -42,6 +43,19 @@ def quant_scheme(model: Any) -> str:
 def mark_scheme(model: Any, scheme: str) -> None:
     """Record the quantization scheme (a ``QuantScheme`` value) on ``model``."""
     object.__setattr__(model, _SCHEME, scheme)
+
+
+def mark_int16_layers(model: Any, layers: tuple[str, ...]) -> None:
+    """Record the layers a mixed int8 model runs with int16 activations (``QuantConfig.int16_layers``)."""
+    object.__setattr__(model, _INT16_LAYERS, tuple(layers))
+
+
+def has_int16(model: Any) -> bool:
+    """True when ``model`` has int16 activations (scheme ``int16x8``, or int16 layers in an int8 model):
+    its ONNX QDQ form needs opset 21."""
+    from edgekit.results import unwrap_model
+
+    return quant_scheme(model) == "int16x8" or bool(getattr(unwrap_model(model), _INT16_LAYERS, ()))
 
 
 def weight_scheme(model: Any) -> str | None:

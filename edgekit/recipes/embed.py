@@ -23,7 +23,7 @@ import types
 import typing
 from collections.abc import Sequence
 from enum import Enum
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, create_model
 from pydantic_core import core_schema
@@ -45,6 +45,8 @@ def _yaml_type(tp: Any) -> Any | None:
         if not [m for m in members if m is not type(None)]:
             return None
         return Union[tuple(members)]  # noqa: UP007 - built from a runtime tuple
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):  # a nested config (QuantConfig.auto_keep)
+        return Annotated[tp, EmbeddedConfig(tp)]
     if origin in (tuple, list, Sequence):
         args = [a for a in get_args(tp) if a is not Ellipsis]
         item = _yaml_type(args[0]) if len(args) == 1 else None
@@ -71,6 +73,13 @@ def yaml_fields(config_class: type) -> dict[str, tuple[Any, Any]]:
     return out
 
 
+def _fields_of(value: Any) -> Any:
+    """A nested config dataclass as the dict of its fields (what its embedded model validates)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    return value
+
+
 class _Fields(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -93,7 +102,7 @@ class EmbeddedConfig:
             raise ValueError(str(exc)) from None
 
     def dump(self, config: Any) -> dict[str, Any]:
-        values = {name: getattr(config, name) for name in self.fields}
+        values = {name: _fields_of(getattr(config, name)) for name in self.fields}
         dumped: dict[str, Any] = self.model.model_validate(values).model_dump(mode="json")
         return dumped
 
