@@ -72,6 +72,7 @@ _LAZY: dict[str, str] = {
     "QuantizeResult": "edgekit.quantization",
     "QuantScheme": "edgekit.quantization",
     "Calibrator": "edgekit.quantization",
+    "Equalization": "edgekit.quantization",
     "sensitivity": "edgekit.quantization",
     "prune": "edgekit.pruning",
     "PruneResult": "edgekit.pruning",
@@ -116,6 +117,7 @@ __all__ = [
     "DistillationError",
     "Distiller",
     "EdgekitError",
+    "Equalization",
     "ExportConfig",
     "ExportError",
     "ExportResult",
@@ -204,6 +206,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from edgekit.pruning import PruneConfig, PruneResult, prune
     from edgekit.quantization import (
         Calibrator,
+        Equalization,
         QuantConfig,
         QuantizeResult,
         QuantScheme,

@@ -6,13 +6,14 @@ True
 """
 
 from edgekit.quantization.api import QuantizeResult, capture, finalize, prepare_qat, quantize
-from edgekit.quantization.config import Calibrator, QuantConfig, QuantScheme
+from edgekit.quantization.config import Calibrator, Equalization, QuantConfig, QuantScheme
 from edgekit.quantization.qat import freeze_bn_stats, freeze_observers, qat_step
 from edgekit.quantization.sensitivity import LayerSensitivity, sensitivity
 from edgekit.quantization.state import quant_state
 
 __all__ = [
     "Calibrator",
+    "Equalization",
     "LayerSensitivity",
     "QuantConfig",
     "QuantScheme",
