@@ -177,8 +177,10 @@ def adaround(
     for layer in conv_linear_layers(model):
         x = inputs.get(layer.input_observer)
         weight = getattr_path(model, layer.weight)
-        if x is None or (layer.node.target in LINEAR and x.shape[-1] != weight.shape[1]):
-            continue  # not recorded, or the observer saw the input before a reshape
+        if x is not None and layer.node.target in LINEAR and x.shape[-1] != weight.shape[1]:
+            x = x.flatten(1) if x[0].numel() == weight.shape[1] else None  # observed before a flatten
+        if x is None:
+            continue  # not recorded, or the observer saw the input before another reshape
         if layer.node.target not in LINEAR and x.ndim != weight.ndim:
             continue
         original = weight.detach()

@@ -31,7 +31,7 @@ aten = torch.ops.aten
 CONV2D = {aten.conv2d.default}
 RELU = {aten.relu.default, aten.relu_.default}
 HARDTANH = {aten.hardtanh.default, aten.hardtanh_.default}
-ROUNDS = 20  # equalization sweeps over the chain; each sweep moves every scale closer to 1
+ROUNDS = 100  # equalization sweeps over the chain; each sweep moves every scale closer to 1
 TOLERANCE = 1e-4
 
 
@@ -44,7 +44,7 @@ class Pair:
     relu6: Node | None
 
 
-def _weight_attr(node: Node) -> str | None:
+def weight_attr(node: Node) -> str | None:
     """The ``get_attr`` target of a conv's weight (read through its observer)."""
     w = node.args[1]
     if isinstance(w, Node) and w.op == "call_module" and w.args and isinstance(w.args[0], Node):
@@ -66,7 +66,7 @@ def find_pairs(model: GraphModule, relu6_as_relu: bool) -> list[Pair]:
     ``relu6_as_relu``) is another conv2d reading it as its input."""
     pairs = []
     for node in model.graph.nodes:
-        if node.op != "call_function" or node.target not in CONV2D or _weight_attr(node) is None:
+        if node.op != "call_function" or node.target not in CONV2D or weight_attr(node) is None:
             continue
         current, activation, relu6 = node, False, None
         while len(current.users) == 1:
@@ -81,7 +81,7 @@ def find_pairs(model: GraphModule, relu6_as_relu: bool) -> list[Pair]:
                     user.op == "call_function"
                     and user.target in CONV2D
                     and user.args[0] is current
-                    and _weight_attr(user) is not None
+                    and weight_attr(user) is not None
                     and conv_groups(user) in (1, _channels(model, node))
                 ):
                     pairs.append(Pair(node, user, relu6))
@@ -90,13 +90,13 @@ def find_pairs(model: GraphModule, relu6_as_relu: bool) -> list[Pair]:
 
 
 def _channels(model: GraphModule, conv: Node) -> int:
-    attr = _weight_attr(conv)
+    attr = weight_attr(conv)
     return int(getattr_path(model, attr).shape[0]) if attr else 0
 
 
 def _scale_pair(model: GraphModule, pair: Pair) -> float:
     """Equalize one pair in place of its tensors; returns the largest ``|log s|`` applied."""
-    w1_name, w2_name = _weight_attr(pair.first), _weight_attr(pair.second)
+    w1_name, w2_name = weight_attr(pair.first), weight_attr(pair.second)
     assert w1_name is not None and w2_name is not None
     w1, w2 = getattr_path(model, w1_name).detach(), getattr_path(model, w2_name).detach()
     channels = w1.shape[0]

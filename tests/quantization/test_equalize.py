@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torchvision
@@ -11,7 +13,7 @@ import edgekit as ek
 from edgekit.demo import DigitsData
 from edgekit.quantization.api import capture
 from edgekit.quantization.bias_correction import getattr_path
-from edgekit.quantization.equalize import Pair, _weight_attr, equalize, find_pairs
+from edgekit.quantization.equalize import Pair, equalize, find_pairs, weight_attr
 from edgekit.quantization.quantizer import TFLiteInt8Quantizer
 from edgekit.training import accuracy
 
@@ -22,8 +24,8 @@ def _prepared(model: torch.nn.Module, x: torch.Tensor) -> torch.fx.GraphModule:
 
 def _ranges(model: torch.fx.GraphModule, pair: Pair) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel largest |weight| of the first conv's outputs and of the second conv's inputs."""
-    w1 = getattr_path(model, str(_weight_attr(pair.first)))
-    w2 = getattr_path(model, str(_weight_attr(pair.second)))
+    w1 = getattr_path(model, str(weight_attr(pair.first)))
+    w2 = getattr_path(model, str(weight_attr(pair.second)))
     return w1.abs().flatten(1).amax(1), w2.abs().transpose(0, 1).flatten(1).amax(1)
 
 
@@ -66,10 +68,10 @@ def test_cle_keeps_fp32_outputs_and_equalizes_ranges(
 def test_relu6_pairs_only_when_asked() -> None:
     net, x = _mobilenet(), torch.randn(4, 3, 32, 32)
     exact = _prepared(net, x)
+    relaxed = copy.deepcopy(exact)
     reference = exact(x)
     plain = equalize(exact)
     assert (exact(x) - reference).abs().max() <= 1e-5 * reference.abs().max()  # no ReLU6 touched
-    relaxed = _prepared(net, x)
     pairs = find_pairs(relaxed, relu6_as_relu=True)
     through_relu6 = [p for p in pairs if p.relu6 is not None]
     assert len(pairs) == equalize(relaxed, relu6_as_relu=True) > plain
