@@ -96,7 +96,7 @@ def record_layer_inputs(model: GraphModule, samples: int) -> LayerInputs:
 def _apply(layer: Layer, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     if layer.node.target in LINEAR:
         return F.linear(x, weight, bias)
-    given = list(layer.node.args[3:7])
+    given: list[Any] = list(layer.node.args[3:7])
     stride, padding, dilation, groups = given + [1, 0, 1, 1][len(given) :]
     conv = F.conv1d if x.ndim == 3 else F.conv2d
     return conv(x, weight, bias, stride, padding, dilation, groups)
@@ -117,7 +117,7 @@ def _round_layer(
 ) -> Rounding:
     weight = getattr_path(model, layer.weight).detach().float()
     bias = getattr_path(model, layer.bias).detach().float()
-    observer = model.get_submodule(layer.weight_observer)
+    observer: Any = model.get_submodule(layer.weight_observer)
     scale, zero_point = observer.calculate_qparams()
     shape = (-1,) + (1,) * (weight.ndim - 1) if scale.numel() > 1 else ()
     scale, zero_point = scale.float().reshape(shape), zero_point.float().reshape(shape)

@@ -78,7 +78,8 @@ class QuantConfig(VerbConfig):
     * ``equalization``: :class:`Equalization` — cross-layer equalization of conv pairs before calibration
       (``"off"``, ``"relu"``, ``"relu6_as_relu"``); off by default: it did not win on EfficientNet-Lite0.
     * ``adaround`` / ``adaround_iterations``: learn each weight's rounding (up or down) layer by layer on the
-      calibration inputs (:mod:`edgekit.quantization.adaround`); off by default.
+      calibration inputs (:mod:`edgekit.quantization.adaround`); off by default (not yet measured on a
+      pretrained network: slow on 2 cores).
     * ``per_channel_weights``: False gives one weight scale per tensor.
     * ``keep_float``: module names (as in ``model.named_modules()``) left in float.
     * ``freeze_bn_after`` / ``freeze_observers_after``: QAT steps after which BatchNorm statistics / observer
