@@ -44,6 +44,9 @@ METHODS = (
     "ptq:moving_average",
     "ptq:percentile",
     "ptq:mse",
+    "ptq:mse+bc+cle",
+    "ptq:mse+bc+cle6",
+    "ptq:mse+bc+adaround",
     "tflite",
     "ort",
     "qat",
@@ -113,15 +116,21 @@ def run_file(path: Path, x: np.ndarray) -> list[np.ndarray]:
 
 
 def ptq_config(method: str) -> tuple[ek.QuantConfig, str]:
-    """``ptq:<calibrator>[+bc]``: that calibrator, with bias correction only when ``+bc`` is given;
-    ``ptq:default`` is ``QuantConfig()`` as users get it."""
+    """``ptq:<calibrator>[+bc][+cle|+cle6][+adaround]``: that calibrator, with bias correction only when
+    ``+bc`` is given, cross-layer equalization through ReLU (``cle``) or also through ReLU6 made ReLU
+    (``cle6``), AdaRound; ``ptq:default`` is ``QuantConfig()`` as users get it."""
     calibrator, *levers = method.split(":", 1)[1].split("+")
     settings: dict[str, Any] = {} if calibrator == "default" else {"calibrator": calibrator}
     if calibrator != "default":  # each lever explicit: ptq:mse is mse alone, ptq:mse+bc adds bias correction
         settings["bias_correction"] = "bc" in levers
+    if "cle" in levers or "cle6" in levers:
+        settings["equalization"] = ek.Equalization.RELU6_AS_RELU if "cle6" in levers else ek.Equalization.RELU
+    settings["adaround"] = "adaround" in levers
     config = ek.QuantConfig(**settings)
-    bc = " + bias corr." if config.bias_correction else ""
-    return config, f"edgekit PTQ {method.split(':', 1)[1]} ({config.calibrator.value}{bc})"
+    extra = " + bias corr." if config.bias_correction else ""
+    extra += f" + CLE {config.equalization.value}" if config.equalization != ek.Equalization.OFF else ""
+    extra += " + AdaRound" if config.adaround else ""
+    return config, f"edgekit PTQ {method.split(':', 1)[1]} ({config.calibrator.value}{extra})"
 
 
 def distill_qat(fp32: torch.nn.Module, spec: PretrainedSpec, x_cal: np.ndarray, steps: int) -> Any:

@@ -7,7 +7,7 @@ True
 
 from edgekit.quantization.api import QuantizeResult, capture, finalize, prepare_qat, quantize
 from edgekit.quantization.auto_keep import AutoKeep, AutoKeepReport, KeepAs, KeepStep
-from edgekit.quantization.config import Calibrator, LayerNormMode, QuantConfig, QuantScheme
+from edgekit.quantization.config import Calibrator, Equalization, LayerNormMode, QuantConfig, QuantScheme
 from edgekit.quantization.qat import freeze_bn_stats, freeze_observers, qat_step
 from edgekit.quantization.sensitivity import LayerSensitivity, sensitivity
 from edgekit.quantization.state import quant_state
@@ -16,6 +16,7 @@ __all__ = [
     "AutoKeep",
     "AutoKeepReport",
     "Calibrator",
+    "Equalization",
     "KeepAs",
     "KeepStep",
     "LayerNormMode",

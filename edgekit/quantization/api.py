@@ -16,9 +16,11 @@ import torch
 from edgekit.deprecation import warn_old_style
 from edgekit.errors import QuantizationError
 from edgekit.placement import device_of
+from edgekit.quantization.adaround import adaround, record_layer_inputs
 from edgekit.quantization.auto_keep import AutoKeepReport
 from edgekit.quantization.bias_correction import correct_biases, record_input_means
-from edgekit.quantization.config import Calibrator, QuantConfig, QuantScheme
+from edgekit.quantization.config import Calibrator, Equalization, QuantConfig, QuantScheme
+from edgekit.quantization.equalize import equalize
 from edgekit.quantization.quantizer import TFLiteInt8Quantizer
 from edgekit.quantization.state import mark, mark_int16_layers, mark_scheme, quant_state
 from edgekit.results import VerbResult, unwrap_model
@@ -27,6 +29,7 @@ from edgekit.tensorio import as_example_tuple
 log = logging.getLogger(__name__)
 
 Calibration = Iterable[Any] | Callable[[torch.nn.Module], Any]
+ADAROUND_SAMPLES = 16  # calibration samples whose layer inputs AdaRound keeps (memory: every layer's input)
 
 
 def _example(example_inputs: Any, device: torch.device | None = None) -> tuple[torch.Tensor, ...]:
@@ -315,10 +318,14 @@ def quantize(
     finally:
         _restore(modes)
     prepared = prepare_pt2e(captured, TFLiteInt8Quantizer(config, qat=False))
+    if config.equalization != Equalization.OFF:
+        equalize(prepared, relu6_as_relu=config.equalization == Equalization.RELU6_AS_RELU)
     means = record_input_means(prepared) if config.bias_correction else None
+    inputs = record_layer_inputs(prepared, ADAROUND_SAMPLES) if config.adaround else None
     seen = _calibrate(prepared, calibrate, example)
+    originals = adaround(prepared, inputs, config.adaround_iterations)[0] if inputs is not None else None
     if means is not None:
-        log.info("bias correction: %d layers", correct_biases(prepared, means))
+        log.info("bias correction: %d layers", correct_biases(prepared, means, originals))
     log.info("calibrated on %s samples with %s", seen if seen >= 0 else "user-run", config.calibrator)
     quantized = convert_pt2e(prepared)
     allow_exported_model_train_eval(quantized)

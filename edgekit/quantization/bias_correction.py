@@ -21,7 +21,7 @@ LINEAR = {aten.linear.default}
 
 
 @dataclass
-class _Layer:
+class Layer:
     node: Node
     weight: str  # get_attr targets
     bias: str
@@ -48,7 +48,7 @@ class ChannelMeans:
             handle.remove()
 
 
-def _layers(model: GraphModule) -> list[_Layer]:
+def conv_linear_layers(model: GraphModule) -> list[Layer]:
     calls = Counter(n.target for n in model.graph.nodes if n.op == "call_module")
     layers = []
     for node in model.graph.nodes:
@@ -62,14 +62,14 @@ def _layers(model: GraphModule) -> list[_Layer]:
         w_attr = w.args[0]
         if not isinstance(w_attr, Node) or w_attr.op != "get_attr":
             continue
-        layers.append(_Layer(node, str(w_attr.target), str(b.target), str(w.target), str(x.target)))
+        layers.append(Layer(node, str(w_attr.target), str(b.target), str(w.target), str(x.target)))
     return layers
 
 
 def record_input_means(model: GraphModule) -> ChannelMeans:
     """Hook the input observer of every conv / linear so calibration also records per-channel means."""
     means = ChannelMeans()
-    for layer in _layers(model):
+    for layer in conv_linear_layers(model):
         name = layer.input_observer
         channel = -1 if layer.node.target in LINEAR else 1  # a linear reads its last dim, a conv dim 1
 
@@ -91,7 +91,7 @@ def record_input_means(model: GraphModule) -> ChannelMeans:
     return means
 
 
-def _fake_quant(weight: torch.Tensor, observer: Any) -> torch.Tensor:
+def fake_quant(weight: torch.Tensor, observer: Any) -> torch.Tensor:
     scale, zero_point = observer.calculate_qparams()
     lo, hi = observer.quant_min, observer.quant_max
     if scale.numel() > 1:
@@ -100,40 +100,44 @@ def _fake_quant(weight: torch.Tensor, observer: Any) -> torch.Tensor:
     return torch.fake_quantize_per_tensor_affine(weight, float(scale), int(zero_point), lo, hi)
 
 
-def correct_biases(model: GraphModule, means: ChannelMeans) -> int:
+def correct_biases(
+    model: GraphModule, means: ChannelMeans, originals: dict[str, torch.Tensor] | None = None
+) -> int:
     """Subtract each layer's weight-rounding shift ``(W_q - W) @ E[x]`` from its bias (a new tensor, the
     caller's model keeps its own); returns how many layers were corrected. Call after calibration, before
-    ``convert_pt2e``."""
+    ``convert_pt2e``. ``originals`` maps a weight's ``get_attr`` target to its float weight where the graph
+    already holds rounded weights (AdaRound): the shift is then measured against the float weight."""
     means.remove()
     corrected = 0
     with torch.no_grad():
-        for layer in _layers(model):
+        for layer in conv_linear_layers(model):
             mean = means.mean(layer.input_observer)
             weight = getattr_path(model, layer.weight)
-            if mean is None or mean.numel() != weight.shape[1] * _groups(layer.node):
+            if mean is None or mean.numel() != weight.shape[1] * conv_groups(layer.node):
                 continue  # no mean, or the observer sees the input before a reshape (flatten into linear)
             bias = getattr_path(model, layer.bias)
-            delta = (_fake_quant(weight, model.get_submodule(layer.weight_observer)) - weight).float()
+            original = (originals or {}).get(layer.weight, weight)
+            delta = (fake_quant(weight, model.get_submodule(layer.weight_observer)) - original).float()
             if layer.node.target in LINEAR:
                 shift = delta @ mean.to(delta.device)
             else:
-                groups = _groups(layer.node)
+                groups = conv_groups(layer.node)
                 per_in = delta.sum(dim=tuple(range(2, delta.ndim)))  # (out, in / groups)
                 x = mean.to(delta.device).reshape(groups, -1)  # (groups, in / groups)
                 out_per_group = per_in.shape[0] // groups
                 shift = (per_in.reshape(groups, out_per_group, -1) * x[:, None, :]).sum(-1).reshape(-1)
-            _replace(model, layer.bias, bias.detach() - shift.to(bias.dtype))
+            replace_tensor(model, layer.bias, bias.detach() - shift.to(bias.dtype))
             corrected += 1
     return corrected
 
 
-def _groups(node: Node) -> int:
+def conv_groups(node: Node) -> int:
     """A conv's groups (1 for a linear)."""
     groups = node.args[6] if node.target in CONV and len(node.args) > 6 else 1
     return groups if isinstance(groups, int) else 1
 
 
-def _replace(model: torch.nn.Module, name: str, value: torch.Tensor) -> None:
+def replace_tensor(model: torch.nn.Module, name: str, value: torch.Tensor) -> None:
     """Point the ``get_attr`` at a new tensor: the captured graph shares its tensors with the caller's
     model, which must keep its own bias."""
     owner_name, _, attr = name.rpartition(".")
