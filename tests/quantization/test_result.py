@@ -33,7 +33,11 @@ def test_quantize_leaves_the_callers_model_and_mode_alone(mode: str) -> None:
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert quant_state(model) == "float" and quant_state(result) == "finalized"
     assert result.calibration_samples == 16 and result.config == ek.QuantConfig()
-    assert result.to_dict() == {"config": ek.QuantConfig().to_dict(), "calibration_samples": 16}
+    assert result.to_dict() == {
+        "config": ek.QuantConfig().to_dict(),
+        "calibration_samples": 16,
+        "auto_keep": None,
+    }
     assert "mse ranges from 16 samples, bias-corrected" in result.summary()
 
 
