@@ -232,7 +232,7 @@ def _with_external_buffers(flatbuffers: Any, model: Any, external: list[tuple[An
         buffer.offset = position
         position = -(-(position + raw.size) // _ALIGN) * _ALIGN
     head = _finish(flatbuffers, model, 0)
-    parts = [head]
+    parts: list[bytes | memoryview] = [head]
     cursor = len(head)
     for buffer, raw in external:
         parts.append(b"\0" * (buffer.offset - cursor))
