@@ -379,23 +379,28 @@ def test_no_direct_lowering_names_node_op_and_the_tf_writer_before_writing(tmp_p
     assert not (tmp_path / "m.tflite").exists() and [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
 
 
-def test_float_tensor_inside_an_int8_model_is_named(tmp_path: Path) -> None:
-    scale, zp = np.float32(0.02), np.int8(0)
+def _qdq_conv_file(tail: list[onnx.NodeProto], extra: dict[str, np.ndarray], path: Path) -> Path:
+    """An int8 QDQ 1x1 Conv named ``the_conv`` writing ``conv_out``, followed by ``tail`` (ending in ``y``)."""
     nodes = [
         helper.make_node("QuantizeLinear", ["x", "s", "z"], ["xq"]),
         helper.make_node("DequantizeLinear", ["xq", "s", "z"], ["xd"]),
         helper.make_node("DequantizeLinear", ["wq", "ws"], ["w"], axis=0),
         helper.make_node("Conv", ["xd", "w"], ["conv_out"], name="the_conv"),
-        helper.make_node("Sin", ["conv_out"], ["y"]),
+        *tail,
     ]
     inits = {
-        "s": scale,
-        "z": zp,
+        "s": np.float32(0.02),
+        "z": np.int8(0),
         "wq": RNG.integers(-127, 127, (2, 1, 1, 1)).astype(np.int8),
         "ws": np.full(2, 0.01, np.float32),
+        **extra,
     }
-    path = tmp_path / "q.onnx"
     onnx.save(_model(nodes, [1, 1, 4, 4], [1, 2, 4, 4], inits), str(path))
+    return path
+
+
+def test_float_tensor_inside_an_int8_model_is_named(tmp_path: Path) -> None:
+    path = _qdq_conv_file([helper.make_node("Sin", ["conv_out"], ["y"])], {}, tmp_path / "q.onnx")
     with pytest.raises(ConversionError, match="has no quantization parameters") as err:
         ek.convert(path, tmp_path / "q.tflite")
     assert "CONV_2D" in str(err.value) or "SIN" in str(err.value)
@@ -404,23 +409,11 @@ def test_float_tensor_inside_an_int8_model_is_named(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("bad_scale", [0.0, np.inf])
 def test_scale_tflite_cannot_represent_is_named_before_writing(bad_scale: float, tmp_path: Path) -> None:
-    nodes = [
-        helper.make_node("QuantizeLinear", ["x", "s", "z"], ["xq"]),
-        helper.make_node("DequantizeLinear", ["xq", "s", "z"], ["xd"]),
-        helper.make_node("DequantizeLinear", ["wq", "ws"], ["w"], axis=0),
-        helper.make_node("Conv", ["xd", "w"], ["c"], name="the_conv"),
-        helper.make_node("QuantizeLinear", ["c", "bad", "z"], ["cq"]),
+    tail = [
+        helper.make_node("QuantizeLinear", ["conv_out", "bad", "z"], ["cq"]),
         helper.make_node("DequantizeLinear", ["cq", "bad", "z"], ["y"]),
     ]
-    inits = {
-        "s": np.float32(0.02),
-        "z": np.int8(0),
-        "bad": np.float32(bad_scale),
-        "wq": RNG.integers(-127, 127, (2, 1, 1, 1)).astype(np.int8),
-        "ws": np.full(2, 0.01, np.float32),
-    }
-    path = tmp_path / "q.onnx"
-    onnx.save(_model(nodes, [1, 1, 4, 4], [1, 2, 4, 4], inits), str(path))
+    path = _qdq_conv_file(tail, {"bad": np.float32(bad_scale)}, tmp_path / "q.onnx")
     with pytest.raises(ConversionError, match="TFLite needs finite positive scales") as err:
         ek.convert(path, tmp_path / "q.tflite")
     assert "Conv node 'the_conv'" in str(err.value) and "re-calibrate" in str(err.value)

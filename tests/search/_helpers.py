@@ -41,6 +41,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def ssh_search(
+    server: Any, model: Any, data: Any, space: dict[str, Any], study: str, out: Path, **kw: Any
+) -> Any:
+    """``ek.search`` profiling every trial on the loopback sshd ``server``, with this interpreter there."""
+    import edgekit as ek
+
+    return ek.search(
+        model,
+        data,
+        space,
+        {**CONFIG, "study": study},
+        out=out,
+        target=server.uri,
+        key=str(server.key),
+        known_hosts=str(server.known_hosts),
+        python=sys.executable,
+        **kw,
+    )
+
+
 def main(argv: list[str]) -> int:
     import edgekit as ek
     from edgekit.demo import load_digits_split

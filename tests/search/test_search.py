@@ -180,7 +180,6 @@ def test_invalid_space_fails_before_any_work(base: Any, digits: Any, tmp_path: P
 
 @pytest.mark.slow
 def test_search_profiles_on_an_ssh_target(base: Any, digits: Any, tmp_path: Path, helper: Any) -> None:
-    import sys
 
     from edgekit.devices.loopback import loopback_sshd, sshd_binary
 
@@ -189,18 +188,7 @@ def test_search_profiles_on_an_ssh_target(base: Any, digits: Any, tmp_path: Path
     space = {**helper.SPACE, "prune_ratio": [0.0, 0.0]}
     (tmp_path / "sshd").mkdir()
     with loopback_sshd(tmp_path / "sshd") as server:
-        result = ek.search(
-            base[0],
-            digits,
-            space,
-            {**helper.CONFIG, "study": "ssh"},
-            out=tmp_path / "out",
-            budget=2,
-            target=server.uri,
-            key=str(server.key),
-            known_hosts=str(server.known_hosts),
-            python=sys.executable,
-        )
+        result = helper.ssh_search(server, base[0], digits, space, "ssh", tmp_path / "out", budget=2)
     assert [t["state"] for t in result.trials] == ["complete", "complete"], [
         t["error"] for t in result.trials
     ]

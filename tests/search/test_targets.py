@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -67,17 +66,14 @@ def test_device_lost_mid_search_fails_later_trials_and_keeps_the_first(
             if done == 1:
                 stack.close()  # sshd stops: the board went away between trials
 
-        result = ek.search(
+        result = helper.ssh_search(
+            server,
             base[0],
             digits,
             FAST,
-            {**helper.CONFIG, "study": "unplugged"},
-            out=tmp_path / "out",
+            "unplugged",
+            tmp_path / "out",
             budget=3,
-            target=server.uri,
-            key=str(server.key),
-            known_hosts=str(server.known_hosts),
-            python=sys.executable,
             progress=unplug_after_first,
         )
     assert [t["state"] for t in result.trials] == ["complete", "failed", "failed"]
