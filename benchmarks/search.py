@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from _common import RESULTS, table, write
+from _common import RESULTS, machine, table, write
 
 import edgekit as ek
 from edgekit.demo import DigitsCNN, DigitsResNet, load_digits_split
@@ -460,6 +460,8 @@ def main() -> None:
     if args.worker:
         worker(*args.worker)
         return
+    cpu = machine()["cpu"]
+    print(f"CPU: {cpu['model']}, {cpu['cores']} cores, flags {' '.join(cpu['flags'])}", flush=True)
     results: dict[str, Any] = {"trials_requested": args.trials, "space": SPACE, "runs": RUNS}
     if args.only_postgres:
         saved = json.loads((RESULTS / "search.json").read_text())
