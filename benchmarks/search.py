@@ -450,6 +450,11 @@ def main() -> None:
         help="aarch64 root of scripts/make-arm64-target.sh: re-profile the fronts there (needs root)",
     )
     parser.add_argument("--arm-trials", type=int, default=0, help="with --arm-root: a small search there")
+    parser.add_argument(
+        "--only-arm",
+        action="store_true",
+        help="with --arm-root and --work: add the aarch64 part to search.json",
+    )
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     import torch
@@ -463,6 +468,13 @@ def main() -> None:
     cpu = machine()["cpu"]
     print(f"CPU: {cpu['model']}, {cpu['cores']} cores, flags {' '.join(cpu['flags'])}", flush=True)
     results: dict[str, Any] = {"trials_requested": args.trials, "space": SPACE, "runs": RUNS}
+    if args.only_arm:
+        saved = json.loads((RESULTS / "search.json").read_text())
+        saved.pop("machine", None)
+        parts = {name: saved[name] for name in args.models if name in saved}
+        saved["arm"] = arm_part(args.arm_root, parts, args.arm_trials, args.work)
+        print(f"wrote {write('search', saved)}")
+        return
     if args.only_postgres:
         saved = json.loads((RESULTS / "search.json").read_text())
         saved.pop("machine", None)
