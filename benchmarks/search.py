@@ -58,7 +58,6 @@ PG_SPACE: dict[str, Any] = {
 RUNS = 100
 FLOOR = "floor (linear 64->10)"
 ARM_RUNS = 30  # emulated: an int8 invoke of a tiny model takes ~3 ms, fp32 11-16 ms
-ARM_ROUNDS = 3
 REPROFILE_ROUNDS = 5
 
 
@@ -195,12 +194,14 @@ def arm_target(root: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         )
 
 
-def arm_part(root: Path, parts: dict[str, dict[str, Any]], trials: int, work: Path) -> dict[str, Any]:
+def arm_part(
+    root: Path, parts: dict[str, dict[str, Any]], trials: int, work: Path, rounds: int = 3
+) -> dict[str, Any]:
     """On the emulated aarch64 target: each model's hand-made file and local front re-profiled side by side,
     then a small DigitsCNN search (``trials``, the cheap PostgreSQL space) profiled on that target."""
     from edgekit.devices import connect
 
-    out: dict[str, Any] = {"runs": ARM_RUNS, "rounds": ARM_ROUNDS}
+    out: dict[str, Any] = {"runs": ARM_RUNS, "rounds": rounds}
     with arm_target(root) as (uri, options):
         with connect(uri, **options) as device:
             info = device.info()
@@ -209,7 +210,7 @@ def arm_part(root: Path, parts: dict[str, dict[str, Any]], trials: int, work: Pa
         for name, part in parts.items():
             files = {"hand-made": part["handmade"]["tflite"]}
             files.update({str(t["number"]): t["tflite"] for t in part["front"]})
-            again = reprofile(files, uri, options, rounds=ARM_ROUNDS, runs=ARM_RUNS)
+            again = reprofile(files, uri, options, rounds=rounds, runs=ARM_RUNS)
             hand = {**part["handmade"], "p50_ms": again["hand-made"]["p50_ms"]}
             front = [{**t, "p50_ms": again[str(t["number"])]["p50_ms"]} for t in part["front"]]
             out[name] = {"reprofiled": again, **compare(front, hand)}
@@ -450,6 +451,7 @@ def main() -> None:
         help="aarch64 root of scripts/make-arm64-target.sh: re-profile the fronts there (needs root)",
     )
     parser.add_argument("--arm-trials", type=int, default=0, help="with --arm-root: a small search there")
+    parser.add_argument("--arm-rounds", type=int, default=3, help="with --arm-root: side-by-side rounds")
     parser.add_argument(
         "--only-arm",
         action="store_true",
@@ -472,7 +474,7 @@ def main() -> None:
         saved = json.loads((RESULTS / "search.json").read_text())
         saved.pop("machine", None)
         parts = {name: saved[name] for name in args.models if name in saved}
-        saved["arm"] = arm_part(args.arm_root, parts, args.arm_trials, args.work)
+        saved["arm"] = arm_part(args.arm_root, parts, args.arm_trials, args.work, args.arm_rounds)
         print(f"wrote {write('search', saved)}")
         return
     if args.only_postgres:
@@ -490,7 +492,9 @@ def main() -> None:
             write("search", results)
         if args.arm_root is not None:
             parts = {name: results[name] for name in args.models}
-            results["arm"] = arm_part(args.arm_root, parts, args.arm_trials, args.work or Path(tmp))
+            results["arm"] = arm_part(
+                args.arm_root, parts, args.arm_trials, args.work or Path(tmp), args.arm_rounds
+            )
             write("search", results)
         if args.pg_trials:
             results["postgres"] = pg_part(args.pg_trials, Path(tmp) / "pg")
