@@ -18,17 +18,20 @@ started again with the same DIR resumes them (and a smaller ``--trials`` just re
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from _common import RESULTS, table, write
+from _common import RESULTS, machine, table, write
 
 import edgekit as ek
 from edgekit.demo import DigitsCNN, DigitsResNet, load_digits_split
@@ -53,6 +56,8 @@ PG_SPACE: dict[str, Any] = {
     "keep_float": [0],
 }
 RUNS = 100
+FLOOR = "floor (linear 64->10)"
+ARM_RUNS = 30  # emulated: an int8 invoke of a tiny model takes ~3 ms, fp32 11-16 ms
 REPROFILE_ROUNDS = 5
 
 
@@ -131,7 +136,13 @@ def compare(front: list[dict[str, Any]], hand: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def reprofile(files: dict[str, str]) -> dict[str, dict[str, float]]:
+def reprofile(
+    files: dict[str, str],
+    target: str = "local",
+    options: dict[str, Any] | None = None,
+    rounds: int = REPROFILE_ROUNDS,
+    runs: int = RUNS,
+) -> dict[str, dict[str, float]]:
     """p50 of each file re-measured round-robin (same connector, same minutes), median over the rounds.
 
     The search profiles each trial when it finishes, minutes apart, while other jobs load the 2 cores;
@@ -147,13 +158,95 @@ def reprofile(files: dict[str, str]) -> dict[str, dict[str, float]]:
     floor = Path(tempfile.mkdtemp()) / "floor.tflite"
     linear = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)).eval()
     ek.export(linear, torch.zeros(1, 1, 8, 8), floor)
-    files = {"floor (linear 64->10)": str(floor), **files}
+    files = {FLOOR: str(floor), **files}
     samples: dict[str, list[float]] = {k: [] for k in files}
-    with connect("local") as device:
-        for _ in range(REPROFILE_ROUNDS):
+    with connect(target, **(options or {})) as device:
+        for _ in range(rounds):
             for key, path in files.items():
-                samples[key].append(device.profile(path, threads=1, runs=RUNS, warmup=20).p50_ms)
+                samples[key].append(device.profile(path, threads=1, runs=runs, warmup=20).p50_ms)
     return {k: {"p50_ms": statistics.median(v), "spread_ms": max(v) - min(v)} for k, v in samples.items()}
+
+
+@contextlib.contextmanager
+def arm_target(root: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The emulated aarch64 root of scripts/make-arm64-target.sh behind a loopback sshd (as tests/devices
+    /test_arm.py does): yields its URI and the connect options. Needs root (chroot, mount)."""
+    from edgekit.devices.loopback import loopback_sshd
+
+    root = root.resolve()
+    with contextlib.ExitStack() as stack:
+        if subprocess.run(["mountpoint", "-q", str(root / "proc")]).returncode != 0:
+            subprocess.run(["mount", "-t", "proc", "proc", str(root / "proc")], check=True)
+            stack.callback(subprocess.run, ["umount", str(root / "proc")], check=False)
+        forced = (
+            f'command="QEMU_CPU=cortex-a76 chroot {shlex.quote(str(root))} '
+            '/bin/sh -c \\"$SSH_ORIGINAL_COMMAND\\"" '
+        )
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        server = stack.enter_context(loopback_sshd(folder, authorized_prefix=forced))
+        yield (
+            server.uri,
+            {
+                "key": server.key,
+                "known_hosts": server.known_hosts,
+                "python": "/opt/edgekit/bin/python",
+            },
+        )
+
+
+def arm_part(
+    root: Path, parts: dict[str, dict[str, Any]], trials: int, work: Path, rounds: int = 3
+) -> dict[str, Any]:
+    """On the emulated aarch64 target: each model's hand-made file and local front re-profiled side by side,
+    then a small DigitsCNN search (``trials``, the cheap PostgreSQL space) profiled on that target."""
+    from edgekit.devices import connect
+
+    out: dict[str, Any] = {"runs": ARM_RUNS, "rounds": rounds}
+    with arm_target(root) as (uri, options):
+        with connect(uri, **options) as device:
+            info = device.info()
+        out["device"] = {"arch": info.arch, "flags": list(info.cpu_flags), "emulated": info.emulated}
+        print(f"[arm] {info.arch} emulated={info.emulated} flags {' '.join(info.cpu_flags)}", flush=True)
+        for name, part in parts.items():
+            files = {"hand-made": part["handmade"]["tflite"]}
+            files.update({str(t["number"]): t["tflite"] for t in part["front"]})
+            again = reprofile(files, uri, options, rounds=rounds, runs=ARM_RUNS)
+            hand = {**part["handmade"], "p50_ms": again["hand-made"]["p50_ms"]}
+            front = [{**t, "p50_ms": again[str(t["number"])]["p50_ms"]} for t in part["front"]]
+            out[name] = {"reprofiled": again, **compare(front, hand)}
+            print(
+                table(
+                    ["file", "p50 ms (aarch64, emulated)", "spread ms"],
+                    [[k, v["p50_ms"], v["spread_ms"]] for k, v in again.items()],
+                )
+            )
+            print(f"[arm] {name}: {out[name]}", flush=True)
+        if trials:
+            data = load_digits_split()
+            t0 = time.perf_counter()
+            result = ek.search(
+                base_model("cnn", data, work / "cnn" / "base.pt"),
+                data,
+                PG_SPACE,
+                {"target": uri, **options, "runs": ARM_RUNS, "warmup": 5, "study": "bench-arm"},
+                out=work / "arm-search",
+                budget=trials,
+                resume=True,
+            )
+            out["search"] = {
+                "wall_s": time.perf_counter() - t0,
+                "trials": [
+                    {k: t.get(k) for k in ("number", "state", "error", "accuracy", "p50_ms", "seconds")}
+                    | {
+                        "quant": (t["params"] or {}).get("quant"),
+                        "prune": (t["params"] or {}).get("prune_ratio"),
+                    }
+                    for t in result.trials
+                ],
+                "front": [t["number"] for t in result.front],
+            }
+            print(f"[arm] search: {out['search']}", flush=True)
+    return out
 
 
 def search_part(
@@ -220,21 +313,28 @@ def search_part(
     side_by_side = [{**t, "p50_ms": again[str(t["number"])]["p50_ms"]} for t in result.front]
     hand_now = {**hand, "p50_ms": again["hand-made"]["p50_ms"]}
     gains_now = compare(side_by_side, hand_now)
+    floor = again[FLOOR]["p50_ms"]
     print(
         table(
-            ["file", "accuracy", "p50 ms (interleaved)", "spread ms"],
+            ["file", "accuracy", "p50 ms (interleaved)", "spread ms", "above floor ms"],
             [
                 [
                     k,
-                    "" if k.startswith("floor") else f"{_accuracy(k, hand, result.front):.2%}",
+                    "" if k == FLOOR else f"{_accuracy(k, hand, result.front):.2%}",
                     v["p50_ms"],
                     v["spread_ms"],
+                    "" if k == FLOOR else v["p50_ms"] - floor,
                 ]
                 for k, v in again.items()
             ],
         )
     )
     print(f"[{name}] re-profiled side by side: {gains_now}", flush=True)
+    gains_compute = compare(
+        [{**t, "p50_ms": max(t["p50_ms"] - floor, 1e-6)} for t in side_by_side],
+        {**hand_now, "p50_ms": max(hand_now["p50_ms"] - floor, 1e-6)},
+    )
+    print(f"[{name}] side by side, compute above the {floor * 1000:.2f} us invoke floor: {gains_compute}")
     return {
         "model": name,
         "trials": len(result.trials),
@@ -243,6 +343,7 @@ def search_part(
         "wall_s": None if report_only else wall,
         "s_per_trial": None if report_only else wall / max(len(result.trials), 1),
         "trial_seconds_median": sorted(t["seconds"] for t in done)[len(done) // 2] if done else None,
+        "trial_seconds_mean": sum(t["seconds"] for t in done) / len(done) if done else None,
         "handmade": hand,
         "front": [
             {
@@ -256,6 +357,7 @@ def search_part(
                     "size_bytes",
                     "peak_memory_mb",
                     "macs",
+                    "tflite",
                 )
             }
             for t in result.front
@@ -263,6 +365,7 @@ def search_part(
         "during_search": gains,
         "reprofiled": again,
         **gains_now,
+        "above_floor": gains_compute,
         "report": str(report),
     }
 
@@ -342,12 +445,38 @@ def main() -> None:
     parser.add_argument(
         "--report-only", action="store_true", help="with --work: report the trials finished there, run none"
     )
+    parser.add_argument(
+        "--arm-root",
+        type=Path,
+        help="aarch64 root of scripts/make-arm64-target.sh: re-profile the fronts there (needs root)",
+    )
+    parser.add_argument("--arm-trials", type=int, default=0, help="with --arm-root: a small search there")
+    parser.add_argument("--arm-rounds", type=int, default=3, help="with --arm-root: side-by-side rounds")
+    parser.add_argument(
+        "--only-arm",
+        action="store_true",
+        help="with --arm-root and --work: add the aarch64 part to search.json",
+    )
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    import torch
+
+    # One torch thread per process: on 2 shared cores, 2 threads made a DigitsCNN epoch take 22.8 s
+    # instead of 1.1 s (oversubscription). LiteRT profiles with 1 thread anyway.
+    torch.set_num_threads(1)
     if args.worker:
         worker(*args.worker)
         return
+    cpu = machine()["cpu"]
+    print(f"CPU: {cpu['model']}, {cpu['cores']} cores, flags {' '.join(cpu['flags'])}", flush=True)
     results: dict[str, Any] = {"trials_requested": args.trials, "space": SPACE, "runs": RUNS}
+    if args.only_arm:
+        saved = json.loads((RESULTS / "search.json").read_text())
+        saved.pop("machine", None)
+        parts = {name: saved[name] for name in args.models if name in saved}
+        saved["arm"] = arm_part(args.arm_root, parts, args.arm_trials, args.work, args.arm_rounds)
+        print(f"wrote {write('search', saved)}")
+        return
     if args.only_postgres:
         saved = json.loads((RESULTS / "search.json").read_text())
         saved.pop("machine", None)
@@ -360,6 +489,12 @@ def main() -> None:
         for i, name in enumerate(args.models):
             previous = args.handmade_from if i == 0 else None
             results[name] = search_part(name, args.trials, work / name, previous, args.report_only)
+            write("search", results)
+        if args.arm_root is not None:
+            parts = {name: results[name] for name in args.models}
+            results["arm"] = arm_part(
+                args.arm_root, parts, args.arm_trials, args.work or Path(tmp), args.arm_rounds
+            )
             write("search", results)
         if args.pg_trials:
             results["postgres"] = pg_part(args.pg_trials, Path(tmp) / "pg")
