@@ -5,8 +5,8 @@ Patterns (matched by walking the exported ATen graph):
 * conv2d / linear [-> batch_norm] [-> relu | relu6 (hardtanh 0..6)]: input and weight observed, one
   output observer after the last op of the fused pattern (TFLite fuses them too);
 * add [-> activation]: both inputs and the output quantized (no float island in residual blocks);
-* max/avg pooling, flatten, reshape/view, permute/transpose, nearest upsampling, cat: output shares the
-  input's scale (TFLite requires it);
+* max/avg pooling, flatten, reshape/view, permute/transpose, contiguous/clone, nearest upsampling, cat:
+  output shares the input's scale (TFLite requires it);
 * split / chunk (YOLO's C2f / C3k2 blocks, attention's q/k/v split): every piece shares the input's scale,
   as TFLite's SPLIT / SPLIT_V write it (no requantize after them);
 * cat: every input at the first one's scale (TFLite's int8 CONCATENATION needs equal scales); an input
@@ -95,6 +95,8 @@ SHARED_SCALE = {
     aten.transpose.int,
     aten.upsample_nearest2d.default,
     aten.upsample_nearest2d.vec,
+    aten.contiguous.default,  # ShuffleNet's channel shuffle: view -> transpose -> contiguous -> view
+    aten.clone.default,
 }
 SPLIT = {aten.split.Tensor, aten.split_with_sizes.default, aten.chunk.default}
 MATMUL = {aten.matmul.default, aten.bmm.default}
