@@ -23,6 +23,8 @@ Patterns (matched by walking the exported ATen graph):
   PRELU reads one alpha scale);
 * matmul / bmm: both inputs and the output quantized (int8 BATCH_MATMUL); scaled_dot_product_attention
   without mask or dropout is rewritten to matmul -> mul(scale) -> softmax -> matmul before annotation;
+* batch_norm that PT2E could not fold into a conv / linear (LeViT, FastViT): rewritten to x * scale +
+  shift before annotation, an int8 MUL and ADD (``batch_norm.py``);
 * not annotated, so float in PyTorch and in the .tflite (a DEQUANTIZE / QUANTIZE pair and an export
   note): layer_norm (TFLite has no int8 kernel for it; its decomposition loses accuracy in int8) and any
   op not listed here.
@@ -57,6 +59,8 @@ from torchao.quantization.pt2e.quantizer import (
 )
 
 from edgekit.errors import QuantizationError
+from edgekit.quantization.batch_norm import BATCH_NORM as LONE_BATCH_NORM
+from edgekit.quantization.batch_norm import decompose_batch_norm
 from edgekit.quantization.config import LayerNormMode, QuantConfig, QuantScheme
 from edgekit.quantization.layer_norm import LAYER_NORM, TAG, decompose_layer_norm
 from edgekit.quantization.observers import activation_observer
@@ -251,6 +255,14 @@ class TFLiteInt8Quantizer(Quantizer):
                 and not self._skipped(node)
             ):
                 rewritten = decompose_layer_norm(graph, node) or rewritten
+                continue
+            if (
+                not self.qat
+                and node.op == "call_function"
+                and node.target in LONE_BATCH_NORM
+                and not self._skipped(node)
+            ):
+                rewritten = decompose_batch_norm(model, node) or rewritten
                 continue
             if node.op == "call_function" and node.target in SDPA and not self._skipped(node):
                 rewritten = _decompose_attention(graph, node) or rewritten
