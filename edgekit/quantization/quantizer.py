@@ -149,6 +149,7 @@ class TFLiteInt8Quantizer(Quantizer):
         super().__init__()
         self.config = config
         self.qat = qat
+        self._order: dict[Node, int] = {}  # graph position of each node, set by ``annotate``
         scheme = QuantScheme(config.scheme)
         if not scheme.calibrated:
             raise QuantizationError(f"scheme {scheme.value!r} has no activation quantization to annotate")
@@ -284,6 +285,7 @@ class TFLiteInt8Quantizer(Quantizer):
 
     def annotate(self, model: GraphModule) -> GraphModule:
         done: set[Node] = set()
+        self._order = {n: i for i, n in enumerate(model.graph.nodes)}
         for node in model.graph.nodes:
             if node.op != "call_function" or node in done:
                 continue
@@ -324,7 +326,7 @@ class TFLiteInt8Quantizer(Quantizer):
                 shared = SharedQuantizationSpec((first, node))
                 self._annotate(node, {t: (self.act if t is first else shared) for t in tensors}, shared)
                 for t in tensors[1:]:
-                    self._write_at_shared_scale(t, shared)
+                    self._write_at_shared_scale(t, first, shared)
             elif target in OWN_SCALE and isinstance(node.args[0], Node):
                 self._annotate(node, {node.args[0]: self.act}, self.act)
             elif target in FIXED_RANGE and isinstance(node.args[0], Node):
@@ -344,10 +346,12 @@ class TFLiteInt8Quantizer(Quantizer):
                 self._annotate(node, operands, self.act)
         return model
 
-    def _write_at_shared_scale(self, tensor: Node, shared: SharedQuantizationSpec) -> None:
+    def _write_at_shared_scale(self, tensor: Node, first: Node, shared: SharedQuantizationSpec) -> None:
         """A concatenated tensor whose only use is the concatenation (through reshapes / transposes, as a
         detection head's per-level outputs): its producer writes at the concatenation's scale, so TFLite's
-        int8 CONCATENATION (equal input and output scales) needs no requantize before it."""
+        int8 CONCATENATION (equal input and output scales) needs no requantize before it. Only when the
+        concatenation's first input comes earlier in the graph (torchao creates the observers in graph
+        order; ViT's class token, expanded after the patch embedding, keeps a requantize instead)."""
         chain = []
         while (
             len(tensor.users) == 1
@@ -359,6 +363,8 @@ class TFLiteInt8Quantizer(Quantizer):
             tensor = tensor.args[0]
         annotation = tensor.meta.get("quantization_annotation")
         if len(tensor.users) != 1 or annotation is None or annotation.output_qspec is not self.act:
+            return
+        if self._order.get(first, -1) > self._order.get(tensor, -1):
             return
         annotation.output_qspec = shared
         for node in chain:
