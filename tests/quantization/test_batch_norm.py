@@ -57,3 +57,21 @@ def test_unfolded_batch_norm_runs_int8(tmp_path: Path) -> None:
     inputs = [rng.standard_normal((1, 3, 8, 8), dtype=np.float32) for _ in range(4)]
     assert ek.compare(quantized, result.path, inputs).cosine_min >= 0.999
     assert ek.compare(model, quantized, inputs).cosine_min >= 0.99
+
+
+def test_zero_weight_batch_norm_stays_float_and_loads(tmp_path: Path) -> None:
+    """LeViT zero-initialises the BatchNorm weight of its residual branches: the rewritten MUL had a
+    degenerate int8 range and LiteRT aborted loading the file; such a BatchNorm stays a float island."""
+    torch.manual_seed(0)
+    model = Model()
+    model.tokens.bn.weight.data.zero_()
+    model.tokens.bn.bias.data.uniform_(-0.2, 0.2)
+    model.eval()
+    calibration = [torch.randn(4, 3, 8, 8) for _ in range(2)]
+    quantized = ek.quantize(model, torch.randn(1, 3, 8, 8), calibrate=calibration).model
+    result = ek.export(
+        quantized, torch.randn(1, 3, 8, 8), tmp_path / "bn.tflite", ek.ExportConfig(verify=False)
+    )
+    rng = np.random.default_rng(1)
+    inputs = [rng.standard_normal((1, 3, 8, 8), dtype=np.float32) for _ in range(2)]
+    assert ek.compare(quantized, result.path, inputs).cosine_min >= 0.99
