@@ -263,9 +263,9 @@ def _propagate(graph: Graph) -> None:
         if op.code == "CONCATENATION" and out.quant is not None:
             # an input read only here (a grouped convolution's per-group CONV_2D) writes at the
             # concatenation's scale, as TFLite's int8 kernel needs
-            for source in _activations(op):
-                if source.quant is None and len(readers.get(id(source), [])) == 1:
-                    source.quant = out.quant
+            for piece in _activations(op):
+                if piece.quant is None and len(readers.get(id(piece), [])) == 1:
+                    piece.quant = out.quant
             continue
         if op.code in SAME_SCALE and out.quant is not None:
             source = op.inputs[0] if op.code not in ("SPLIT",) else op.inputs[1]
