@@ -267,13 +267,18 @@ def main() -> None:
     args = parser.parse_args()
     path = RESULTS / "int8_coverage.json"
     done = {} if not path.exists() else {r["model"]: r for r in json.loads(path.read_text())["results"]}
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
-    ).stdout.strip()
     with tempfile.TemporaryDirectory() as tmp:
         sizes = {pair: fp32_size(*pair) for pair in selected(args)}
         for (name, source), (mb, params) in sorted(sizes.items(), key=lambda item: item[1][1]):
             row_key = key(name, source)
+            commit = (
+                subprocess.run(  # per row: fixes land while a long run goes on (each model, a new process)
+                    ["git", "rev-parse", "--short", "HEAD"],
+                    capture_output=True,
+                    text=True,
+                    cwd=Path(__file__).parent,
+                ).stdout.strip()
+            )
             failed = row_key in done and done[row_key]["status"] == "failed"
             if row_key in done and not args.redo and not (args.redo_failed and failed):
                 continue

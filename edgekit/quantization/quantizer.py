@@ -5,8 +5,8 @@ Patterns (matched by walking the exported ATen graph):
 * conv2d / linear [-> batch_norm] [-> relu | relu6 (hardtanh 0..6)]: input and weight observed, one
   output observer after the last op of the fused pattern (TFLite fuses them too);
 * add [-> activation]: both inputs and the output quantized (no float island in residual blocks);
-* max/avg pooling, flatten, reshape/view, permute/transpose, nearest upsampling, cat: output shares the
-  input's scale (TFLite requires it);
+* max/avg pooling, flatten, reshape/view, permute/transpose, contiguous/clone, nearest upsampling, cat:
+  output shares the input's scale (TFLite requires it);
 * split / chunk (YOLO's C2f / C3k2 blocks, attention's q/k/v split): every piece shares the input's scale,
   as TFLite's SPLIT / SPLIT_V write it (no requantize after them);
 * cat: every input at the first one's scale (TFLite's int8 CONCATENATION needs equal scales); an input
@@ -23,6 +23,8 @@ Patterns (matched by walking the exported ATen graph):
   PRELU reads one alpha scale);
 * matmul / bmm: both inputs and the output quantized (int8 BATCH_MATMUL); scaled_dot_product_attention
   without mask or dropout is rewritten to matmul -> mul(scale) -> softmax -> matmul before annotation;
+* batch_norm that PT2E could not fold into a conv / linear (LeViT, FastViT): rewritten to x * scale +
+  shift before annotation, an int8 MUL and ADD (``batch_norm.py``);
 * not annotated, so float in PyTorch and in the .tflite (a DEQUANTIZE / QUANTIZE pair and an export
   note): layer_norm (TFLite has no int8 kernel for it; its decomposition loses accuracy in int8) and any
   op not listed here.
@@ -57,6 +59,8 @@ from torchao.quantization.pt2e.quantizer import (
 )
 
 from edgekit.errors import QuantizationError
+from edgekit.quantization.batch_norm import BATCH_NORM as LONE_BATCH_NORM
+from edgekit.quantization.batch_norm import decompose_batch_norm
 from edgekit.quantization.config import LayerNormMode, QuantConfig, QuantScheme
 from edgekit.quantization.layer_norm import LAYER_NORM, TAG, decompose_layer_norm
 from edgekit.quantization.observers import activation_observer
@@ -95,6 +99,8 @@ SHARED_SCALE = {
     aten.transpose.int,
     aten.upsample_nearest2d.default,
     aten.upsample_nearest2d.vec,
+    aten.contiguous.default,  # ShuffleNet's channel shuffle: view -> transpose -> contiguous -> view
+    aten.clone.default,
 }
 SPLIT = {aten.split.Tensor, aten.split_with_sizes.default, aten.chunk.default}
 MATMUL = {aten.matmul.default, aten.bmm.default}
@@ -143,6 +149,7 @@ class TFLiteInt8Quantizer(Quantizer):
         super().__init__()
         self.config = config
         self.qat = qat
+        self._order: dict[Node, int] = {}  # graph position of each node, set by ``annotate``
         scheme = QuantScheme(config.scheme)
         if not scheme.calibrated:
             raise QuantizationError(f"scheme {scheme.value!r} has no activation quantization to annotate")
@@ -250,6 +257,14 @@ class TFLiteInt8Quantizer(Quantizer):
             ):
                 rewritten = decompose_layer_norm(graph, node) or rewritten
                 continue
+            if (
+                not self.qat
+                and node.op == "call_function"
+                and node.target in LONE_BATCH_NORM
+                and not self._skipped(node)
+            ):
+                rewritten = decompose_batch_norm(model, node) or rewritten
+                continue
             if node.op == "call_function" and node.target in SDPA and not self._skipped(node):
                 rewritten = _decompose_attention(graph, node) or rewritten
                 continue
@@ -270,6 +285,7 @@ class TFLiteInt8Quantizer(Quantizer):
 
     def annotate(self, model: GraphModule) -> GraphModule:
         done: set[Node] = set()
+        self._order = {n: i for i, n in enumerate(model.graph.nodes)}
         for node in model.graph.nodes:
             if node.op != "call_function" or node in done:
                 continue
@@ -310,7 +326,7 @@ class TFLiteInt8Quantizer(Quantizer):
                 shared = SharedQuantizationSpec((first, node))
                 self._annotate(node, {t: (self.act if t is first else shared) for t in tensors}, shared)
                 for t in tensors[1:]:
-                    self._write_at_shared_scale(t, shared)
+                    self._write_at_shared_scale(t, first, shared)
             elif target in OWN_SCALE and isinstance(node.args[0], Node):
                 self._annotate(node, {node.args[0]: self.act}, self.act)
             elif target in FIXED_RANGE and isinstance(node.args[0], Node):
@@ -330,10 +346,12 @@ class TFLiteInt8Quantizer(Quantizer):
                 self._annotate(node, operands, self.act)
         return model
 
-    def _write_at_shared_scale(self, tensor: Node, shared: SharedQuantizationSpec) -> None:
+    def _write_at_shared_scale(self, tensor: Node, first: Node, shared: SharedQuantizationSpec) -> None:
         """A concatenated tensor whose only use is the concatenation (through reshapes / transposes, as a
         detection head's per-level outputs): its producer writes at the concatenation's scale, so TFLite's
-        int8 CONCATENATION (equal input and output scales) needs no requantize before it."""
+        int8 CONCATENATION (equal input and output scales) needs no requantize before it. Only when the
+        concatenation's first input comes earlier in the graph (torchao creates the observers in graph
+        order; ViT's class token, expanded after the patch embedding, keeps a requantize instead)."""
         chain = []
         while (
             len(tensor.users) == 1
@@ -345,6 +363,8 @@ class TFLiteInt8Quantizer(Quantizer):
             tensor = tensor.args[0]
         annotation = tensor.meta.get("quantization_annotation")
         if len(tensor.users) != 1 or annotation is None or annotation.output_qspec is not self.act:
+            return
+        if self._order.get(first, -1) > self._order.get(tensor, -1):
             return
         annotation.output_qspec = shared
         for node in chain:

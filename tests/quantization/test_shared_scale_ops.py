@@ -2,7 +2,7 @@
 read through a transpose keep the scale TFLite's kernels write, so the file has no QUANTIZE between them.
 
 Each module is one pattern of YOLOv8 / YOLO11 (C2f / C3k2 chunk, C2PSA attention, the neck's upsample) or
-SSDLite (per-level head outputs concatenated);
+SSDLite (per-level head outputs concatenated), or ShuffleNetV2's channel shuffle;
 before the quantizer annotated them, each left a requantize (a QUANTIZE int8 -> int8) in the file.
 """
 
@@ -103,4 +103,56 @@ def test_pattern_has_no_requantize(model: torch.nn.Module, op: str, tmp_path: Pa
     assert result.ops.get("QUANTIZE", 0) == 0 and result.ops.get("DEQUANTIZE", 0) == 0, result.notes
     rng = np.random.default_rng(1)
     inputs = [rng.random((1, 3, 8, 8), dtype=np.float32) for _ in range(4)]
+    assert ek.compare(quantized, result.path, inputs).cosine_min >= 0.99
+
+
+def test_channel_shuffle_has_no_requantize(tmp_path: Path) -> None:
+    """ShuffleNetV2's blocks: concatenated branches, channel shuffle (view -> transpose -> contiguous ->
+    view), chunk; the ``contiguous`` was unannotated, and the chunk's scale (widened by the branch
+    concatenated after it) differed from the transpose's: a requantize after every shuffle."""
+    from torchvision.models.shufflenetv2 import InvertedResidual
+
+    torch.manual_seed(0)
+    stem = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.ReLU())
+    model = torch.nn.Sequential(stem, InvertedResidual(16, 32, 2), InvertedResidual(32, 32, 1)).eval()
+    calibration = [torch.randn(4, 3, 16, 16) for _ in range(2)]
+    quantized = ek.quantize(model, torch.randn(1, 3, 16, 16), calibrate=calibration).model
+    result = ek.export(
+        quantized, torch.randn(1, 3, 16, 16), tmp_path / "m.tflite", ek.ExportConfig(verify=False)
+    )
+    assert result.ops["TRANSPOSE"] >= 2, result.ops
+    assert result.ops.get("QUANTIZE", 0) == 0 and result.ops.get("DEQUANTIZE", 0) == 0, result.ops
+    rng = np.random.default_rng(1)
+    inputs = [rng.standard_normal((1, 3, 16, 16), dtype=np.float32) for _ in range(4)]
+    assert ek.compare(quantized, result.path, inputs).cosine_min >= 0.99
+
+
+class ClassToken(torch.nn.Module):
+    """ViT / DeiT: the class token, expanded after the patch embedding, concatenated in front of the
+    patches. Writing the patch embedding at the concatenation's scale pointed at an observer torchao had
+    not created yet (``AssertionError: please make sure only refer to edge or node that has observer``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.patch = torch.nn.Conv2d(3, 16, 4, 4)
+        self.cls = torch.nn.Parameter(torch.randn(1, 1, 16))
+        self.head = torch.nn.Linear(16, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        patches = self.patch(x).flatten(2).transpose(1, 2)
+        tokens = torch.cat([self.cls.expand(x.shape[0], -1, -1), patches], 1)
+        return self.head(tokens)
+
+
+def test_class_token_concat_quantizes(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = ClassToken().eval()
+    calibration = [torch.randn(4, 3, 8, 8) for _ in range(2)]
+    quantized = ek.quantize(model, torch.randn(1, 3, 8, 8), calibrate=calibration).model
+    result = ek.export(
+        quantized, torch.randn(1, 3, 8, 8), tmp_path / "m.tflite", ek.ExportConfig(verify=False)
+    )
+    assert result.ops.get("DEQUANTIZE", 0) == 0, result.notes
+    rng = np.random.default_rng(1)
+    inputs = [rng.standard_normal((1, 3, 8, 8), dtype=np.float32) for _ in range(4)]
     assert ek.compare(quantized, result.path, inputs).cosine_min >= 0.99

@@ -260,7 +260,14 @@ def _propagate(graph: Graph) -> None:
                     dtype=out.quant.dtype,  # int16 in a 16x8 model: MUL needs both inputs of one type
                 )
             continue
-        if op.code in SAME_SCALE and op.code != "CONCATENATION" and out.quant is not None:
+        if op.code == "CONCATENATION" and out.quant is not None:
+            # an input read only here (a grouped convolution's per-group CONV_2D) writes at the
+            # concatenation's scale, as TFLite's int8 kernel needs
+            for piece in _activations(op):
+                if piece.quant is None and len(readers.get(id(piece), [])) == 1:
+                    piece.quant = out.quant
+            continue
+        if op.code in SAME_SCALE and out.quant is not None:
             source = op.inputs[0] if op.code not in ("SPLIT",) else op.inputs[1]
             if (
                 source is not None

@@ -22,9 +22,11 @@ from edgekit.converters.tflite.weights import constant
 from edgekit.errors import UnsupportedOpError
 
 
-def _bias(ctx: NodeContext, y: Any) -> Any:
+def _bias(ctx: NodeContext, y: Any, start: int = 0, stop: int | None = None) -> Any:
+    """``y`` plus the bias (channels ``start:stop`` of it: one group of a grouped convolution)."""
     if len(ctx.inputs) > 2 and ctx.inputs[2] is not None:
-        return ctx.tf.nn.bias_add(y, constant(ctx.tf, ctx.const_input(2, "bias").astype(np.float32)))
+        bias = ctx.const_input(2, "bias").astype(np.float32)[start:stop]
+        return ctx.tf.nn.bias_add(y, constant(ctx.tf, bias))
     return y
 
 
@@ -77,8 +79,11 @@ def conv(ctx: NodeContext) -> list[Value]:
         for g, part in enumerate(parts):
             sub = _sub_weight(w, weight, g * per_out, (g + 1) * per_out)
             kernel = kernel_constant(tf, sub, sub.const.transpose(2, 3, 1, 0), channel_axis=3)
-            outs.append(tf.nn.conv2d(part, kernel, strides=strides, padding=padding, dilations=dilations))
-        y = tf.concat(outs, axis=3)
+            y = tf.nn.conv2d(part, kernel, strides=strides, padding=padding, dilations=dilations)
+            # each group adds its own bias slice, so the bias fuses into its CONV_2D and an int8 model's
+            # CONCATENATION reads the convolutions directly (they write at its scale)
+            outs.append(_bias(ctx, y, g * per_out, (g + 1) * per_out))
+        return [Value(tf.concat(outs, axis=3), Layout.NHWC)]
     return [Value(_bias(ctx, y), Layout.NHWC)]
 
 
