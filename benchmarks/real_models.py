@@ -59,7 +59,13 @@ def data(spec: PretrainedSpec, n_eval: int, n_calib: int) -> tuple[np.ndarray, n
     """Evaluation and calibration inputs (different crops / flips, never the same array)."""
     if spec.name.startswith("mtcnn"):  # lfw faces / non-faces, and photo crops (mostly non-faces)
         norm = {"mean": spec.mean, "std": spec.std}
-        faces_eval, _ = face_crops(spec.size, seed=1, **norm)
+        # one shifted / flipped copy of the 200 lfw images per 200 requested inputs (seeds apart from the
+        # calibration's 2 and QAT's 3, 4; duplicates dropped), plus as many photo crops
+        seeds = [1, *range(10, 10 + max(n_eval // 200, 1) - 1)]
+        faces_eval = np.concatenate([face_crops(spec.size, seed=s, **norm)[0] for s in seeds])
+        faces_eval = np.unique(faces_eval.reshape(len(faces_eval), -1), axis=0).reshape(
+            -1, *faces_eval.shape[1:]
+        )
         faces_cal, _ = face_crops(spec.size, seed=2, **norm)
         pick = np.random.default_rng(0).permutation(len(faces_cal))[: n_calib // 2]
         x_eval = np.concatenate([faces_eval, photo_crops(spec.size, n_eval, seed=1, **norm)])
