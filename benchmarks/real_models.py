@@ -124,20 +124,24 @@ def run_file(path: Path, x: np.ndarray) -> list[np.ndarray]:
 
 
 def ptq_config(method: str) -> tuple[ek.QuantConfig, str]:
-    """``ptq:<calibrator>[+bc][+cle|+cle6][+adaround]``: that calibrator, with bias correction only when
+    """``ptq:<calibrator>[+bc][+cle|+cle6][+adaround[N]]``: that calibrator, with bias correction only when
     ``+bc`` is given, cross-layer equalization through ReLU (``cle``) or also through ReLU6 made ReLU
-    (``cle6``), AdaRound; ``ptq:default`` is ``QuantConfig()`` as users get it."""
+    (``cle6``), AdaRound (N iterations per layer); ``ptq:default`` is ``QuantConfig()`` as users get it
+    (``ptq:default+adaround100`` adds AdaRound to it)."""
     calibrator, *levers = method.split(":", 1)[1].split("+")
     settings: dict[str, Any] = {} if calibrator == "default" else {"calibrator": calibrator}
     if calibrator != "default":  # each lever explicit: ptq:mse is mse alone, ptq:mse+bc adds bias correction
         settings["bias_correction"] = "bc" in levers
     if "cle" in levers or "cle6" in levers:
         settings["equalization"] = ek.Equalization.RELU6_AS_RELU if "cle6" in levers else ek.Equalization.RELU
-    settings["adaround"] = "adaround" in levers
+    rounds = [lever for lever in levers if lever.startswith("adaround")]
+    settings["adaround"] = bool(rounds)
+    if rounds and rounds[0] != "adaround":  # adaround<N>: N iterations per layer
+        settings["adaround_iterations"] = int(rounds[0].removeprefix("adaround"))
     config = ek.QuantConfig(**settings)
     extra = " + bias corr." if config.bias_correction else ""
     extra += f" + CLE {config.equalization.value}" if config.equalization != ek.Equalization.OFF else ""
-    extra += " + AdaRound" if config.adaround else ""
+    extra += f" + AdaRound {config.adaround_iterations} it." if config.adaround else ""
     return config, f"edgekit PTQ {method.split(':', 1)[1]} ({config.calibrator.value}{extra})"
 
 
