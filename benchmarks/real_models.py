@@ -195,7 +195,7 @@ def distill_qat(
         optimizer.step()
         if step % 25 == 0 or step == steps - 1:
             print(
-                f"    QAT step {step}: loss {float(loss):.4f} ({time.perf_counter() - t0:.0f} s)",
+                f"    QAT step {step}: loss {float(loss.detach()):.4f} ({time.perf_counter() - t0:.0f} s)",
                 file=sys.stderr,
             )
     return ek.finalize(qat)
@@ -222,7 +222,13 @@ def _as_list(out: Any) -> list[torch.Tensor]:
 
 
 def run_model(
-    name: str, methods: list[str], n_eval: int, n_calib: int, qat: argparse.Namespace, folder: Path
+    name: str,
+    methods: list[str],
+    n_eval: int,
+    n_calib: int,
+    qat: argparse.Namespace,
+    folder: Path,
+    save: Callable[[dict], None],
 ) -> dict:
     torch.manual_seed(0)
     fp32, spec = load_pretrained(name)
@@ -278,6 +284,7 @@ def run_model(
         }
         files[label] = path
         print(f"  {name} {label}: {res['methods'][label]}", file=sys.stderr)
+        save(res)  # a long run stopped later still leaves every finished row
     sample = x_eval[:1]
     loaded = {k: Model.load(p, threads=1) for k, p in files.items()}
     runners: dict[str, Callable[[], Any]] = {k: (lambda m=m: m(sample)) for k, m in loaded.items()}
@@ -301,14 +308,18 @@ def main() -> None:
     parser.add_argument("--out", default="real_models")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    results = {}
+    results: dict[str, Any] = {}
+
+    def save(partial: dict) -> None:
+        write(args.out, {"args": vars(args), "results": {**results, name: partial}, "partial": True})
+
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
             print(f"{name} ...", file=sys.stderr)
             qat = argparse.Namespace(
                 steps=args.qat_steps, batch=args.qat_batch, lr=args.qat_lr, train=args.qat_train
             )
-            results[name] = run_model(name, args.methods, args.eval, args.calib, qat, Path(tmp))
+            results[name] = run_model(name, args.methods, args.eval, args.calib, qat, Path(tmp), save)
     rows = []
     for name, r in results.items():
         for label, m in r["methods"].items():
