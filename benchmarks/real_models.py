@@ -330,7 +330,7 @@ def main() -> None:
                 [
                     name,
                     label,
-                    f"{m['top1'] * 100:.1f}",
+                    f"{m['top1'] * 100:.2f}",
                     f"{m['top5'] * 100:.1f}",
                     f"{m['confident'] * 100:.1f} (n={m['confident_n']})",
                     f"{m['cosine']:.4f}",
