@@ -177,7 +177,13 @@ def distill_qat(
 
     example = torch.from_numpy(x_train[:2])
     config = ek.QuantConfig(freeze_bn_after=0, freeze_observers_after=(2 * steps) // 3)
-    qat = ek.prepare_qat(copy.deepcopy(fp32), example, config=config)
+    student = copy.deepcopy(fp32)
+    if hasattr(
+        student, "_global_params"
+    ):  # EfficientNet: no drop-connect ; prepare_qat captures the train-mode graph, so its
+        # torch.rand would stay in the finalized model and export as RandomUniformLike)
+        student._global_params = student._global_params._replace(drop_connect_rate=None)
+    qat = ek.prepare_qat(student, example, config=config)
     x = torch.from_numpy(x_train)
     with torch.no_grad():
         chunks = [_as_list(fp32(x[i : i + 32])) for i in range(0, len(x), 32)]
