@@ -178,10 +178,9 @@ def distill_qat(
     example = torch.from_numpy(x_train[:2])
     config = ek.QuantConfig(freeze_bn_after=0, freeze_observers_after=(2 * steps) // 3)
     student = copy.deepcopy(fp32)
-    if hasattr(
-        student, "_global_params"
-    ):  # EfficientNet: no drop-connect ; prepare_qat captures the train-mode graph, so its
-        # torch.rand would stay in the finalized model and export as RandomUniformLike)
+    # EfficientNet without drop-connect: prepare_qat captures the train-mode graph, so its torch.rand would
+    # stay in the finalized model (and export as RandomUniformLike, which no writer lowers)
+    if hasattr(student, "_global_params"):
         student._global_params = student._global_params._replace(drop_connect_rate=None)
     qat = ek.prepare_qat(student, example, config=config)
     x = torch.from_numpy(x_train)
