@@ -91,8 +91,8 @@ class QuantConfig(VerbConfig):
     * ``equalization``: :class:`Equalization` — cross-layer equalization of conv pairs before calibration
       (``"off"``, ``"relu"``, ``"relu6_as_relu"``); off by default: it did not win on EfficientNet-Lite0.
     * ``adaround`` / ``adaround_iterations``: learn each weight's rounding (up or down) layer by layer on the
-      calibration inputs (:mod:`edgekit.quantization.adaround`); off by default (not yet measured on a
-      pretrained network: slow on 2 cores).
+      calibration inputs (:mod:`edgekit.quantization.adaround`); off by default: +3.7 points of top-1
+      agreement on EfficientNet-Lite0, +0.2 on MTCNN ONet (100 iterations), 5-13x the quantize time.
     * ``per_channel_weights``: False gives one weight scale per tensor.
     * ``layer_norm``: :class:`LayerNormMode` — ``"float"`` (default) or ``"int8"`` (the decomposition
       quantized op by op).
