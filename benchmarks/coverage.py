@@ -27,6 +27,7 @@ import torchvision
 from _common import RESULTS, isolated, table, write
 
 import edgekit as ek
+from edgekit.runtime import Model
 
 SEGMENTATION = ["lraspp_mobilenet_v3_large", "deeplabv3_mobilenet_v3_large"]
 
@@ -110,6 +111,7 @@ def one(name: str, size: int, folder: Path, writer: str = "direct") -> dict:
             output_range=report.output_range,
             parity=report.within(cosine=0.9999, rel_max_abs=1e-3),
         )
+        row.update(xnnpack(tfl.path))
         row["status"] = "ok" if row["parity"] else "parity"
         if report.output_range == 0:
             row["status"] = "constant output"
@@ -123,6 +125,26 @@ def one(name: str, size: int, folder: Path, writer: str = "direct") -> dict:
             p.unlink()
         gc.collect()
     return row
+
+
+def xnnpack(path: Path) -> dict:
+    """How many of the file's nodes LiteRT's XNNPACK delegate takes, and the op types it leaves."""
+    coverage = Model.load(path, backend="litert", delegate="xnnpack", threads=1).delegate_coverage()
+    return {
+        "xnnpack_nodes": coverage["delegated_nodes"],
+        "nodes": coverage["total_nodes"],
+        "xnnpack_fallback": coverage["fallback_op_types"],
+    }
+
+
+def carried_tf_path(old: dict) -> dict:
+    """The TensorFlow-converter row's numbers (a row without a ``writer`` key), kept beside a direct re-run."""
+    if old.get("writer") not in (None, "tf") or "ops" not in old:
+        return {key: value for key, value in old.items() if key.startswith("tf_")}
+    carried = {"tf_ops": old["ops"], "tf_transposes": old.get("transposes"), "tf_commit": old.get("commit")}
+    if "xnnpack_nodes" in old:
+        carried.update(tf_xnnpack_nodes=old["xnnpack_nodes"], tf_nodes=old["nodes"])
+    return carried
 
 
 def main() -> None:
@@ -146,9 +168,19 @@ def main() -> None:
         for name in names:
             if name in done and not args.redo:
                 continue
-            done[name] = {**isolated(one, name, args.size, Path(tmp), args.writer), "commit": commit}
+            carried = carried_tf_path(done[name]) if name in done and args.writer == "direct" else {}
+            done[name] = {
+                **isolated(one, name, args.size, Path(tmp), args.writer),
+                **carried,
+                "commit": commit,
+            }
             write(result_name, {"results": list(done.values())})
-            print(f"{name}: {done[name]['status']} {done[name].get('error', '')[:160]}", flush=True)
+            row = done[name]
+            print(
+                f"{name}: {row['status']} ops {row.get('ops')} (TF path {row.get('tf_ops')}) "
+                f"xnnpack {row.get('xnnpack_nodes')}/{row.get('nodes')} {row.get('error', '')[:160]}",
+                flush=True,
+            )
     rows = [
         [
             r["model"],
