@@ -253,7 +253,7 @@ def export(
         what = "the ONNX file" if fmt == "onnx" else "the TFLite file"
         if fmt == "onnx":
             stage("write")
-            save_onnx(exported.model, tmp)
+            save_onnx(exported.model, tmp, data_name=f"{out.name}.data")
             ops = dict(Counter(n.op_type for n in exported.model.graph.node))
         else:
             from edgekit.converters.tflite.convert import onnx_to_tflite
