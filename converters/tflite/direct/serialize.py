@@ -61,14 +61,14 @@ class Serialized:
             f.write(self.head)
             for offset, raw in self.tail:
                 f.write(b"\0" * (offset - f.tell()))
-                f.write(memoryview(raw))
+                f.write(raw.data)
 
     def __bytes__(self) -> bytes:
         """The whole file in memory (small models and tests; large ones are written with ``write_to``)."""
         parts: list[bytes | memoryview] = [self.head]
         cursor = len(self.head)
         for offset, raw in self.tail:
-            parts += [b"\0" * (offset - cursor), memoryview(raw)]
+            parts += [b"\0" * (offset - cursor), raw.data]
             cursor = offset + raw.size
         return b"".join(parts)
 
