@@ -256,7 +256,7 @@ def export_onnx(
     if program is None:
         raise ExportError(untraceable_message(model, errors[-1])) from errors[-1]
     proto = program.model_proto
-    if proto.ByteSize() < PROTOBUF_LIMIT:  # larger ones are checked from the file (save_onnx)
+    if not over_protobuf_limit(proto):  # larger ones are checked from the file (save_onnx)
         check_onnx(proto)
     return OnnxExport(
         model=proto,
@@ -297,6 +297,17 @@ def add_onnx_metadata(proto: Any, exported: OnnxExport) -> None:
 PROTOBUF_LIMIT = 2**31 - 2**20  # protobuf cannot serialize a message of 2 GiB or more
 
 
+def over_protobuf_limit(proto: Any) -> bool:
+    """Whether ``proto`` is too large for one protobuf message, judged by its initializers' sizes (protobuf's
+    own ``ByteSize()`` raises ``EncodeError`` past 2 GiB); 64 MiB is left for the graph itself."""
+    from edgekit.converters.onnx_proto import np_dtype
+
+    weights = sum(
+        int(np.prod(t.dims, dtype=np.int64)) * np_dtype(t.data_type).itemsize for t in proto.graph.initializer
+    )
+    return weights >= PROTOBUF_LIMIT - 2**26
+
+
 def check_onnx(model: Any) -> None:
     """``onnx.checker`` on a ``ModelProto`` or a file path (the only way for a model over 2 GiB)."""
     import onnx
@@ -313,8 +324,7 @@ def save_onnx(proto: Any, path: Path, data_name: str | None = None) -> None:
     not its temporary one) and the file is checked with ``onnx.checker``."""
     import onnx
 
-    size = proto.ByteSize()
-    if size < PROTOBUF_LIMIT:
+    if not over_protobuf_limit(proto):
         path.write_bytes(proto.SerializeToString())
     else:  # protobuf's 2 GB limit
         location = data_name or path.name + ".data"
