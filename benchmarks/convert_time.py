@@ -48,7 +48,7 @@ proto = normalize(proto)
 t_normal = time.perf_counter()
 model, _ = fuse_gelu(proto)
 built = direct.build_graph(model)
-data = direct.write(built, {"edgekit": b"{}"})
+data = bytes(direct.write(built, {"edgekit": b"{}"}))
 open(sys.argv[2], "wb").write(data)
 timings = built.timings
 out = {"import": t_import - start, "onnx_load": t_load - t_import, "normalise": t_normal - t_load,

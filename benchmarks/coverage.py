@@ -7,7 +7,7 @@ edgekit commit it was measured with). Random weights with BatchNorm statistics
 re-estimated (untrained nets output ~1e-9), and zero-initialised layers (ViT's head) re-drawn so the
 output is not a constant that any converter would match.
 
-    python benchmarks/coverage.py [--models resnet18 vit_b_16] [--size 224] [--redo]
+    python benchmarks/coverage.py [--models resnet18 vit_b_16] [--size 224] [--redo] [--table]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import torchvision
 from _common import RESULTS, isolated, table, write
 
 import edgekit as ek
+from edgekit.runtime import Model
 
 SEGMENTATION = ["lraspp_mobilenet_v3_large", "deeplabv3_mobilenet_v3_large"]
 
@@ -110,6 +111,7 @@ def one(name: str, size: int, folder: Path, writer: str = "direct") -> dict:
             output_range=report.output_range,
             parity=report.within(cosine=0.9999, rel_max_abs=1e-3),
         )
+        row.update(xnnpack(tfl.path))
         row["status"] = "ok" if row["parity"] else "parity"
         if report.output_range == 0:
             row["status"] = "constant output"
@@ -125,11 +127,34 @@ def one(name: str, size: int, folder: Path, writer: str = "direct") -> dict:
     return row
 
 
+def xnnpack(path: Path) -> dict:
+    """How many of the file's nodes LiteRT's XNNPACK delegate takes, and the op types it leaves."""
+    coverage = Model.load(path, backend="litert", delegate="xnnpack", threads=1).delegate_coverage()
+    return {
+        "xnnpack_nodes": coverage["delegated_nodes"],
+        "nodes": coverage["total_nodes"],
+        "xnnpack_fallback": coverage["fallback_op_types"],
+    }
+
+
+def carried_tf_path(old: dict) -> dict:
+    """The TensorFlow-converter row's numbers (a row without a ``writer`` key), kept beside a direct re-run."""
+    if old.get("writer") not in (None, "tf") or "ops" not in old:
+        return {key: value for key, value in old.items() if key.startswith("tf_")}
+    carried = {"tf_ops": old["ops"], "tf_transposes": old.get("transposes"), "tf_commit": old.get("commit")}
+    if "xnnpack_nodes" in old:
+        carried.update(tf_xnnpack_nodes=old["xnnpack_nodes"], tf_nodes=old["nodes"])
+    return carried
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", nargs="*")
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--redo", action="store_true")
+    parser.add_argument(
+        "--table", action="store_true", help="print the table of the results on file, run nothing"
+    )
     parser.add_argument(
         "--writer", choices=["direct", "tf"], default="direct", help="results: coverage[_tf].json"
     )
@@ -142,47 +167,87 @@ def main() -> None:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
     ).stdout.strip()
+    if args.table:
+        print(summary(done))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             if name in done and not args.redo:
                 continue
-            done[name] = {**isolated(one, name, args.size, Path(tmp), args.writer), "commit": commit}
+            carried = carried_tf_path(done[name]) if name in done and args.writer == "direct" else {}
+            done[name] = {
+                **isolated(one, name, args.size, Path(tmp), args.writer),
+                **carried,
+                "commit": commit,
+            }
             write(result_name, {"results": list(done.values())})
-            print(f"{name}: {done[name]['status']} {done[name].get('error', '')[:160]}", flush=True)
-    rows = [
-        [
-            r["model"],
-            r.get("input", ""),
-            r.get("ops", ""),
-            f"{r.get('export_s', 0):.1f}",
-            f"{r.get('convert_s', 0):.1f}",
-            f"{r.get('cosine', 0):.6f}" if "cosine" in r else "",
-            f"{r.get('size_mb', 0):.1f}",
-            f"{r['peak_gib']:.1f}" if "peak_gib" in r else "",
-            r.get("transposes", ""),
-            r["status"] if r["status"] != "failed" else r["error"][:80],
-        ]
-        for r in done.values()
-    ]
-    print(
-        table(
+            row = done[name]
+            print(
+                f"{name}: {row['status']} ops {row.get('ops')} (TF path {row.get('tf_ops')}) "
+                f"xnnpack {row.get('xnnpack_nodes')}/{row.get('nodes')} {row.get('error', '')[:160]}",
+                flush=True,
+            )
+    print(summary(done))
+
+
+def _pair(value: object, tf_value: object) -> str:
+    """``direct (TF path)`` when the TF-path number differs, else the one number."""
+    if value in (None, ""):
+        return "–"
+    return f"{value} ({tf_value})" if tf_value not in (None, value) else str(value)
+
+
+def summary(done: dict[str, dict]) -> str:
+    """The README table: one row a model (sorted, segmentation last) and the count of rows with parity."""
+    order = sorted(done, key=lambda m: (m in SEGMENTATION, m))
+    rows = []
+    for name in order:
+        r = done[name]
+        ratio = r["max_abs"] / r["output_range"] if r.get("output_range") else None
+        rows.append(
             [
-                "model",
-                "input",
-                "TFLite ops",
-                "export s",
-                "convert s",
-                "cosine",
-                "MB",
-                "peak GiB",
-                "TRANSPOSE",
-                "status",
-            ],
-            rows,
+                name,
+                r.get("writer") or "tf",
+                r.get("input", "–"),
+                _pair(r.get("ops"), r.get("tf_ops")),
+                _pair(r.get("transposes"), r.get("tf_transposes")),
+                f"{r['xnnpack_nodes']}/{r['nodes']}" if "xnnpack_nodes" in r else "–",
+                f"{r['export_s']:.1f}" if "export_s" in r else "–",
+                f"{r['convert_s']:.1f}" if "convert_s" in r else "–",
+                f"{r['cosine']:.6f}" if "cosine" in r else "–",
+                f"{ratio:.1e}" if ratio is not None else "–",
+                f"{r['size_mb']:.1f}" if r.get("size_mb") else "–",
+                f"{r['peak_gib']:.1f}" if r.get("peak_gib") else "–",
+                r["status"] if r["status"] != "failed" else r["error"][:80],
+            ]
         )
-    )
+    direct = [r for r in done.values() if r.get("writer") == "direct"]
     ok = sum(r["status"] == "ok" for r in done.values())
-    print(f"\n{ok}/{len(done)} models convert with parity")
+    return "\n".join(
+        [
+            table(
+                [
+                    "model",
+                    "writer",
+                    "input",
+                    "TFLite ops (TF path)",
+                    "TRANSPOSE (TF path)",
+                    "XNNPACK nodes",
+                    "export s",
+                    "convert s",
+                    "cosine",
+                    "max abs / range",
+                    "MB",
+                    "peak GiB",
+                    "status",
+                ],
+                rows,
+            ),
+            "",
+            f"{ok}/{len(done)} models convert with parity; with the direct writer "
+            f"{sum(r['status'] == 'ok' for r in direct)}/{len(direct)}",
+        ]
+    )
 
 
 if __name__ == "__main__":

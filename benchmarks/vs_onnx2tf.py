@@ -10,7 +10,8 @@ working directory (an all-zero one is created there), and it overwrites its inpu
 Compared, fp32: cold conversion time, op count, LiteRT latency of the produced files (same interpreter
 and threads, interleaved), parity vs PyTorch. Int8, from the same random-weight model and the same 16 calibration
 inputs: edgekit quantizes in PyTorch (``ek.quantize``) and converts its QDQ ONNX; onnx2tf quantizes the
-float ONNX with the TFLite converter (``-oiqt`` with those inputs via ``-cind``). Both int8 files are
+float ONNX with the TFLite converter (``-tb tf_converter -oiqt`` with those inputs via ``-cind``; its
+default backend fails ``-oiqt``). Both int8 files are
 judged against PyTorch fp32 on 8 other inputs, edgekit's also against its own reference (PyTorch
 quantized and ONNX Runtime QDQ, in output quantization steps), and onnx2tf is also given edgekit's QDQ
 file to show what it makes of one.
@@ -104,9 +105,16 @@ def nchw_runner(path: Path) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def int8_entry(
-    venv: Path, model: torch.nn.Module, x: torch.Tensor, onnx_file: Path, folder: Path, name: str
+    venv: Path,
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    onnx_file: Path,
+    folder: Path,
+    name: str,
+    backend: str | None = "tf_converter",
 ) -> dict[str, Any]:
-    """Quantize with both tools from the same calibration inputs and judge both int8 files."""
+    """Quantize with both tools from the same calibration inputs and judge both int8 files (onnx2tf's
+    ``-oiqt`` with ``backend``: its default ``flatbuffer_direct`` fails its own int8 on these models)."""
     generator = torch.Generator().manual_seed(1)
     calib = torch.rand(16, 1, *x.shape[1:], generator=generator)
     evaluation = torch.rand(8, *x.shape[1:], generator=generator).numpy()
@@ -116,11 +124,14 @@ def int8_entry(
     ours = ek.convert(qdq, folder / f"{name}_int8.tflite", config=ek.ConvertConfig(verify=False)).path
     ours_s = time.perf_counter() - t0
     nhwc = np.ascontiguousarray(calib[:, 0].numpy().transpose(0, 2, 3, 1))
-    theirs, theirs_s, error = run_onnx2tf(venv, onnx_file, folder / f"o2t_{name}_int8", calibration=nhwc)
+    theirs, theirs_s, error = run_onnx2tf(
+        venv, onnx_file, folder / f"o2t_{name}_int8", calibration=nhwc, backend=backend
+    )
     from_qdq, _, qdq_error = run_onnx2tf(venv, qdq, folder / f"o2t_{name}_qdq")
     out_scale = Model.load(ours).outputs[0].quantization[0]
     ours_run = nchw_runner(ours)
     entry: dict[str, Any] = {
+        "onnx2tf_backend": backend or "default",
         "ours_s": ours_s,
         "theirs_s": theirs_s,
         "error": error,
@@ -179,7 +190,15 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--no-int8", action="store_true", help="fp32 only")
     parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
+    parser.add_argument(
+        "--int8-backend", default="tf_converter", choices=BACKENDS, help="onnx2tf backend for its -oiqt file"
+    )
+    parser.add_argument(
+        "--int8-only", action="store_true", help="re-run the int8 entry only, keeping the fp32 rows on file"
+    )
     args = parser.parse_args()
+    previous = RESULTS / "vs_onnx2tf.json"
+    kept = json.loads(previous.read_text())["results"] if previous.exists() else {}
     rows, int8_rows, results = [], [], {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -187,6 +206,15 @@ def main() -> None:
             model = bn_ready(name, args.size)
             x = torch.rand(1, 3, args.size, args.size)
             onnx_file = ek.export(model, x, folder / f"{name}.onnx").path
+            if args.int8_only:
+                entry = dict(kept.get(name, {}))
+                entry["int8"] = int8_entry(
+                    args.onnx2tf_venv, model, x, onnx_file, folder, name, args.int8_backend
+                )
+                int8_rows.append(int8_row(name, entry["int8"]))
+                results[name] = entry
+                _save(results)
+                continue
             ours = folder / f"{name}.tflite"
             ours_s = min(cold_convert(onnx_file, ours) for _ in range(2))
             reference = model(x).detach().numpy()
@@ -221,7 +249,9 @@ def main() -> None:
             lat = interleaved(runners, rounds=11, calls=5, warmup=2)
             entry["latency_ms"] = {k: v * 1e3 for k, v in lat.items()}
             if not args.no_int8:
-                entry["int8"] = int8_entry(args.onnx2tf_venv, model, x, onnx_file, folder, name)
+                entry["int8"] = int8_entry(
+                    args.onnx2tf_venv, model, x, onnx_file, folder, name, args.int8_backend
+                )
                 int8_rows.append(int8_row(name, entry["int8"]))
             results[name] = entry
             _save(results)

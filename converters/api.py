@@ -253,7 +253,7 @@ def export(
         what = "the ONNX file" if fmt == "onnx" else "the TFLite file"
         if fmt == "onnx":
             stage("write")
-            save_onnx(exported.model, tmp)
+            save_onnx(exported.model, tmp, data_name=f"{out.name}.data")
             ops = dict(Counter(n.op_type for n in exported.model.graph.node))
         else:
             from edgekit.converters.tflite.convert import onnx_to_tflite
@@ -266,7 +266,7 @@ def export(
                 weights=weights,
             )
             stage("write")
-            tmp.write_bytes(conversion.flatbuffer)
+            conversion.write_to(tmp)
             notes.extend(conversion.notes)
         if config.verify:
             stage("verify")
@@ -351,14 +351,14 @@ def convert(
     from edgekit.converters.tflite.convert import onnx_to_tflite
 
     stage("load + normalise")
-    proto = normalize(load_onnx(source), config.input_shapes)
+    proto = normalize(load_onnx(source, map_external=True), config.input_shapes)
     stage("translate + calibrate" if tflite_calibration is not None else "translate")
     conversion = onnx_to_tflite(
         proto, calibrate=tflite_calibration, input_shapes=config.input_shapes, writer=config.writer.value
     )
     with atomic_path(out) as tmp:
         stage("write")
-        tmp.write_bytes(conversion.flatbuffer)
+        conversion.write_to(tmp)
         report = None
         if config.verify:
             stage("verify")

@@ -201,7 +201,6 @@ def export_onnx(
     output_names: Sequence[str] | None = None,
 ) -> OnnxExport:
     """Export ``model`` to an in-memory ONNX model (dynamo exporter, onnxscript-optimized, checked)."""
-    import onnx
     import torch
 
     state = quant_state(model)
@@ -257,10 +256,8 @@ def export_onnx(
     if program is None:
         raise ExportError(untraceable_message(model, errors[-1])) from errors[-1]
     proto = program.model_proto
-    try:
-        onnx.checker.check_model(proto)
-    except onnx.checker.ValidationError as exc:
-        raise ExportError(f"the exported ONNX model is invalid: {_cause(exc)}") from exc
+    if not over_protobuf_limit(proto):  # larger ones are checked from the file (save_onnx)
+        check_onnx(proto)
     return OnnxExport(
         model=proto,
         input_names=[
@@ -297,12 +294,40 @@ def add_onnx_metadata(proto: Any, exported: OnnxExport) -> None:
     entry.key, entry.value = METADATA_KEY, meta.to_json()
 
 
-def save_onnx(proto: Any, path: Path) -> None:
-    """Serialize ``proto`` to ``path`` as one self-contained file (external data only over 2 GB)."""
+PROTOBUF_LIMIT = 2**31 - 2**20  # protobuf cannot serialize a message of 2 GiB or more
+
+
+def over_protobuf_limit(proto: Any) -> bool:
+    """Whether ``proto`` is too large for one protobuf message, judged by its initializers' sizes (protobuf's
+    own ``ByteSize()`` raises ``EncodeError`` past 2 GiB); 64 MiB is left for the graph itself."""
+    from edgekit.converters.onnx_proto import np_dtype
+
+    weights = sum(
+        int(np.prod(t.dims, dtype=np.int64)) * np_dtype(t.data_type).itemsize for t in proto.graph.initializer
+    )
+    return weights >= PROTOBUF_LIMIT - 2**26
+
+
+def check_onnx(model: Any) -> None:
+    """``onnx.checker`` on a ``ModelProto`` or a file path (the only way for a model over 2 GiB)."""
     import onnx
 
-    size = proto.ByteSize()
-    if size < 2**31 - 2**20:
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as exc:
+        raise ExportError(f"the exported ONNX model is invalid: {_cause(exc)}") from exc
+
+
+def save_onnx(proto: Any, path: Path, data_name: str | None = None) -> None:
+    """Serialize ``proto`` to ``path`` as one self-contained file; over 2 GiB the weights go to the side
+    file ``data_name`` beside it (default ``<path name>.data``; ``ek.export`` names it after the final file,
+    not its temporary one) and the file is checked with ``onnx.checker``."""
+    import onnx
+
+    if not over_protobuf_limit(proto):
         path.write_bytes(proto.SerializeToString())
     else:  # protobuf's 2 GB limit
-        onnx.save_model(proto, str(path), save_as_external_data=True, location=path.name + ".data")
+        location = data_name or path.name + ".data"
+        (path.parent / location).unlink(missing_ok=True)  # onnx appends to an existing side file
+        onnx.save_model(proto, str(path), save_as_external_data=True, location=location)
+        check_onnx(str(path))

@@ -52,13 +52,20 @@ from edgekit.runtime.metadata import METADATA_KEY
 log = logging.getLogger(__name__)
 
 
-def load_onnx(path: str | os.PathLike[str]) -> Any:
-    """``onnx.ModelProto`` from ``path``, with weights kept in side files (external data) loaded.
+def load_onnx(path: str | os.PathLike[str], *, map_external: bool = False) -> Any:
+    """``onnx.ModelProto`` from ``path``, with weights kept in side files (external data) loaded, or with
+    ``map_external`` left in their files and memory-mapped when read (their locations made absolute;
+    what ``ek.convert`` does, so a model over 2 GiB is not held twice).
 
     A truncated/corrupt file or a missing side file raises :class:`~edgekit.errors.ModelFileError`
     naming the file.
     """
-    from edgekit.converters.onnx_proto import all_tensors, parse_model, uses_external_data
+    from edgekit.converters.onnx_proto import (
+        all_tensors,
+        map_external_data,
+        parse_model,
+        uses_external_data,
+    )
 
     source = Path(path)
     try:
@@ -86,7 +93,10 @@ def load_onnx(path: str | os.PathLike[str]) -> Any:
         from onnx.external_data_helper import load_external_data_for_model
 
         try:
-            load_external_data_for_model(proto, str(source.parent))
+            if map_external:
+                map_external_data(proto, source.parent)
+            else:
+                load_external_data_for_model(proto, str(source.parent))
         except Exception as exc:
             raise ModelFileError(
                 f"the external data of {source.name} could not be read ({exc}): the side file is truncated; "

@@ -114,6 +114,9 @@ def to_array(tensor: Any) -> np.ndarray:
     """The values of a ``TensorProto`` (read-only when they come from ``raw_data``, as ``onnx``'s)."""
     dims = tuple(tensor.dims)
     dtype = _NUMPY.get(tensor.data_type)
+    mapped = _mapped(tensor, dtype)
+    if mapped is not None:
+        return mapped
     if dtype is None or tensor.HasField("segment") or tensor.data_location == TensorProto.EXTERNAL:
         from onnx import numpy_helper
 
@@ -130,6 +133,46 @@ def to_array(tensor: Any) -> np.ndarray:
 
         return numpy_helper.to_array(tensor)
     return np.asarray(getattr(tensor, field), dtype=dtype).reshape(dims)
+
+
+def _mapped(tensor: Any, dtype: np.dtype[Any] | None) -> np.ndarray | None:
+    """A read-only view of an external tensor's bytes mapped from its side file, when its ``location`` is
+    absolute (as :func:`map_external_data` leaves it): the weights stay in the page cache, not copied."""
+    if dtype is None or tensor.data_location != TensorProto.EXTERNAL:
+        return None
+    entries = {entry.key: entry.value for entry in tensor.external_data}
+    location = Path(entries.get("location", ""))
+    if not location.is_absolute():
+        return None
+    count = int(np.prod(tensor.dims, dtype=np.int64))
+    if count == 0:
+        return np.zeros(tuple(tensor.dims), dtype)
+    mapped = np.memmap(
+        location,
+        dtype=dtype.newbyteorder("<"),
+        mode="r",
+        offset=int(entries.get("offset", 0)),
+        shape=(count,),
+    )
+    return mapped.view(np.ndarray).astype(dtype, copy=False).reshape(tuple(tensor.dims))
+
+
+def map_external_data(model: Any, folder: Path) -> int:
+    """Point each external tensor of ``model`` at its side file by absolute path (under ``folder``) instead
+    of reading it into the protobuf; :func:`to_array` then maps it. Returns the number of tensors."""
+    external = [t for t in all_tensors(model.graph) if uses_external_data(t)]
+    for tensor in external:
+        entries = {entry.key: entry for entry in tensor.external_data}
+        location = (folder / entries["location"].value).resolve()
+        if "length" in entries:
+            end = int(entries["offset"].value if "offset" in entries else 0) + int(entries["length"].value)
+            if end > location.stat().st_size:
+                raise ValueError(
+                    f"tensor {tensor.name!r} needs bytes up to {end} of {location.name}, which holds "
+                    f"{location.stat().st_size}"
+                )
+        entries["location"].value = str(location)
+    return len(external)
 
 
 def attribute_value(attribute: Any) -> Any:

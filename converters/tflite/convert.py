@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,13 +40,21 @@ WRITERS = ("direct", "tf")
 
 @dataclass
 class TFLiteConversion:
-    """The flatbuffer and what was learnt while converting."""
+    """The flatbuffer and what was learnt while converting. ``tail``: the ``(file offset, bytes)`` buffers
+    written after the flatbuffer when the constants are over 2 GiB (then ``flatbuffer`` is the tables only)."""
 
     flatbuffer: bytes
     quantized: bool
     inputs: list[IOSpec]
     outputs: list[IOSpec]
     notes: list[str] = field(default_factory=list)
+    tail: tuple[tuple[int, np.ndarray], ...] = ()
+
+    def write_to(self, path: Path) -> None:
+        """Write the ``.tflite`` file, streaming any buffers that follow the flatbuffer."""
+        from edgekit.converters.tflite.direct.serialize import Serialized
+
+        Serialized(self.flatbuffer, self.tail).write_to(path)
 
 
 def is_qdq(model: Any) -> bool:
@@ -134,13 +143,14 @@ def _direct(
         quantized=quantized,
         extra={"source": "onnx", "opset": translator.opset, "writer": "direct", **(extra_metadata or {})},
     )
-    flatbuffer = write(built, {METADATA_KEY: metadata.to_json().encode("utf-8")})
+    serialized = write(built, {METADATA_KEY: metadata.to_json().encode("utf-8")})
     return TFLiteConversion(
-        flatbuffer=flatbuffer,
+        flatbuffer=serialized.head,
         quantized=quantized,
         inputs=translator.inputs,
         outputs=translator.outputs,
         notes=translator.notes,
+        tail=serialized.tail,
     )
 
 

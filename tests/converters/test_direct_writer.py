@@ -283,7 +283,7 @@ def _run(graph: Graph, x: np.ndarray, tmp_path: Path) -> np.ndarray:
     from ai_edge_litert.interpreter import Interpreter
 
     path = tmp_path / "g.tflite"
-    path.write_bytes(serialize(graph))
+    path.write_bytes(bytes(serialize(graph)))
     interp = Interpreter(model_path=str(path))
     interp.allocate_tensors()
     interp.set_tensor(interp.get_input_details()[0]["index"], x)
@@ -343,8 +343,8 @@ def test_constants_past_the_threshold_go_after_the_flatbuffer(tmp_path: Path) ->
         [helper.make_node("Gemm", ["x", "w", "b"], ["y"], transB=1)], [1, 64], [1, 32], {"w": w, "b": b}
     )
     built = build_graph(model)
-    inline = write(built, {"edgekit": b"{}"})
-    external = write(built, {"edgekit": b"{}"}, external_threshold=0)
+    inline = bytes(write(built, {"edgekit": b"{}"}))
+    external = bytes(write(built, {"edgekit": b"{}"}, external_threshold=0))
     validate(external)
     assert read_metadata(external)["edgekit"] == b"{}"
     assert len(external) > len(inline)  # the data follows the tables, aligned
@@ -360,6 +360,10 @@ def test_constants_past_the_threshold_go_after_the_flatbuffer(tmp_path: Path) ->
         outs.append(interp.get_tensor(interp.get_output_details()[0]["index"]))
     np.testing.assert_array_equal(outs[0], outs[1])
     np.testing.assert_allclose(outs[1], np.ones((1, 64), np.float32) @ w.T + b, rtol=1e-5, atol=1e-5)
+    streamed = write(built, {"edgekit": b"{}"}, external_threshold=0)
+    assert streamed.tail and streamed.size == len(external)
+    streamed.write_to(tmp_path / "streamed.tflite")  # buffer by buffer, never joined
+    assert (tmp_path / "streamed.tflite").read_bytes() == external
 
 
 def test_no_direct_lowering_names_node_op_and_the_tf_writer_before_writing(tmp_path: Path) -> None:

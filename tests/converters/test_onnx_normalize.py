@@ -103,6 +103,41 @@ def test_external_data_loads_and_a_missing_side_file_is_named(tmp_path: Path) ->
     assert not (tmp_path / "again.tflite").exists()
 
 
+def test_convert_maps_side_file_weights_and_names_a_truncated_one(tmp_path: Path) -> None:
+    """ek.convert reads external weights through a memory map (not into the protobuf: a model over 2 GiB is
+    not held twice); a side file shorter than its tensors say is a ModelFileError naming the tensor."""
+    src = _torchscript_onnx(tmp_path / "plain.onnx", 13)
+    folder = tmp_path / "ext"
+    folder.mkdir()
+    onnx.save_model(
+        onnx.load(str(src)),
+        str(folder / "m.onnx"),
+        save_as_external_data=True,
+        location="m.onnx.data",
+        size_threshold=0,
+    )
+    mapped = load_onnx(folder / "m.onnx", map_external=True)
+    weights = [t for t in mapped.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+    assert weights and not any(t.raw_data for t in weights)
+    from edgekit.converters.onnx_proto import to_array
+
+    loaded = {t.name: onnx.numpy_helper.to_array(t) for t in load_onnx(folder / "m.onnx").graph.initializer}
+    for tensor in weights:
+        array = to_array(tensor)
+        assert not array.flags.owndata and not array.flags.writeable  # a view of the mapped file
+        np.testing.assert_array_equal(array, loaded[tensor.name])
+    result = ek.convert(folder / "m.onnx", tmp_path / "m.tflite")
+    assert result.parity is not None and result.parity.max_abs < 1e-5
+    data = folder / "m.onnx.data"
+    data.write_bytes(data.read_bytes()[:-8])
+    with pytest.raises(
+        ModelFileError,
+        match=r"of m\.onnx could not be read \(tensor .* needs bytes up to \d+ of m\.onnx\.data",
+    ):
+        ek.convert(folder / "m.onnx", tmp_path / "again.tflite")
+    assert not (tmp_path / "again.tflite").exists()
+
+
 def test_corrupt_onnx_file_is_a_model_file_error(tmp_path: Path) -> None:
     src = _torchscript_onnx(tmp_path / "m.onnx", 13)
     broken = tmp_path / "broken.onnx"

@@ -14,7 +14,7 @@ from edgekit.converters.tflite.direct.emitter import Emitter
 from edgekit.converters.tflite.direct.ir import Graph
 from edgekit.converters.tflite.direct.passes import drop_dead, optimize
 from edgekit.converters.tflite.direct.quantize import quantize
-from edgekit.converters.tflite.direct.serialize import EXTERNAL_THRESHOLD, serialize
+from edgekit.converters.tflite.direct.serialize import EXTERNAL_THRESHOLD, Serialized, serialize
 from edgekit.converters.tflite.direct.weight_types import set_weight_types
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def write(
     metadata: dict[str, bytes],
     *,
     external_threshold: int = EXTERNAL_THRESHOLD,
-) -> bytes:
+) -> Serialized:
     """Serialize a built graph with its metadata entries."""
     start = time.perf_counter()
     data = serialize(

@@ -13,6 +13,8 @@ Constant data larger than ``EXTERNAL_THRESHOLD`` in total is written after the f
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,6 +36,41 @@ _TYPES = {
     np.dtype(np.int16): "INT16",
     np.dtype(np.bool_): "BOOL",
 }
+
+
+@dataclass(frozen=True)
+class Serialized:
+    """A ``.tflite`` file: the flatbuffer (``head``), then, when the constants are over the threshold, the
+    ``(file offset, bytes)`` buffers it points to after itself. Written by streaming each buffer from its
+    array (often a view of the ONNX side file), never joined into one ``bytes``.
+
+    >>> Serialized(b"TFL3").size
+    4
+    """
+
+    head: bytes
+    tail: tuple[tuple[int, np.ndarray], ...] = ()
+
+    @property
+    def size(self) -> int:
+        return self.tail[-1][0] + self.tail[-1][1].size if self.tail else len(self.head)
+
+    def write_to(self, path: str | os.PathLike[str]) -> None:
+        """Write the file at ``path`` (the caller picks an atomic temporary path)."""
+        with open(path, "wb") as f:
+            f.write(self.head)
+            for offset, raw in self.tail:
+                f.write(b"\0" * (offset - f.tell()))
+                f.write(raw.data)
+
+    def __bytes__(self) -> bytes:
+        """The whole file in memory (small models and tests; large ones are written with ``write_to``)."""
+        parts: list[bytes | memoryview] = [self.head]
+        cursor = len(self.head)
+        for offset, raw in self.tail:
+            parts += [b"\0" * (offset - cursor), raw.data]
+            cursor = offset + raw.size
+        return b"".join(parts)
 
 
 def schema() -> Any:
@@ -65,8 +102,8 @@ def serialize(
     input_names: list[str] | None = None,
     output_names: list[str] | None = None,
     external_threshold: int = EXTERNAL_THRESHOLD,
-) -> bytes:
-    """The ``.tflite`` bytes of ``graph`` (constants deduplicated, metadata entries appended)."""
+) -> Serialized:
+    """The ``.tflite`` file of ``graph`` (constants deduplicated, metadata entries appended)."""
     import flatbuffers
 
     s = schema()
@@ -155,7 +192,7 @@ def serialize(
 
     total = sum(raw.size for _, raw in external)
     if total <= external_threshold:
-        return _finish(flatbuffers, model, total)
+        return Serialized(_finish(flatbuffers, model, total))
     return _with_external_buffers(flatbuffers, model, external)
 
 
@@ -220,7 +257,9 @@ def _pack_buffers(builder: Any, buffers: list[Any]) -> list[Any]:
     return packed
 
 
-def _with_external_buffers(flatbuffers: Any, model: Any, external: list[tuple[Any, np.ndarray]]) -> bytes:
+def _with_external_buffers(
+    flatbuffers: Any, model: Any, external: list[tuple[Any, np.ndarray]]
+) -> Serialized:
     """Constant data after the flatbuffer: pack once with placeholder offsets (same size: the offset and
     size fields are fixed-width and non-default either way), then with the real ones."""
     for buffer, raw in external:
@@ -228,14 +267,9 @@ def _with_external_buffers(flatbuffers: Any, model: Any, external: list[tuple[An
         buffer.offset, buffer.size = 1, max(int(raw.size), 1)
     head = _finish(flatbuffers, model, 0)
     position = -(-len(head) // _ALIGN) * _ALIGN
+    tail = []
     for buffer, raw in external:
         buffer.offset = position
+        tail.append((position, raw))
         position = -(-(position + raw.size) // _ALIGN) * _ALIGN
-    head = _finish(flatbuffers, model, 0)
-    parts: list[bytes | memoryview] = [head]
-    cursor = len(head)
-    for buffer, raw in external:
-        parts.append(b"\0" * (buffer.offset - cursor))
-        parts.append(raw.data)  # a view: the weights are copied once, by the join
-        cursor = buffer.offset + raw.size
-    return b"".join(parts)
+    return Serialized(_finish(flatbuffers, model, 0), tuple(tail))
