@@ -190,6 +190,9 @@ def _activations(op: Operator) -> list[Tensor]:
     return [t for t in op.inputs if t is not None and not t.is_const and t.np_dtype == np.float32]
 
 
+_INT32_MAX = 2**31 - 1
+
+
 def _requantize(graph: Graph, op: Operator, index: int, quant: Quant, notes: list[str], why: str) -> None:
     """Feed ``op.inputs[index]`` through a QUANTIZE to ``quant``."""
     source = op.inputs[index]
@@ -420,7 +423,34 @@ def _per_tensor(t: Tensor, dtype: np.dtype) -> None:
     _quantize_data(t, narrow=False)
 
 
-def _constants(graph: Graph) -> None:
+def _fit_bias(x: Tensor, w: Tensor, bias: Tensor, shared: bool, notes: list[str]) -> None:
+    """Widen the weight scale of the output channels whose int32 bias (``bias / (input scale x weight
+    scale)``) would overflow: a channel with all-zero weights gets PT2E's smallest scale (~1e-7), and then
+    a bias of a few units is out of int32 range. The channel's weights are re-rounded to the wider scale
+    (exact for zero weights) and the change is named in the notes."""
+    assert x.quant is not None and w.quant is not None and bias.data is not None
+    x_scale = float(x.quant.scale.astype(np.float64).max())
+    needed = np.abs(bias.data.astype(np.float64)) / (x_scale * (_INT32_MAX - 1))
+    w_scale = np.broadcast_to(w.quant.scale.astype(np.float64), needed.shape)
+    over = needed > w_scale
+    if not over.any():
+        return
+    if shared or w.np_dtype != np.float32 or w.quant.scale.size != needed.size:
+        raise ConversionError(
+            f"the int32 bias {bias.name!r} overflows with weight {w.name!r}'s scale on channels "
+            f"{np.flatnonzero(over).tolist()[:8]}, and that weight's scale cannot be widened here (shared, "
+            "already integer, or per-tensor): re-calibrate, or remove the dead channels (ek.prune) first"
+        )
+    channels = np.flatnonzero(over)
+    zero = not np.take(np.asarray(w.data), channels, w.quant.axis).any()
+    w.quant.scale = np.where(over, needed * (1 + 1e-6), w_scale).astype(np.float32)
+    notes.append(
+        f"weight {w.name!r}: the scale of channels {channels.tolist()[:8]} was widened so that the int32 "
+        f"bias fits (their weights are {'all zero' if zero else 'tiny'})"
+    )
+
+
+def _constants(graph: Graph, notes: list[str]) -> None:
     done: set[int] = set()
     for op in graph.operators:
         if op.code in _WEIGHTED and op.outputs[0].quant is not None:
@@ -431,11 +461,13 @@ def _constants(graph: Graph) -> None:
                     f"{op.code} writing {op.outputs[0].name!r} has a float input or weight in an int8 model: "
                     "quantize its input and weight (QuantizeLinear / DequantizeLinear) or export it as float"
                 )
+            bias_index = 3 if op.code == "TRANSPOSE_CONV" else 2
+            bias = op.inputs[bias_index] if len(op.inputs) > bias_index else None
+            if bias is not None and bias.np_dtype == np.float32 and x.quant.dtype != np.int16:
+                _fit_bias(x, w, bias, id(w) in done, notes)
             if id(w) not in done and w.np_dtype == np.float32:
                 _quantize_data(w, narrow=True)
                 done.add(id(w))
-            bias_index = 3 if op.code == "TRANSPOSE_CONV" else 2
-            bias = op.inputs[bias_index] if len(op.inputs) > bias_index else None
             if bias is not None and bias.np_dtype == np.float32:
                 scale = (x.quant.scale.astype(np.float64) * w.quant.scale.astype(np.float64)).astype(
                     np.float32
@@ -515,6 +547,6 @@ def quantize(graph: Graph, notes: list[str]) -> bool:
     _propagate(graph)
     _enforce(graph, notes)
     _float_islands(graph, notes)
-    _constants(graph)
+    _constants(graph, notes)
     _check_and_cast(graph)
     return True
