@@ -90,6 +90,45 @@ def capture(model: torch.nn.Module, example_inputs: Any) -> torch.fx.GraphModule
     return program.module()
 
 
+_RANDOM_OPS = frozenset(
+    {
+        "rand",
+        "rand_like",
+        "randn",
+        "randn_like",
+        "randint",
+        "randint_like",
+        "randperm",
+        "bernoulli",
+        "bernoulli_",
+        "uniform",
+        "uniform_",
+        "normal",
+        "normal_",
+        "multinomial",
+        "exponential_",
+        "poisson",
+    }
+)
+
+
+def _check_no_random_ops(model: torch.nn.Module, captured: torch.fx.GraphModule) -> None:
+    """A random draw taken in training mode (drop-connect, stochastic depth) is frozen into the QAT graph:
+    the finalized model would keep drawing, and its export fails on RandomUniformLike / Bernoulli.
+    ``nn.Dropout`` is not one of them (PT2E switches it off in ``finalize``)."""
+    for node in captured.graph.nodes:
+        packet = getattr(node.target, "_overloadpacket", None)
+        if node.op == "call_function" and getattr(packet, "__name__", "") in _RANDOM_OPS:
+            where = (node.meta.get("stack_trace") or "").strip().splitlines()[-2:]
+            raise QuantizationError(
+                f"{type(model).__name__} draws random numbers in training mode ({packet.__name__} at "
+                f"{' '.join(line.strip() for line in where) or 'an unknown place'}): QAT captures the training "
+                "graph, so the draw would stay in the int8 model. Switch drop-connect / stochastic depth off "
+                "before ek.prepare_qat (a rate of 0, e.g. timm's drop_path_rate=0 or torchvision's "
+                "StochasticDepth p=0); nn.Dropout may stay"
+            )
+
+
 def _check_finite(calibrate: Calibration) -> None:
     """NaN / inf in a calibration list fails before the (slow) capture, not halfway through calibration."""
     if callable(calibrate) or not isinstance(calibrate, list | tuple):
@@ -404,6 +443,7 @@ def prepare_qat(
         captured = capture(model.train(), example_inputs)
     finally:
         _restore(modes)
+    _check_no_random_ops(model, captured)
     prepared = prepare_qat_pt2e(captured, TFLiteInt8Quantizer(config, qat=True))
     allow_exported_model_train_eval(prepared)
     prepared._edgekit_quant_config = config

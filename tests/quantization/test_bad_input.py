@@ -11,7 +11,7 @@ import torch
 
 import edgekit as ek
 from edgekit.errors import ExportError, QuantizationError
-from edgekit.quantization import QuantConfig
+from edgekit.quantization import QuantConfig, quant_state
 
 
 class Branchy(torch.nn.Module):
@@ -44,6 +44,28 @@ def test_non_finite_calibration(trained_cnn, bad: float) -> None:
     x[1, 0, 2, 2] = bad
     with pytest.raises(QuantizationError, match="NaN or inf"):
         ek.quantize(copy.deepcopy(trained_cnn), torch.rand(1, 1, 8, 8), calibrate=[x])
+
+
+class StochasticDepthBlock(torch.nn.Module):
+    """A residual block with torchvision's StochasticDepth (EfficientNet's drop-connect): random in train()."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from torchvision.ops import StochasticDepth
+
+        self.conv = torch.nn.Conv2d(4, 4, 3, padding=1)
+        self.drop = StochasticDepth(0.2, "row")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.drop(self.conv(x))
+
+
+def test_qat_of_a_model_that_draws_random_numbers_names_the_draw_and_the_fix() -> None:
+    with pytest.raises(QuantizationError, match=r"StochasticDepthBlock draws random numbers.*bernoulli.*p=0"):
+        ek.prepare_qat(StochasticDepthBlock(), torch.rand(2, 4, 8, 8))
+    block = StochasticDepthBlock()
+    block.drop.p = 0.0  # the fix the message names: the block now captures without a draw
+    assert quant_state(ek.prepare_qat(block, torch.rand(2, 4, 8, 8))) == "prepared"
 
 
 def test_finalize_needs_a_prepared_model(trained_cnn) -> None:
