@@ -117,11 +117,11 @@ def _check_no_random_ops(model: torch.nn.Module, captured: torch.fx.GraphModule)
     the finalized model would keep drawing, and its export fails on RandomUniformLike / Bernoulli.
     ``nn.Dropout`` is not one of them (PT2E switches it off in ``finalize``)."""
     for node in captured.graph.nodes:
-        packet = getattr(node.target, "_overloadpacket", None)
-        if node.op == "call_function" and getattr(packet, "__name__", "") in _RANDOM_OPS:
+        name = getattr(getattr(node.target, "_overloadpacket", None), "__name__", "")
+        if node.op == "call_function" and name in _RANDOM_OPS:
             where = (node.meta.get("stack_trace") or "").strip().splitlines()[-2:]
             raise QuantizationError(
-                f"{type(model).__name__} draws random numbers in training mode ({packet.__name__} at "
+                f"{type(model).__name__} draws random numbers in training mode ({name} at "
                 f"{' '.join(line.strip() for line in where) or 'an unknown place'}): QAT captures the training "
                 "graph, so the draw would stay in the int8 model. Switch drop-connect / stochastic depth off "
                 "before ek.prepare_qat (a rate of 0, e.g. timm's drop_path_rate=0 or torchvision's "
