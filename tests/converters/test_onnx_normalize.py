@@ -82,7 +82,8 @@ def test_normalize_keeps_qdq_pairs() -> None:
     assert [n.op_type for n in normalize(model).graph.node] == ["DequantizeLinear", "MatMul"]
 
 
-def test_external_data_loads_and_a_missing_side_file_is_named(tmp_path: Path) -> None:
+def _with_side_file(tmp_path: Path) -> Path:
+    """A folder holding ``m.onnx`` whose every weight is in the side file ``m.onnx.data``."""
     src = _torchscript_onnx(tmp_path / "plain.onnx", 13)
     folder = tmp_path / "ext"
     folder.mkdir()
@@ -93,6 +94,11 @@ def test_external_data_loads_and_a_missing_side_file_is_named(tmp_path: Path) ->
         location="m.onnx.data",
         size_threshold=0,
     )
+    return folder
+
+
+def test_external_data_loads_and_a_missing_side_file_is_named(tmp_path: Path) -> None:
+    folder = _with_side_file(tmp_path)
     assert (folder / "m.onnx.data").stat().st_size > 1000
     assert len(load_onnx(folder / "m.onnx").graph.initializer[0].raw_data) > 0
     result = ek.convert(folder / "m.onnx", tmp_path / "m.tflite")
@@ -106,16 +112,7 @@ def test_external_data_loads_and_a_missing_side_file_is_named(tmp_path: Path) ->
 def test_convert_maps_side_file_weights_and_names_a_truncated_one(tmp_path: Path) -> None:
     """ek.convert reads external weights through a memory map (not into the protobuf: a model over 2 GiB is
     not held twice); a side file shorter than its tensors say is a ModelFileError naming the tensor."""
-    src = _torchscript_onnx(tmp_path / "plain.onnx", 13)
-    folder = tmp_path / "ext"
-    folder.mkdir()
-    onnx.save_model(
-        onnx.load(str(src)),
-        str(folder / "m.onnx"),
-        save_as_external_data=True,
-        location="m.onnx.data",
-        size_threshold=0,
-    )
+    folder = _with_side_file(tmp_path)
     mapped = load_onnx(folder / "m.onnx", map_external=True)
     weights = [t for t in mapped.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
     assert weights and not any(t.raw_data for t in weights)
