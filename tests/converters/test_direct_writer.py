@@ -154,6 +154,12 @@ SINGLE_NODES = {
         {"st": np.array([1]), "en": np.array([7]), "ax": np.array([1]), "sp": np.array([2])},
     ),
     "Gather": (helper.make_node("Gather", ["x", "i"], ["y"], axis=1), [2, 5], {"i": np.array([4, 0, -1])}),
+    "Gather_scalar": (helper.make_node("Gather", ["x", "i"], ["y"], axis=1), [2, 5, 3], {"i": np.array(-1)}),
+    "Gather_run": (
+        helper.make_node("Gather", ["x", "i"], ["y"], axis=2),
+        [2, 3, 5],
+        {"i": np.array([1, 2, 3])},
+    ),
     "Squeeze": (helper.make_node("Squeeze", ["x", "a"], ["y"]), [2, 1, 5], {"a": np.array([1])}),
     "Unsqueeze": (helper.make_node("Unsqueeze", ["x", "a"], ["y"]), [2, 5], {"a": np.array([1])}),
     "Pad": (helper.make_node("Pad", ["x", "p"], ["y"]), [2, 5], {"p": np.array([0, 1, 0, 2])}),
@@ -277,6 +283,24 @@ def test_single_onnx_node_matches_onnxruntime(name: str, tmp_path: Path) -> None
     # windows and TopK along another axis than the last move their axis there and back
     moves = name in ("Transpose", "Einsum", "Flatten", "TopK_smallest_axis0") or "1d" in name or "3d" in name
     assert "TRANSPOSE" not in result.ops or moves, result.ops
+
+
+def test_constant_gather_is_a_slice_that_xnnpack_takes(tmp_path: Path) -> None:
+    """ViT's q/k/v split and class token gather one constant index: written as STRIDED_SLICE (+ the RESHAPE
+    dropping the axis, merged into the following RESHAPE), every node runs in XNNPACK; GATHER did not."""
+    nodes = [
+        helper.make_node("Gather", ["x", "i"], ["g"], axis=0),
+        helper.make_node("Reshape", ["g", "shape"], ["y"]),
+    ]
+    inits = {"i": np.array(1), "shape": np.array([2, 16])}
+    path = tmp_path / "m.onnx"
+    onnx.save(_model(nodes, [3, 4, 8], [2, 16], inits), str(path))
+    x = RNG.standard_normal((3, 4, 8)).astype(np.float32)
+    result = ek.convert(path, tmp_path / "m.tflite", verify=False)
+    assert result.ops == {"STRIDED_SLICE": 1, "RESHAPE": 1}
+    model = Model.load(result.path, backend="litert", delegate="xnnpack", threads=1)
+    assert model.delegate_coverage()["delegated_nodes"] == 2
+    np.testing.assert_array_equal(np.asarray(model.run(x)).reshape(2, 16), x[1].reshape(2, 16))
 
 
 def _run(graph: Graph, x: np.ndarray, tmp_path: Path) -> np.ndarray:

@@ -60,6 +60,12 @@ def _axis_list(axis: Any, rank: int) -> list[int]:
     return sorted(int(a) % rank for a in items)
 
 
+def _contiguous(picked: np.ndarray) -> bool:
+    """One index, or a run of consecutive ascending indices."""
+    flat = picked.reshape(-1)
+    return flat.size >= 1 and bool(np.all(np.diff(flat) == 1))
+
+
 class Emitter:
     """Emits TFLite operators into ``graph`` through a TensorFlow-shaped API (see module docstring)."""
 
@@ -347,7 +353,10 @@ class Emitter:
         if isinstance(indices, Tensor):
             idx = self.cast(indices, np.int32)
         else:
-            idx = self._int32(np.asarray(indices) % x.shape[axis])
+            picked = np.asarray(indices) % x.shape[axis]
+            if x.data is None and picked.ndim <= 1 and _contiguous(picked):
+                return self._slice_out(x, int(picked.reshape(-1)[0]), picked, axis)
+            idx = self._int32(picked)
         shape = [*x.shape[:axis], *idx.shape, *x.shape[axis + 1 :]]
         return self._op(
             "GATHER",
@@ -358,6 +367,18 @@ class Emitter:
             lambda a, i: np.take(a, i, axis=axis),
             axis=axis,
         )
+
+    def _slice_out(self, x: Tensor, start: int, picked: np.ndarray, axis: int) -> Tensor:
+        """A constant gather of one index or a contiguous run as STRIDED_SLICE (+ RESHAPE dropping the axis
+        for a scalar index): XNNPACK delegates those, not GATHER (ViT's q/k/v split and class token)."""
+        index = tuple(
+            slice(start, start + max(picked.size, 1)) if a == axis else slice(None)
+            for a in range(len(x.shape))
+        )
+        part = self.strided_slice(x, index)
+        if picked.ndim == 0:
+            return self.reshape(part, [d for a, d in enumerate(x.shape) if a != axis])
+        return part
 
     def gather_nd(self, x: Any, indices: Any, batch_dims: int = 0) -> Tensor:
         x, idx = self.tensor(x), self.tensor(indices)

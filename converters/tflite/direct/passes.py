@@ -11,6 +11,7 @@
   which has an int8 kernel where SQRT and DIV have none (an int8 LayerNorm's normaliser);
 * :func:`drop_flatten_before_fc`: a RESHAPE to ``[N, K]`` feeding FULLY_CONNECTED goes (the kernel
   flattens its input to ``[-1, K]`` itself);
+* :func:`merge_reshapes`: a RESHAPE of a RESHAPE reads the first one's input;
 * :func:`drop_dead`: operators whose outputs nobody reads.
 
 A fusion only applies when the intermediate tensor has a single reader and is not a graph output, and
@@ -208,6 +209,33 @@ def fuse_rsqrt(graph: Graph) -> int:
     return count
 
 
+def _same_quant(a: Tensor, b: Tensor) -> bool:
+    return a.quant is b.quant or (
+        a.quant is not None
+        and b.quant is not None
+        and np.array_equal(a.quant.scale, b.quant.scale)
+        and np.array_equal(a.quant.zero_point, b.quant.zero_point)
+    )
+
+
+def merge_reshapes(graph: Graph) -> int:
+    """A RESHAPE of a RESHAPE's output reads the first one's input instead (the first goes when nobody
+    else reads it)."""
+    producers = graph.producers()
+    count = 0
+    for op in graph.operators:
+        x = op.inputs[0] if op.inputs else None
+        first = producers.get(id(x)) if op.code == "RESHAPE" and x is not None else None
+        if first is None or first.code != "RESHAPE" or any(x is out for out in graph.outputs):
+            continue
+        source = first.inputs[0]
+        if source is None or not _same_quant(source, x):
+            continue
+        op.inputs[0] = source
+        count += 1
+    return count
+
+
 def drop_flatten_before_fc(graph: Graph) -> int:
     producers = graph.producers()
     count = 0
@@ -219,14 +247,7 @@ def drop_flatten_before_fc(graph: Graph) -> int:
         if reshape is None or reshape.code != "RESHAPE" or _sole_reader(graph, x) is not fc:
             continue
         source = reshape.inputs[0]
-        same_quant = (source is not None and source.quant is x.quant) or (
-            source is not None
-            and source.quant is not None
-            and x.quant is not None
-            and np.array_equal(source.quant.scale, x.quant.scale)
-            and np.array_equal(source.quant.zero_point, x.quant.zero_point)
-        )
-        if source is None or source.shape[0] != x.shape[0] or not same_quant:
+        if source is None or source.shape[0] != x.shape[0] or not _same_quant(source, x):
             continue
         fc.inputs[0] = source
         count += 1
@@ -254,6 +275,7 @@ def optimize(graph: Graph) -> dict[str, int]:
         "hard_swish": 0,
         "rsqrt": 0,
         "flatten_fc": 0,
+        "reshapes": 0,
         "dead": 0,
     }
     counts["dead"] += drop_dead(graph)
@@ -267,6 +289,7 @@ def optimize(graph: Graph) -> dict[str, int]:
         if not changed and not applied:
             break
     counts["activation"] += fuse_activation(graph)
+    counts["reshapes"] += merge_reshapes(graph)
     counts["flatten_fc"] += drop_flatten_before_fc(graph)
     counts["dead"] += drop_dead(graph)
     return counts
