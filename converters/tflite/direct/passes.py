@@ -224,9 +224,9 @@ def merge_reshapes(graph: Graph) -> int:
     producers = graph.producers()
     count = 0
     for op in graph.operators:
-        x = op.inputs[0] if op.inputs else None
-        first = producers.get(id(x)) if op.code == "RESHAPE" and x is not None else None
-        if first is None or first.code != "RESHAPE" or any(x is out for out in graph.outputs):
+        x = op.inputs[0] if op.code == "RESHAPE" and op.inputs else None
+        first = producers.get(id(x)) if x is not None else None
+        if x is None or first is None or first.code != "RESHAPE" or any(x is out for out in graph.outputs):
             continue
         source = first.inputs[0]
         if source is None or not _same_quant(source, x):
