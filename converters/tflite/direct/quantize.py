@@ -433,15 +433,15 @@ def _fit_bias(x: Tensor, w: Tensor, bias: Tensor, shared: bool, notes: list[str]
     needed = np.abs(bias.data.astype(np.float64)) / (x_scale * (_INT32_MAX - 1))
     w_scale = np.broadcast_to(w.quant.scale.astype(np.float64), needed.shape)
     over = needed > w_scale
-    if not over.any():
+    channels = np.flatnonzero(over)
+    if not channels.size:
         return
     if shared or w.np_dtype != np.float32 or w.quant.scale.size != needed.size:
         raise ConversionError(
             f"the int32 bias {bias.name!r} overflows with weight {w.name!r}'s scale on channels "
-            f"{np.flatnonzero(over).tolist()[:8]}, and that weight's scale cannot be widened here (shared, "
+            f"{channels.tolist()[:8]}, and that weight's scale cannot be widened here (shared, "
             "already integer, or per-tensor): re-calibrate, or remove the dead channels (ek.prune) first"
         )
-    channels = np.flatnonzero(over)
     zero = not np.take(np.asarray(w.data), channels, w.quant.axis).any()
     w.quant.scale = np.where(over, needed * (1 + 1e-6), w_scale).astype(np.float32)
     notes.append(

@@ -13,9 +13,10 @@ Constant data larger than ``EXTERNAL_THRESHOLD`` in total is written after the f
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -58,19 +59,19 @@ class Serialized:
     def write_to(self, path: str | os.PathLike[str]) -> None:
         """Write the file at ``path`` (the caller picks an atomic temporary path)."""
         with open(path, "wb") as f:
-            f.write(self.head)
-            for offset, raw in self.tail:
-                f.write(b"\0" * (offset - f.tell()))
-                f.write(raw.data)
+            self._write(f)
 
     def __bytes__(self) -> bytes:
         """The whole file in memory (small models and tests; large ones are written with ``write_to``)."""
-        parts: list[bytes | memoryview] = [self.head]
-        cursor = len(self.head)
+        buffer = io.BytesIO()
+        self._write(buffer)
+        return buffer.getvalue()
+
+    def _write(self, f: BinaryIO) -> None:
+        f.write(self.head)
         for offset, raw in self.tail:
-            parts += [b"\0" * (offset - cursor), raw.data]
-            cursor = offset + raw.size
-        return b"".join(parts)
+            f.write(b"\0" * (offset - f.tell()))
+            f.write(raw.data)
 
 
 def schema() -> Any:
