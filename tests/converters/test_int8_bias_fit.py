@@ -10,22 +10,24 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import edgekit as ek
+from edgekit.errors import ConversionError
 from edgekit.runtime import Model
 
 S_X, S_Y, Z_Y = 0.02, 0.05, -128
 
 
-def _dead_channel_conv(path: Path) -> Path:
+def _dead_channel_conv(path: Path, weight_scale: np.ndarray | None = None) -> Path:
     weights = np.zeros((2, 1, 1, 1), np.int8)
     weights[0] = 100
     constants = {
         "sx": np.float32(S_X),
         "zx": np.int8(0),
         "wq": weights,
-        "ws": np.asarray([0.01, 1.1920929e-07], np.float32),
+        "ws": np.asarray([0.01, 1.1920929e-07], np.float32) if weight_scale is None else weight_scale,
         "b": np.asarray([0.5, 7.0], np.float32),
         "sy": np.float32(S_Y),
         "zy": np.int8(Z_Y),
@@ -63,3 +65,12 @@ def test_bias_of_a_dead_channel_fits_int32_and_matches_onnxruntime(tmp_path: Pat
     out = np.asarray(Model.load(result.path)(x)[0])
     out = out.transpose(0, 3, 1, 2) if out.shape[-1] == 2 else out
     assert np.abs(out - reference).max() <= S_Y + 1e-6
+
+
+def test_bias_that_cannot_fit_a_per_tensor_weight_scale_is_named_before_writing(tmp_path: Path) -> None:
+    source = _dead_channel_conv(
+        tmp_path / "dead.onnx", np.float32(1.1920929e-07)
+    )  # one scale for both channels
+    with pytest.raises(ConversionError, match=r"int32 bias .* overflows .* re-calibrate"):
+        ek.convert(source, tmp_path / "dead.tflite", ek.ConvertConfig(verify=False))
+    assert not (tmp_path / "dead.tflite").exists()
