@@ -22,7 +22,8 @@ Patterns (matched by walking the exported ATen graph):
 * prelu (MTCNN, face nets): input and output quantized, the slope int8 per tensor, symmetric (TFLite's int8
   PRELU reads one alpha scale);
 * matmul / bmm: both inputs and the output quantized (int8 BATCH_MATMUL); scaled_dot_product_attention
-  without mask or dropout is rewritten to matmul -> mul(scale) -> softmax -> matmul before annotation;
+  without dropout is rewritten to matmul -> mul(scale) [-> add(mask)] -> softmax -> matmul before
+  annotation (a boolean or float mask becomes an additive tensor the int8 ADD reads at its own scale);
 * batch_norm that PT2E could not fold into a conv / linear (LeViT, FastViT): rewritten to x * scale +
   shift before annotation, an int8 MUL and ADD (``batch_norm.py``);
 * not annotated, so float in PyTorch and in the .tflite (a DEQUANTIZE / QUANTIZE pair and an export
@@ -59,6 +60,7 @@ from torchao.quantization.pt2e.quantizer import (
 )
 
 from edgekit.errors import QuantizationError
+from edgekit.quantization.attention import MASK_TAG, SDPA, decompose_attention
 from edgekit.quantization.batch_norm import BATCH_NORM as LONE_BATCH_NORM
 from edgekit.quantization.batch_norm import decompose_batch_norm
 from edgekit.quantization.config import LayerNormMode, QuantConfig, QuantScheme
@@ -104,7 +106,6 @@ SHARED_SCALE = {
 }
 SPLIT = {aten.split.Tensor, aten.split_with_sizes.default, aten.chunk.default}
 MATMUL = {aten.matmul.default, aten.bmm.default}
-SDPA = {aten.scaled_dot_product_attention.default}
 OWN_SCALE = {aten.adaptive_avg_pool2d.default, aten.mean.dim, aten.mean.default}
 FIXED_RANGE = {aten.sigmoid.default, aten.softmax.int, aten._softmax.default}
 MUL = {aten.mul.Tensor, aten.mul_.Tensor}
@@ -243,11 +244,12 @@ class TFLiteInt8Quantizer(Quantizer):
     # --- Quantizer API -------------------------------------------------------------------------------
     def transform_for_annotation(self, model: GraphModule) -> GraphModule:
         """Rewrite silu(x) as mul(x, sigmoid(x)) so the sigmoid output can carry TFLite's fixed range, and
-        scaled_dot_product_attention (no mask, no dropout) as matmul -> mul -> softmax -> matmul, the ops
-        TFLite runs in int8 (BATCH_MATMUL, MUL, SOFTMAX with its fixed range)."""
+        scaled_dot_product_attention (no dropout) as matmul -> mul [-> add(mask)] -> softmax -> matmul, the
+        ops TFLite runs in int8 (BATCH_MATMUL, MUL, ADD, SOFTMAX with its fixed range)."""
         graph = model.graph
         rewritten = False
         layer_norm = LayerNormMode(self.config.layer_norm) is LayerNormMode.INT8
+        masks: dict[Node, Node] = {}
         for node in list(graph.nodes):
             if (
                 layer_norm
@@ -266,7 +268,7 @@ class TFLiteInt8Quantizer(Quantizer):
                 rewritten = decompose_batch_norm(model, node) or rewritten
                 continue
             if node.op == "call_function" and node.target in SDPA and not self._skipped(node):
-                rewritten = _decompose_attention(graph, node) or rewritten
+                rewritten = decompose_attention(graph, node, masks) or rewritten
                 continue
             if node.op != "call_function" or node.target not in SILU or self._skipped(node):
                 continue
@@ -288,6 +290,8 @@ class TFLiteInt8Quantizer(Quantizer):
         self._order = {n: i for i, n in enumerate(model.graph.nodes)}
         for node in model.graph.nodes:
             if node.op != "call_function" or node in done:
+                continue
+            if node.meta.get(MASK_TAG):  # an attention mask's preparation: float, quantized where added
                 continue
             if self._skipped(node):  # a layer kept float keeps its fused BatchNorm / activation float too
                 done.update(self._chain(node) if node.target in COMPUTE else [node])
@@ -397,40 +401,6 @@ class TFLiteInt8Quantizer(Quantizer):
 
     def validate(self, model: GraphModule) -> None:
         return None
-
-
-def _decompose_attention(graph: torch.fx.Graph, node: Node) -> bool:
-    """``softmax(q @ k^T * scale) @ v`` in place of a mask-free, dropout-free SDPA node."""
-    q, k, v = node.args[:3]
-    if not all(isinstance(t, Node) and "val" in t.meta for t in (q, k, v)):
-        return False
-    assert isinstance(q, Node) and isinstance(k, Node) and isinstance(v, Node)
-    extra = dict(zip(("attn_mask", "dropout_p", "is_causal"), node.args[3:], strict=False)) | dict(
-        node.kwargs
-    )
-    if extra.get("attn_mask") is not None or extra.get("dropout_p", 0.0) or extra.get("is_causal", False):
-        return False
-    if extra.get("enable_gqa", False):
-        return False
-    scale = extra.get("scale") or 1.0 / float(q.meta["val"].shape[-1]) ** 0.5
-    with graph.inserting_before(node):
-        kt = graph.call_function(aten.transpose.int, (k, -2, -1))
-        scores = graph.call_function(aten.matmul.default, (q, kt))
-        scaled = graph.call_function(aten.mul.Tensor, (scores, scale))
-        weights = graph.call_function(aten.softmax.int, (scaled, -1))
-        out = graph.call_function(aten.matmul.default, (weights, v))
-    qv, kv, vv = q.meta["val"], k.meta["val"], v.meta["val"]
-    with qv.fake_mode:  # the observers go where the output is a float tensor: give each node its value
-        values = [kv.transpose(-2, -1)]
-        values.append(qv @ values[0])
-        values.append(values[1] * scale)
-        values.append(values[2].softmax(-1))
-        values.append(values[3] @ vv)
-    for new, value in zip((kt, scores, scaled, weights, out), values, strict=True):
-        new.meta = {**{key: val for key, val in node.meta.items() if key != "val"}, "val": value}
-    node.replace_all_uses_with(out)
-    graph.erase_node(node)
-    return True
 
 
 def _root_qspec(node: Node) -> Any:

@@ -1,7 +1,8 @@
 """Int8 Hugging Face BERT (built from a small config, random init, nothing downloaded) through the direct
 writer: the embedding table read by GATHER and the token-type embedding (a value that folds to a constant
-only in the writer) are stored int8 with their own ONNX scales, so the .tflite matches ONNX Runtime on the
-same QDQ file and the PyTorch int8 model."""
+only in the writer) are stored int8 with their own ONNX scales, and the attention with a padding mask runs
+int8 (BATCH_MATMUL, MUL, ADD of the mask, SOFTMAX, BATCH_MATMUL), so the .tflite matches ONNX Runtime on
+the same QDQ file and the PyTorch int8 model."""
 
 from __future__ import annotations
 
@@ -25,6 +26,14 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
+def _ids_and_mask(generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids and a padding mask keeping the first 4..15 tokens."""
+    ids = torch.randint(0, VOCAB, (1, SEQ), generator=generator)
+    mask = torch.ones(1, SEQ, dtype=torch.long)
+    mask[:, int(torch.randint(4, SEQ, (1,), generator=generator)) :] = 0
+    return ids, mask
+
+
 @pytest.fixture(scope="module")
 def int8_bert(tmp_path_factory: pytest.TempPathFactory) -> tuple[torch.nn.Module, Path, Path]:
     torch.manual_seed(0)
@@ -37,13 +46,16 @@ def int8_bert(tmp_path_factory: pytest.TempPathFactory) -> tuple[torch.nn.Module
         max_position_embeddings=64,
     )
     bert = transformers.BertModel(config).eval()
-    ids = torch.randint(0, VOCAB, (1, SEQ))
-    calibration = [(torch.randint(0, VOCAB, (1, SEQ)),) for _ in range(8)]
-    quantized = ek.quantize(bert, (ids,), calibrate=calibration).model
+    example = _ids_and_mask()
+    calibration = [_ids_and_mask() for _ in range(8)]
+    quantized = ek.quantize(bert, example, calibrate=calibration).model
     folder = tmp_path_factory.mktemp("bert")
-    onnx_path = ek.export(quantized, (ids,), folder / "bert.onnx").path
-    tflite = ek.export(quantized, (ids,), folder / "bert.tflite")  # verified against PyTorch int8
+    onnx_path = ek.export(quantized, example, folder / "bert.onnx").path
+    tflite = ek.export(quantized, example, folder / "bert.tflite")  # verified against PyTorch int8
     assert tflite.quantized and tflite.parity is not None and tflite.parity.cosine_min > 0.999
+    # the masked attention is int8: only the LayerNorms (float by default) are named as float
+    islands = [n for n in tflite.notes if "runs in float" in n]
+    assert islands and all("LayerNormalization" in n for n in islands), tflite.notes
     return quantized, onnx_path, tflite.path
 
 
@@ -57,14 +69,31 @@ def test_int8_bert_matches_pytorch_int8_and_onnxruntime(
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     model = Model.load(tflite_path)
     generator = torch.Generator().manual_seed(1)
+    names = [i.name for i in session.get_inputs()]
     for _ in range(3):
-        ids = torch.randint(0, VOCAB, (1, SEQ), generator=generator)
+        ids, mask = _ids_and_mask(generator)
         with torch.no_grad():
-            reference = quantized(ids)[0].numpy()
-        ort_out = session.run(None, {session.get_inputs()[0].name: ids.numpy()})[0]
-        out = model.run(ids.numpy(), as_dict=True)["last_hidden_state"]
+            reference = quantized(ids, mask)[0].numpy()
+        ort_out = session.run(None, dict(zip(names, [ids.numpy(), mask.numpy()], strict=True)))[0]
+        out = model.run([ids.numpy(), mask.numpy()], as_dict=True)["last_hidden_state"]
         assert _cosine(out, reference) > 0.999
         assert _cosine(out, ort_out) > 0.999
+
+
+@pytest.mark.slow
+def test_int8_bert_masked_attention_is_int8(int8_bert: tuple[torch.nn.Module, Path, Path]) -> None:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(str(int8_bert[2]))
+    details = {t["index"]: t for t in interpreter.get_tensor_details()}
+    ops = interpreter._get_ops_details()
+    attention = [op for op in ops if op["op_name"] in ("BATCH_MATMUL", "SOFTMAX")]
+    assert len(attention) == 2 * 3  # 2 layers: Q.K^T, SOFTMAX, .V
+    for op in attention:
+        assert all(details[i]["dtype"] == np.int8 for i in [*op["inputs"], *op["outputs"]]), op
+    softmax_inputs = {op["inputs"][0] for op in ops if op["op_name"] == "SOFTMAX"}
+    adds = [op for op in ops if op["op_name"] == "ADD" and op["outputs"][0] in softmax_inputs]
+    assert len(adds) == 2 and all(details[op["outputs"][0]]["dtype"] == np.int8 for op in adds)
 
 
 @pytest.mark.slow

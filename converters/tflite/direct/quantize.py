@@ -59,6 +59,8 @@ SAME_SCALE = frozenset(
         "RESIZE_BILINEAR",
     }
 )
+#: Ops whose int8 kernel copies the chosen input's values: constant inputs take the output's parameters.
+SELECT = frozenset({"SELECT", "SELECT_V2"})
 #: Ops that keep any input scale but whose output may take it when ONNX gives none.
 FOLLOWS_INPUT = frozenset({"MEAN", "SUM"})
 FIXED_OUTPUT = {"LOGISTIC": (1 / 256, -128), "SOFTMAX": (1 / 256, -128), "TANH": (1 / 128, 0)}
@@ -350,6 +352,8 @@ def _float_islands(graph: Graph, notes: list[str]) -> None:
     weight but float activations is an error."""
     dequantized: dict[int, Tensor] = {}
     islands: dict[str, set[str]] = {}
+    first_quantized: dict[str, set[str]] = {}  # float ops on values no int8 op wrote, before a QUANTIZE
+    from_int8: set[int] = set()  # float tensors computed from dequantized ones (inside an island)
     for op in list(graph.operators):
         if op.code in ("QUANTIZE", "DEQUANTIZE"):
             continue
@@ -362,6 +366,9 @@ def _float_islands(graph: Graph, notes: list[str]) -> None:
         no_kernel = op.code not in kernels and bool(quantized)
         if not float_weight and not no_kernel and all(t.quant is not None for t in activations):
             continue
+        after_int8 = any(t.quant is not None or id(t) in from_int8 for t in _activations(op))
+        if not quantized and not after_int8 and op.code not in _WEIGHTED:
+            continue  # float values no int8 op wrote, read by no int8 op (an integer input cast to float)
         if op.code in _WEIGHTED and not float_weight:
             where = f" (from {op.origin})" if op.origin else ""
             raise ConversionError(
@@ -387,7 +394,16 @@ def _float_islands(graph: Graph, notes: list[str]) -> None:
                 graph.operators.insert(
                     graph.operators.index(op) + 1, Operator("QUANTIZE", [op.outputs[j]], [out])
                 )
-        islands.setdefault(op.origin or "(no ONNX node)", set()).add(op.code)
+        if after_int8 or op.code in _WEIGHTED:
+            from_int8.update(id(t) for t in op.outputs if t.np_dtype == np.float32 and t.quant is None)
+        (islands if after_int8 or op.code in _WEIGHTED else first_quantized).setdefault(
+            op.origin or "(no ONNX node)", set()
+        ).add(op.code)
+    for origin, codes in first_quantized.items():
+        notes.append(
+            f"int8: {origin} computes in float ({', '.join(sorted(codes))}) from values no int8 op wrote (an "
+            "integer input cast to float, an attention mask); a QUANTIZE after it starts the int8 path"
+        )
     for origin, codes in islands.items():
         notes.append(
             f"int8: {origin} runs in float ({', '.join(sorted(codes))}): TFLite has no int8 kernel for it, "
@@ -484,8 +500,11 @@ def _constants(graph: Graph, notes: list[str]) -> None:
                 op.inputs[bias_index] = new
             continue
         quantized = [t.quant for t in _activations(op) if t.quant is not None]
-        if not quantized and op.code in SAME_SCALE and op.outputs[0].quant is not None:
-            quantized = [op.outputs[0].quant]  # GATHER from a float table (an embedding) by integer ids
+        copies_values = op.code in SAME_SCALE or op.code in SELECT
+        if not quantized and copies_values and op.outputs[0].quant is not None:
+            # GATHER from a float table (an embedding) by integer ids; SELECT_V2 of two constants by a
+            # boolean mask (an attention mask made additive)
+            quantized = [op.outputs[0].quant]
         if not quantized:
             continue
         dtype = quantized[0].dtype
@@ -496,8 +515,9 @@ def _constants(graph: Graph, notes: list[str]) -> None:
             if t.quant is not None:  # weights: symmetric, narrow; an activation's own parameters: full range
                 copy.quant = t.quant
                 _quantize_data(copy, narrow=not np.any(t.quant.zero_point))
-            elif op.code in SAME_SCALE and op.outputs[0].quant is not None:
-                # e.g. PADV2's pad value (a max pool's -inf padding): the output's scale, clipped to int8
+            elif copies_values and op.outputs[0].quant is not None:
+                # e.g. PADV2's pad value (a max pool's -inf padding), SELECT_V2's values (the kernel
+                # copies them): the output's scale, clipped to int8
                 copy.quant = op.outputs[0].quant
                 _quantize_data(copy, narrow=False)
             else:
