@@ -29,8 +29,10 @@ def _constant(model: GraphModule, node: Node | None) -> torch.Tensor | None:
 def decompose_batch_norm(model: GraphModule, node: Node) -> bool:
     """``x * scale + shift`` in place of an eval ``aten.batch_norm`` node (``scale = weight / sqrt(var +
     eps)``, ``shift = bias - mean * scale``, shaped to broadcast over the channel axis 1). Returns False (node
-    left alone) in training mode, when an operand is not a stored constant or the input has no shape, or when
-    every scale is zero."""
+    left alone) in training mode, or when an operand is not a stored constant or the input has no shape. A
+    zero-initialised weight (LeViT's residual branches) makes an all-zero product with a degenerate int8
+    range; the direct writer widens such an output scale to one LiteRT can rescale to
+    (``converters/tflite/direct/rescale.py``)."""
     x = node.args[0]
     if not isinstance(x, Node) or "val" not in x.meta or len(node.args) < 8 or node.args[5]:
         return False
@@ -42,10 +44,6 @@ def decompose_batch_norm(model: GraphModule, node: Node) -> bool:
         return False
     eps = float(node.args[7])  # type: ignore[arg-type]
     scale = torch.rsqrt(var.float() + eps) * (weight.float() if weight is not None else 1.0)
-    if not bool(scale.abs().max() > 0):
-        # a zero-initialised BatchNorm weight (LeViT's residual branches): the product is all zeros, its int8
-        # range degenerate (LiteRT aborts on the MUL's rescale), so the BatchNorm stays a float island
-        return False
     shift = (bias.float() if bias is not None else 0.0) - mean.float() * scale
     xv = x.meta["val"]
     shape = (-1,) + (1,) * (xv.dim() - 2)

@@ -31,6 +31,7 @@ import numpy as np
 
 from edgekit.converters.tflite.direct.emitter import QUANT_MARK
 from edgekit.converters.tflite.direct.ir import Graph, Operator, Quant, Tensor
+from edgekit.converters.tflite.direct.rescale import check_rescales
 from edgekit.errors import ConversionError
 
 #: Ops whose int8 kernels need (or whose output simply takes) the input's scale and zero point.
@@ -569,4 +570,5 @@ def quantize(graph: Graph, notes: list[str]) -> bool:
     _float_islands(graph, notes)
     _constants(graph, notes)
     _check_and_cast(graph)
+    check_rescales(graph, notes)
     return True
