@@ -45,9 +45,10 @@ def machine() -> dict[str, Any]:
     }
 
 
-def write(name: str, data: dict[str, Any]) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+def write(name: str | Path, data: dict[str, Any]) -> Path:
+    """Write ``data`` (with the machine) to ``benchmarks/results/<name>.json``, or to ``name`` given as a path."""
+    path = name if isinstance(name, Path) else RESULTS / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"machine": machine(), **data}, indent=2, default=str) + "\n")
     return path
 

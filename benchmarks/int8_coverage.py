@@ -264,8 +264,14 @@ def main() -> None:
     parser.add_argument("--max-params", type=float, default=60.0, help="skip models with more (millions)")
     parser.add_argument("--redo", action="store_true")
     parser.add_argument("--redo-failed", action="store_true", help="re-run the rows that failed")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS / "int8_coverage.json",
+        help="results JSON (read to resume, rewritten after each model)",
+    )
     args = parser.parse_args()
-    path = RESULTS / "int8_coverage.json"
+    path = args.out
     done = {} if not path.exists() else {r["model"]: r for r in json.loads(path.read_text())["results"]}
     with tempfile.TemporaryDirectory() as tmp:
         sizes = {pair: fp32_size(*pair) for pair in selected(args)}
@@ -291,7 +297,7 @@ def main() -> None:
             else:
                 row = isolated(one, name, source, args.size, Path(tmp), args.calib, args.eval)
             done[row_key] = {**row, "model": row_key, "source": source, "commit": commit}
-            write("int8_coverage", {"results": list(done.values())})
+            write(path, {"results": list(done.values())})
             print(f"{row_key}: {done[row_key]['status']} {done[row_key].get('error', '')[:160]}", flush=True)
     rows = list(done.values())
     print(render(rows))

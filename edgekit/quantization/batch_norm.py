@@ -1,6 +1,7 @@
-"""BatchNorm that PT2E cannot fold into a convolution or linear layer (LeViT's ``Linear -> flatten ->
-BatchNorm1d``, FastViT's / MobileOne's identity-branch BatchNorm, a BatchNorm after an add): rewritten
-before annotation as ``x * scale + shift`` with the eval statistics folded into two constants, so the
+"""BatchNorm that PT2E cannot fold into a convolution or linear layer: after a Linear through a flatten
+(LeViT's ``Linear -> flatten -> BatchNorm1d``) it is folded into the Linear's weight and bias before
+annotation; elsewhere (FastViT's / MobileOne's identity-branch BatchNorm, a BatchNorm after an add) it is
+rewritten as ``x * scale + shift`` with the eval statistics folded into two constants, so the
 quantizer annotates an int8 MUL and an int8 ADD (both TFLite int8 kernels) instead of leaving a float
 island (DEQUANTIZE -> MUL -> ADD -> QUANTIZE) in the file."""
 
@@ -12,6 +13,8 @@ from torch.fx import GraphModule, Node
 aten = torch.ops.aten
 #: The eval BatchNorm torch.export writes (``training`` False); folded conv / linear ones are gone already.
 BATCH_NORM = {aten.batch_norm.default}
+#: Ops between a Linear and its BatchNorm1d that keep the feature axis last (LeViT's ``flatten(0, 1)``).
+RESHAPES = {aten.flatten.using_ints, aten.view.default, aten.reshape.default, aten._unsafe_view.default}
 
 
 def _constant(model: GraphModule, node: Node | None) -> torch.Tensor | None:
@@ -26,6 +29,76 @@ def _constant(model: GraphModule, node: Node | None) -> torch.Tensor | None:
     return value.detach()
 
 
+def _statistics(model: GraphModule, node: Node) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``(scale, shift)`` of an eval BatchNorm node (``y = x * scale + shift`` per channel), None when it is
+    in training mode or an operand is not a stored constant."""
+    if len(node.args) < 8 or node.args[5]:
+        return None
+    try:
+        weight, bias, mean, var = (_constant(model, a) for a in node.args[1:5])  # type: ignore[arg-type]
+    except TypeError:
+        return None
+    if mean is None or var is None:
+        return None
+    eps = float(node.args[7])  # type: ignore[arg-type]
+    scale = torch.rsqrt(var.float() + eps) * (weight.float() if weight is not None else 1.0)
+    shift = (bias.float() if bias is not None else 0.0) - mean.float() * scale
+    return scale, shift
+
+
+def _linear_before(node: Node) -> Node | None:
+    """The Linear whose output reaches ``node`` (a BatchNorm1d on a 2-D input) through reshapes that keep
+    the feature axis last, each used once; None otherwise."""
+    x = node.args[0]
+    if not isinstance(x, Node) or "val" not in x.meta or x.meta["val"].dim() != 2:
+        return None
+    channels = x.meta["val"].shape[1]
+    while x.op == "call_function" and x.target in RESHAPES and len(x.users) == 1:
+        x = x.args[0]  # type: ignore[assignment]
+        if not isinstance(x, Node) or "val" not in x.meta or x.meta["val"].shape[-1] != channels:
+            return None
+    if x.op != "call_function" or x.target != aten.linear.default or len(x.users) != 1:
+        return None
+    return x
+
+
+def fold_into_linear(model: GraphModule, node: Node) -> bool:
+    """Fold an eval BatchNorm1d that reads a Linear through a flatten (LeViT's ``LinearNorm``) into that
+    Linear's weight and bias: ``W * scale[:, None]``, ``b * scale + shift``. PT2E folds BatchNorm only
+    right after a conv / linear; folded here, the per-channel int8 weight absorbs each channel's scale and
+    no MUL / ADD (two more int8 roundings, a per-tensor int8 scale vector) is left. Returns False (node left
+    alone) when the pattern or the constants are not there."""
+    linear = _linear_before(node)
+    stats = _statistics(model, node)
+    if linear is None or stats is None or not isinstance(linear.args[1], Node):
+        return False
+    try:
+        weight = _constant(model, linear.args[1])
+        bias = _constant(model, linear.args[2] if len(linear.args) > 2 else None)  # type: ignore[arg-type]
+    except TypeError:
+        return False
+    assert weight is not None
+    scale, shift = stats
+    folded = {
+        "weight": (weight.float() * scale[:, None]).to(weight.dtype),
+        "bias": ((bias.float() if bias is not None else 0.0) * scale + shift).to(weight.dtype),
+    }
+    graph = model.graph
+    fake_mode = linear.meta["val"].fake_mode
+    new = []
+    for kind, value in folded.items():
+        name = f"_edgekit_bn_{kind}_{node.name}"
+        model.register_buffer(name, value.contiguous())
+        with graph.inserting_before(linear):
+            attr = graph.get_attr(name)
+        attr.meta = {"val": fake_mode.from_tensor(getattr(model, name))}
+        new.append(attr)
+    linear.args = (linear.args[0], *new, *linear.args[3:])
+    node.replace_all_uses_with(node.args[0])  # type: ignore[arg-type]
+    graph.erase_node(node)
+    return True
+
+
 def decompose_batch_norm(model: GraphModule, node: Node) -> bool:
     """``x * scale + shift`` in place of an eval ``aten.batch_norm`` node (``scale = weight / sqrt(var +
     eps)``, ``shift = bias - mean * scale``, shaped to broadcast over the channel axis 1). Returns False (node
@@ -34,17 +107,10 @@ def decompose_batch_norm(model: GraphModule, node: Node) -> bool:
     range; the direct writer widens such an output scale to one LiteRT can rescale to
     (``converters/tflite/direct/rescale.py``)."""
     x = node.args[0]
-    if not isinstance(x, Node) or "val" not in x.meta or len(node.args) < 8 or node.args[5]:
+    stats = _statistics(model, node)
+    if not isinstance(x, Node) or "val" not in x.meta or stats is None:
         return False
-    try:
-        weight, bias, mean, var = (_constant(model, a) for a in node.args[1:5])  # type: ignore[arg-type]
-    except TypeError:
-        return False
-    if mean is None or var is None:
-        return False
-    eps = float(node.args[7])  # type: ignore[arg-type]
-    scale = torch.rsqrt(var.float() + eps) * (weight.float() if weight is not None else 1.0)
-    shift = (bias.float() if bias is not None else 0.0) - mean.float() * scale
+    scale, shift = stats
     xv = x.meta["val"]
     shape = (-1,) + (1,) * (xv.dim() - 2)
     graph = model.graph

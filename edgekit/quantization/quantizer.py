@@ -19,13 +19,15 @@ Patterns (matched by walking the exported ATen graph):
 * silu: rewritten to x * sigmoid(x) before annotation, as TFLite runs it (LOGISTIC with its fixed
   output range, then MUL), so PyTorch rounds the sigmoid where TFLite does;
 * mul (SiLU, squeeze-and-excitation scaling): inputs and output quantized (int8 MUL, no float island);
+  div by a constant number likewise (the writer emits it as MUL by the reciprocal);
 * prelu (MTCNN, face nets): input and output quantized, the slope int8 per tensor, symmetric (TFLite's int8
   PRELU reads one alpha scale);
 * matmul / bmm: both inputs and the output quantized (int8 BATCH_MATMUL); scaled_dot_product_attention
   without dropout is rewritten to matmul -> mul(scale) [-> add(mask)] -> softmax -> matmul before
   annotation (a boolean or float mask becomes an additive tensor the int8 ADD reads at its own scale);
-* batch_norm that PT2E could not fold into a conv / linear (LeViT, FastViT): rewritten to x * scale +
-  shift before annotation, an int8 MUL and ADD (``batch_norm.py``);
+* batch_norm that PT2E could not fold into a conv / linear: folded into the Linear it reads through a
+  flatten (LeViT), else rewritten to x * scale + shift before annotation, an int8 MUL and ADD (FastViT;
+  ``batch_norm.py``);
 * not annotated, so float in PyTorch and in the .tflite (a DEQUANTIZE / QUANTIZE pair and an export
   note): layer_norm (TFLite has no int8 kernel for it; its decomposition loses accuracy in int8) and any
   op not listed here.
@@ -62,7 +64,7 @@ from torchao.quantization.pt2e.quantizer import (
 from edgekit.errors import QuantizationError
 from edgekit.quantization.attention import MASK_TAG, SDPA, decompose_attention
 from edgekit.quantization.batch_norm import BATCH_NORM as LONE_BATCH_NORM
-from edgekit.quantization.batch_norm import decompose_batch_norm
+from edgekit.quantization.batch_norm import decompose_batch_norm, fold_into_linear
 from edgekit.quantization.config import LayerNormMode, QuantConfig, QuantScheme
 from edgekit.quantization.layer_norm import LAYER_NORM, TAG, decompose_layer_norm
 from edgekit.quantization.observers import activation_observer
@@ -109,6 +111,7 @@ MATMUL = {aten.matmul.default, aten.bmm.default}
 OWN_SCALE = {aten.adaptive_avg_pool2d.default, aten.mean.dim, aten.mean.default}
 FIXED_RANGE = {aten.sigmoid.default, aten.softmax.int, aten._softmax.default}
 MUL = {aten.mul.Tensor, aten.mul_.Tensor}
+DIV = {aten.div.Tensor, aten.div_.Tensor}
 SILU = {aten.silu.default, aten.silu_.default}
 PRELU = {aten.prelu.default}
 
@@ -265,7 +268,7 @@ class TFLiteInt8Quantizer(Quantizer):
                 and node.target in LONE_BATCH_NORM
                 and not self._skipped(node)
             ):
-                rewritten = decompose_batch_norm(model, node) or rewritten
+                rewritten = fold_into_linear(model, node) or decompose_batch_norm(model, node) or rewritten
                 continue
             if node.op == "call_function" and node.target in SDPA and not self._skipped(node):
                 rewritten = decompose_attention(graph, node, masks) or rewritten
@@ -345,6 +348,14 @@ class TFLiteInt8Quantizer(Quantizer):
                 self._annotate(
                     node, {node.args[0]: self._operand(node.args[0]), node.args[1]: self.slope}, self.act
                 )
+            elif (
+                target in DIV
+                and isinstance(node.args[0], Node)
+                and isinstance(node.args[1], int | float)
+                and node.args[1] != 0
+                and not node.kwargs.get("rounding_mode")
+            ):  # x / c: the writer emits MUL(x, 1/c), an int8 MUL (LeViT's distilled head averages by / 2)
+                self._annotate(node, {node.args[0]: self._operand(node.args[0])}, self.act)
             elif target in MUL and any(isinstance(a, Node) for a in node.args[:2]):
                 operands = {a: self._operand(a) for a in node.args[:2] if isinstance(a, Node)}
                 self._annotate(node, operands, self.act)

@@ -1,6 +1,6 @@
-"""BatchNorm that PT2E cannot fold into a conv / linear (LeViT's Linear -> flatten -> BatchNorm1d, FastViT's
-identity-branch BatchNorm2d) runs as an int8 MUL and ADD: before, each one was a float island
-(DEQUANTIZE -> MUL -> ADD -> QUANTIZE) in the .tflite."""
+"""BatchNorm that PT2E cannot fold into a conv / linear runs int8: LeViT's Linear -> flatten -> BatchNorm1d
+is folded into the Linear, FastViT's identity-branch BatchNorm2d becomes an int8 MUL and ADD; before, each
+one was a float island (DEQUANTIZE -> MUL -> ADD -> QUANTIZE) in the .tflite."""
 
 from __future__ import annotations
 
@@ -50,7 +50,10 @@ def test_unfolded_batch_norm_runs_int8(tmp_path: Path) -> None:
     model.eval()
     calibration = [torch.randn(4, 3, 8, 8) for _ in range(2)]
     quantized = ek.quantize(model, torch.randn(1, 3, 8, 8), calibrate=calibration).model
-    assert not any("batch_norm" in str(n.target) for n in quantized.graph.nodes)
+    ops = [n for n in quantized.graph.nodes if n.op == "call_function"]
+    assert not any("batch_norm" in str(n.target) for n in ops)
+    muls = [n for n in quantized.graph.nodes if n.target == torch.ops.aten.mul.Tensor]
+    assert len(muls) == 1  # the identity branch's; LeViT's BatchNorm1d is folded into its Linear
     result = ek.export(
         quantized, torch.randn(1, 3, 8, 8), tmp_path / "bn.tflite", ek.ExportConfig(verify=False)
     )
@@ -62,14 +65,15 @@ def test_unfolded_batch_norm_runs_int8(tmp_path: Path) -> None:
 
 
 def test_zero_weight_batch_norm_runs_int8_and_loads(tmp_path: Path) -> None:
-    """LeViT zero-initialises the BatchNorm weight (and bias) of its residual branches: the rewritten MUL and
+    """LeViT zero-initialises the BatchNorm weight (and bias) of its residual branches: a rewritten MUL and
     ADD write an all-zero tensor whose observed range is degenerate (scale 1.19e-7), and LiteRT aborted the
     process loading the file (ADD's rescale check). The writer widens those output scales, so the BatchNorm
     runs int8 and the file loads (in a child process: an abort fails the test, not the run)."""
     torch.manual_seed(0)
     model = Model()
-    model.tokens.bn.weight.data.zero_()
-    model.tokens.bn.bias.data.zero_()
+    for bn in (model.identity, model.tokens.bn):  # the MUL + ADD rewrite, and the fold into the Linear
+        bn.weight.data.zero_()
+        bn.bias.data.zero_()
     model.eval()
     calibration = [torch.randn(4, 3, 8, 8) for _ in range(2)]
     quantized = ek.quantize(model, torch.randn(1, 3, 8, 8), calibrate=calibration).model

@@ -147,6 +147,27 @@ def test_op_without_int8_quantization_is_named_in_the_notes(tmp_path: Path) -> N
     assert ek.compare(quantized, result.path, _inputs(8)).cosine_min >= 0.99
 
 
+class DistilledHead(torch.nn.Module):
+    """LeViT's distilled head in eval: the mean of two classifiers as ``(a + b) / 2``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.head, self.head_dist = torch.nn.Linear(8, 4), torch.nn.Linear(8, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.conv(x)).mean((2, 3))
+        return (self.head(y) + self.head_dist(y)) / 2
+
+
+def test_division_by_a_constant_runs_int8(tmp_path: Path) -> None:
+    """``x / 2`` is an int8 MUL by 0.5 (it was a float island: DEQUANTIZE -> MUL -> QUANTIZE)."""
+    quantized, result = _int8_file(DistilledHead(), 8, tmp_path / "head.tflite")
+    assert result.ops.get("QUANTIZE", 0) == 0 and result.ops.get("DEQUANTIZE", 0) == 0, result.notes
+    assert result.ops["MUL"] == 1 and not _float_ops(result.path)
+    assert ek.compare(quantized, result.path, _inputs(8)).cosine_min >= 0.999
+
+
 class Counting(torch.nn.Module):
     """A small CNN that counts its forward calls (capture and calibration both call it)."""
 
