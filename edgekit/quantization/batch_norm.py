@@ -15,6 +15,8 @@ aten = torch.ops.aten
 BATCH_NORM = {aten.batch_norm.default}
 #: Ops between a Linear and its BatchNorm1d that keep the feature axis last (LeViT's ``flatten(0, 1)``).
 RESHAPES = {aten.flatten.using_ints, aten.view.default, aten.reshape.default, aten._unsafe_view.default}
+#: Ops that read only the shape of their second operand.
+SHAPE_OF = {aten.reshape_as.default, aten.view_as.default, aten.expand_as.default}
 
 
 def _constant(model: GraphModule, node: Node | None) -> torch.Tensor | None:
@@ -53,13 +55,24 @@ def _linear_before(node: Node) -> Node | None:
     if not isinstance(x, Node) or "val" not in x.meta or x.meta["val"].dim() != 2:
         return None
     channels = x.meta["val"].shape[1]
+    path = node  # the user of ``x`` on the way to the BatchNorm
     while x.op == "call_function" and x.target in RESHAPES and len(x.users) == 1:
-        x = x.args[0]  # type: ignore[assignment]
+        path, x = x, x.args[0]  # type: ignore[assignment]
         if not isinstance(x, Node) or "val" not in x.meta or x.meta["val"].shape[-1] != channels:
             return None
-    if x.op != "call_function" or x.target != aten.linear.default or len(x.users) != 1:
+    if x.op != "call_function" or x.target != aten.linear.default:
+        return None
+    # its other users may only read its shape (LeViT's ``reshape_as(x)`` back to the Linear's output)
+    others = [user for user in x.users if user is not path]
+    if not all(_reads_shape_only(user, x) for user in others):
         return None
     return x
+
+
+def _reads_shape_only(user: Node, node: Node) -> bool:
+    if user.target == aten.sym_size.int:
+        return True
+    return user.target in SHAPE_OF and node not in user.args[:1]
 
 
 def fold_into_linear(model: GraphModule, node: Node) -> bool:

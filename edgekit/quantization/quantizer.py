@@ -5,8 +5,8 @@ Patterns (matched by walking the exported ATen graph):
 * conv2d / linear [-> batch_norm] [-> relu | relu6 (hardtanh 0..6)]: input and weight observed, one
   output observer after the last op of the fused pattern (TFLite fuses them too);
 * add [-> activation]: both inputs and the output quantized (no float island in residual blocks);
-* max/avg pooling, flatten, reshape/view, permute/transpose, contiguous/clone, nearest upsampling, cat:
-  output shares the input's scale (TFLite requires it);
+* max/avg pooling, flatten, reshape/view, permute/transpose, contiguous/clone, nearest upsampling, cat,
+  slicing of a float tensor (LeViT's subsampling): output shares the input's scale (TFLite requires it);
 * split / chunk (YOLO's C2f / C3k2 blocks, attention's q/k/v split): every piece shares the input's scale,
   as TFLite's SPLIT / SPLIT_V write it (no requantize after them);
 * cat: every input at the first one's scale (TFLite's int8 CONCATENATION needs equal scales); an input
@@ -107,6 +107,9 @@ SHARED_SCALE = {
     aten.clone.default,
 }
 SPLIT = {aten.split.Tensor, aten.split_with_sizes.default, aten.chunk.default}
+#: Slicing keeps the input's scale (STRIDED_SLICE does not rescale); only float tensors (BERT slices its
+#: int64 position ids too).
+SLICE = {aten.slice.Tensor}
 MATMUL = {aten.matmul.default, aten.bmm.default}
 OWN_SCALE = {aten.adaptive_avg_pool2d.default, aten.mean.dim, aten.mean.default}
 FIXED_RANGE = {aten.sigmoid.default, aten.softmax.int, aten._softmax.default}
@@ -318,7 +321,9 @@ class TFLiteInt8Quantizer(Quantizer):
                 done.update({node, last})
             elif (target in ACTIVATION or target in OWN_RANGE_UNARY) and isinstance(node.args[0], Node):
                 self._annotate(node, {node.args[0]: self.act}, self.act)
-            elif target in SHARED_SCALE and isinstance(node.args[0], Node):
+            elif (target in SHARED_SCALE or (target in SLICE and _is_float(node.args[0]))) and isinstance(
+                node.args[0], Node
+            ):
                 source = node.args[0]
                 self._annotate(node, {source: self._operand(source)}, SharedQuantizationSpec((source, node)))
             elif target in SPLIT and isinstance(node.args[0], Node):
@@ -435,6 +440,11 @@ def _root_qspec(node: Node) -> Any:
             return edge_spec
         node = source
     return None
+
+
+def _is_float(node: Any) -> bool:
+    value = node.meta.get("val") if isinstance(node, Node) else None
+    return isinstance(value, torch.Tensor) and value.is_floating_point()
 
 
 def _is_relu6(node: Node) -> bool:

@@ -23,7 +23,8 @@ class LinearNorm(torch.nn.Module):
         self.bn = torch.nn.BatchNorm1d(16)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.bn(self.linear(x).flatten(0, 1)).reshape(x.shape[0], -1, 16)
+        y = self.linear(x)
+        return self.bn(y.flatten(0, 1)).reshape_as(y)  # timm's: reshape_as reads the Linear's shape
 
 
 class Model(torch.nn.Module):

@@ -83,6 +83,20 @@ class LevelConcat(torch.nn.Module):
         return torch.cat(rows, 1)
 
 
+class Subsample(torch.nn.Module):
+    """LeViT's attention subsampling: tokens viewed as a map, every second row and column kept."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.proj = torch.nn.Linear(8, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = self.embed(x).flatten(2).transpose(1, 2)  # (B, 64, 8)
+        grid = tokens.reshape(x.shape[0], 8, 8, 8)[:, ::2, ::2]
+        return self.proj(grid.reshape(x.shape[0], -1, 8))
+
+
 @pytest.mark.parametrize(
     ("model", "op"),
     [
@@ -90,6 +104,7 @@ class LevelConcat(torch.nn.Module):
         (Attention(), "SPLIT_V"),
         (Upsample(), "RESIZE_NEAREST_NEIGHBOR"),
         (LevelConcat(), "CONCATENATION"),
+        (Subsample(), "STRIDED_SLICE"),
     ],
 )
 def test_pattern_has_no_requantize(model: torch.nn.Module, op: str, tmp_path: Path) -> None:
