@@ -443,7 +443,8 @@ def _root_qspec(node: Node) -> Any:
 
 
 def _is_float(node: Any) -> bool:
-    value = node.meta.get("val") if isinstance(node, Node) else None
+    """True for a float activation (not a stored parameter or an integer tensor)."""
+    value = node.meta.get("val") if isinstance(node, Node) and node.op != "get_attr" else None
     return isinstance(value, torch.Tensor) and value.is_floating_point()
 
 
