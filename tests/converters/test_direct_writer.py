@@ -361,6 +361,47 @@ def test_hard_swish_spelling_becomes_one_builtin(tmp_path: Path) -> None:
     np.testing.assert_allclose(_run(graph, xs, tmp_path), reference, rtol=1e-6, atol=1e-6)
 
 
+def _optimized_codes(graph: Graph, x: np.ndarray, tmp_path: Path) -> list[str]:
+    """Optimize ``graph`` in place; the output must not change. Returns the op codes left."""
+    reference = _run(graph, x, tmp_path)
+    optimize(graph)
+    np.testing.assert_allclose(_run(graph, x, tmp_path), reference, rtol=1e-5, atol=1e-5)
+    return [op.code for op in graph.operators]
+
+
+def test_transpose_moving_only_unit_axes_is_a_reshape_merged_with_the_next(tmp_path: Path) -> None:
+    """``nn.MultiheadAttention``'s ``[1, L, C] -> [L, 1, C]`` moves no bytes: one RESHAPE is left."""
+    graph = Graph()
+    em = Emitter(graph)
+    x = graph.tensor((1, 5, 16), np.float32, name="x")
+    graph.inputs.append(x)
+    graph.outputs.append(em.reshape(em.transpose(x, [1, 0, 2]), [5, 2, 8]))
+    assert _optimized_codes(graph, _w(1, 5, 16), tmp_path) == ["RESHAPE"]
+
+
+def test_regrouped_leading_axes_before_a_projection_are_dropped(tmp_path: Path) -> None:
+    """A ``keepNumDims`` FULLY_CONNECTED read only by a RESHAPE takes the un-regrouped input."""
+    graph = Graph()
+    em = Emitter(graph)
+    x = graph.tensor((1, 5, 16), np.float32, name="x")
+    graph.inputs.append(x)
+    projected = em.matmul(em.transpose(x, [1, 0, 2]), em.constant(_w(16, 48)))
+    graph.outputs.append(em.reshape(projected, [1, 5, 3, 16]))
+    assert _optimized_codes(graph, _w(1, 5, 16), tmp_path) == ["FULLY_CONNECTED", "RESHAPE"]
+
+
+def test_attention_key_transpose_becomes_the_batch_matmul_adjoint(tmp_path: Path) -> None:
+    """``q @ (k.transpose(-2, -1).reshape(...) * scale)``: the TRANSPOSE goes, BATCH_MATMUL gets adj_y."""
+    graph = Graph()
+    em = Emitter(graph)
+    x = graph.tensor((1, 2, 5, 8), np.float32, name="x")
+    graph.inputs.append(x)
+    keys = em.reshape(em.transpose(em.reshape(x, [2, 5, 8]), [0, 2, 1]), [1, 2, 8, 5]) * 0.35
+    graph.outputs.append(em.matmul(x, keys))
+    assert _optimized_codes(graph, _w(1, 2, 5, 8), tmp_path) == ["MUL", "BATCH_MATMUL"]
+    assert graph.operators[-1].fields == {"adjY": True}
+
+
 def test_constants_past_the_threshold_go_after_the_flatbuffer(tmp_path: Path) -> None:
     w, b = _w(32, 64), _w(32)
     model = _model(

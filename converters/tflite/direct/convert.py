@@ -12,7 +12,7 @@ from typing import Any
 from edgekit.converters.tflite.builder import GraphTranslator
 from edgekit.converters.tflite.direct.emitter import Emitter
 from edgekit.converters.tflite.direct.ir import Graph
-from edgekit.converters.tflite.direct.passes import drop_dead, optimize
+from edgekit.converters.tflite.direct.passes import drop_dead, merge_reshapes, optimize
 from edgekit.converters.tflite.direct.quantize import quantize
 from edgekit.converters.tflite.direct.serialize import EXTERNAL_THRESHOLD, Serialized, serialize
 from edgekit.converters.tflite.direct.weight_types import set_weight_types
@@ -50,6 +50,7 @@ def build_graph(
     start = time.perf_counter()
     fusions = optimize(graph)
     if quantize(graph, translator.notes):  # the int8 flatten stays: per-layer parity compares it
+        fusions["reshapes"] += merge_reshapes(graph)  # the quantization marks between them are gone now
         drop_dead(graph)
     if weights is not None:
         set_weight_types(graph, weights, translator.notes)

@@ -9,8 +9,13 @@
   HARD_SWISH;
 * :func:`fuse_rsqrt`: ``1 / sqrt(x)`` (how ONNX spells ``torch.rsqrt``: Reciprocal(Sqrt)) becomes RSQRT,
   which has an int8 kernel where SQRT and DIV have none (an int8 LayerNorm's normaliser);
-* :func:`drop_flatten_before_fc`: a RESHAPE to ``[N, K]`` feeding FULLY_CONNECTED goes (the kernel
-  flattens its input to ``[-1, K]`` itself);
+* :func:`drop_reshape_before_fc`: a RESHAPE to ``[N, K]`` feeding FULLY_CONNECTED goes (the kernel
+  flattens its input to ``[-1, K]`` itself), and so does one that regroups the leading axes of a
+  ``keepNumDims`` FULLY_CONNECTED read only by RESHAPEs;
+* :func:`transpose_as_reshape`: a TRANSPOSE that moves only size-1 axes is a RESHAPE (no data moves);
+* :func:`transpose_into_batch_matmul`: a TRANSPOSE of the last two axes that reaches a BATCH_MATMUL
+  (through RESHAPEs of the leading axes and scalar multiplies: attention's ``k.transpose(-2, -1) * scale``)
+  becomes the matmul's ``adj_x`` / ``adj_y``;
 * :func:`merge_reshapes`: a RESHAPE of a RESHAPE reads the first one's input;
 * :func:`drop_dead`: operators whose outputs nobody reads.
 
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgekit.converters.tflite.direct.emitter import QUANT_MARK
 from edgekit.converters.tflite.direct.ir import Graph, Operator, Tensor
 
 _WEIGHTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
@@ -209,6 +215,97 @@ def fuse_rsqrt(graph: Graph) -> int:
     return count
 
 
+def _perm(op: Operator) -> list[int] | None:
+    """A TRANSPOSE's constant permutation."""
+    perm = op.inputs[1] if op.code == "TRANSPOSE" and len(op.inputs) > 1 else None
+    return None if perm is None or not perm.is_const else [int(p) for p in np.asarray(perm.data).reshape(-1)]
+
+
+def _to_reshape(graph: Graph, op: Operator, shape: list[int]) -> None:
+    op.code, op.options, op.fields, op.version = "RESHAPE", "ReshapeOptions", {"newShape": shape}, 1
+    op.inputs = [op.inputs[0], graph.const(np.asarray(shape, np.int32))]
+
+
+def transpose_as_reshape(graph: Graph) -> int:
+    """A TRANSPOSE whose axes of size > 1 keep their order (``[1, L, C] -> [L, 1, C]``, how
+    ``nn.MultiheadAttention`` moves between batch-first and sequence-first) is a RESHAPE: the bytes do
+    not move, and the RESHAPE merges with its neighbours."""
+    count = 0
+    for op in graph.operators:
+        perm = _perm(op)
+        x = op.inputs[0] if perm is not None else None
+        if perm is None or x is None:
+            continue
+        kept = [p for p in perm if x.shape[p] != 1]
+        if kept != sorted(kept):
+            continue
+        _to_reshape(graph, op, list(op.outputs[0].shape))
+        count += 1
+    return count
+
+
+def _swap_last(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return (*shape[:-2], shape[-1], shape[-2])
+
+
+def _carries_transpose(op: Operator, x: Tensor) -> bool:
+    """``op`` commutes with swapping the last two axes of its input ``x``."""
+    out = op.outputs[0]
+    if op.code == QUANT_MARK:
+        return True
+    if op.code == "RESHAPE":
+        return len(x.shape) >= 2 and len(out.shape) >= 2 and out.shape[-2:] == x.shape[-2:]
+    if op.code in ("MUL", "DIV", "ADD", "SUB") and op.inputs[0] is x and len(op.inputs) == 2:
+        other = op.inputs[1]
+        return other is not None and other.is_const and np.asarray(other.data).size == 1
+    return False
+
+
+def transpose_into_batch_matmul(graph: Graph) -> int:
+    """A TRANSPOSE of the last two axes whose only path is into a BATCH_MATMUL operand becomes that
+    operand's ``adjX`` / ``adjY`` flag; RESHAPEs of leading axes, scalar arithmetic and quantization
+    marks on the way keep the untransposed layout (attention's ``q @ (k.transpose(-2, -1) * s)``)."""
+    producers = graph.producers()
+    count = 0
+    for matmul in graph.operators:
+        if matmul.code != "BATCH_MATMUL":
+            continue
+        for index, flag in ((0, "adjX"), (1, "adjY")):
+            chain: list[Operator] = []
+            tensor = matmul.inputs[index]
+            producer = producers.get(id(tensor)) if tensor is not None else None
+            while producer is not None and _sole_reader(graph, producer.outputs[0]) is not None:
+                perm = _perm(producer)
+                if perm is not None:
+                    break
+                if not _carries_transpose(producer, producer.inputs[0]):  # type: ignore[arg-type]
+                    producer = None
+                    break
+                chain.append(producer)
+                producer = producers.get(id(producer.inputs[0]))
+            perm = _perm(producer) if producer is not None else None
+            rank = len(perm) if perm is not None else 0
+            if (
+                producer is None
+                or perm != [*range(rank - 2), rank - 1, rank - 2]
+                or (_sole_reader(graph, producer.outputs[0]) is None)
+            ):
+                continue
+            source = producer.inputs[0]
+            assert source is not None
+            if chain:
+                chain[-1].inputs[0] = source
+            else:
+                matmul.inputs[index] = source
+            for op in chain:
+                op.outputs[0].shape = _swap_last(op.outputs[0].shape)
+                if op.code == "RESHAPE":
+                    _to_reshape(graph, op, list(op.outputs[0].shape))
+            matmul.fields[flag] = not matmul.fields.get(flag, False)
+            count += 1
+    return count
+
+
 def _same_quant(a: Tensor, b: Tensor) -> bool:
     return a.quant is b.quant or (
         a.quant is not None
@@ -220,7 +317,7 @@ def _same_quant(a: Tensor, b: Tensor) -> bool:
 
 def merge_reshapes(graph: Graph) -> int:
     """A RESHAPE of a RESHAPE's output reads the first one's input instead (the first goes when nobody
-    else reads it)."""
+    else reads it); a RESHAPE that then gives its input's shape back goes, its readers read the input."""
     producers = graph.producers()
     count = 0
     for op in graph.operators:
@@ -233,22 +330,60 @@ def merge_reshapes(graph: Graph) -> int:
             continue
         op.inputs[0] = source
         count += 1
+    consumers = graph.consumers()
+    for op in graph.operators:
+        x = op.inputs[0] if op.code == "RESHAPE" and op.inputs else None
+        out = op.outputs[0]
+        if x is None or x.shape != out.shape or not _same_quant(x, out):
+            continue
+        if any(out is t for t in graph.outputs):
+            continue
+        for reader in consumers.get(id(out), []):
+            reader.inputs = [x if t is out else t for t in reader.inputs]
+        count += 1
     return count
 
 
-def drop_flatten_before_fc(graph: Graph) -> int:
+def _readers_reshape_only(graph: Graph, tensor: Tensor) -> list[Tensor] | None:
+    """The tensors between ``tensor`` and RESHAPEs that are its only readers (through quantization marks),
+    ``tensor`` first; ``None`` when something else reads it."""
+    tensors = [tensor]
+    consumers = graph.consumers()
+    while True:
+        if any(tensors[-1] is out for out in graph.outputs):
+            return None
+        readers = consumers.get(id(tensors[-1]), [])
+        if len(readers) == 1 and readers[0].code == QUANT_MARK:
+            tensors.append(readers[0].outputs[0])
+            continue
+        return tensors if readers and all(r.code == "RESHAPE" for r in readers) else None
+
+
+def drop_reshape_before_fc(graph: Graph) -> int:
+    """FULLY_CONNECTED reads a RESHAPE's input directly when the RESHAPE keeps the last axis: a flatten to
+    ``[N, K]`` (the kernel flattens itself), or, with ``keepNumDims``, any regrouping of the leading axes
+    when only RESHAPEs read the result (``[1, L, C] -> [L, 1, C]`` around attention's projections)."""
     producers = graph.producers()
     count = 0
     for fc in graph.operators:
         x = fc.inputs[0]
-        if fc.code != "FULLY_CONNECTED" or x is None or fc.fields.get("keepNumDims") or len(x.shape) != 2:
-            continue
-        reshape = producers.get(id(x))
-        if reshape is None or reshape.code != "RESHAPE" or _sole_reader(graph, x) is not fc:
+        reshape = producers.get(id(x)) if fc.code == "FULLY_CONNECTED" and x is not None else None
+        if x is None or reshape is None or reshape.code != "RESHAPE" or _sole_reader(graph, x) is not fc:
             continue
         source = reshape.inputs[0]
-        if source is None or source.shape[0] != x.shape[0] or not _same_quant(source, x):
+        if source is None or not _same_quant(source, x):
             continue
+        if not fc.fields.get("keepNumDims"):
+            if len(x.shape) != 2 or source.shape[0] != x.shape[0]:
+                continue
+        elif source.shape[-1:] != x.shape[-1:]:
+            continue
+        else:
+            chain = _readers_reshape_only(graph, fc.outputs[0])
+            if chain is None:
+                continue
+            for tensor in chain:
+                tensor.shape = (*source.shape[:-1], tensor.shape[-1])
         fc.inputs[0] = source
         count += 1
     return count
@@ -275,6 +410,8 @@ def optimize(graph: Graph) -> dict[str, int]:
         "hard_swish": 0,
         "rsqrt": 0,
         "flatten_fc": 0,
+        "transpose_reshape": 0,
+        "transpose_matmul": 0,
         "reshapes": 0,
         "dead": 0,
     }
@@ -289,7 +426,9 @@ def optimize(graph: Graph) -> dict[str, int]:
         if not changed and not applied:
             break
     counts["activation"] += fuse_activation(graph)
+    counts["transpose_reshape"] += transpose_as_reshape(graph)
+    counts["transpose_matmul"] += transpose_into_batch_matmul(graph)
     counts["reshapes"] += merge_reshapes(graph)
-    counts["flatten_fc"] += drop_flatten_before_fc(graph)
+    counts["flatten_fc"] += drop_reshape_before_fc(graph)
     counts["dead"] += drop_dead(graph)
     return counts
