@@ -7,7 +7,8 @@ Runs after the fusion passes, on a float graph whose QuantizeLinear nodes are ma
 2. ops that TFLite runs with equal input and output scales (RESHAPE, TRANSPOSE, MAX_POOL_2D, PAD,
    CONCATENATION, GATHER, ...) pass parameters backwards to an unmarked input and forwards to an unmarked
    output; where the ONNX scales differ the writer inserts a QUANTIZE and says so in the notes;
-   LOGISTIC / SOFTMAX / TANH outputs get TFLite's fixed scales (a QUANTIZE to the ONNX one if it differs);
+   LOGISTIC / SOFTMAX / TANH outputs get TFLite's fixed scales (a QUANTIZE to the ONNX one if it differs),
+   except an unmarked one that is only returned (a detector's scores): it stays float;
    an unmarked input of ``MUL(x, c)`` (a positive scalar constant, e.g. HardSigmoid's 1/6) takes the
    output's zero point and ``scale / c``;
 3. constants: weights become int8 with their scales, biases of CONV_2D / DEPTHWISE_CONV_2D /
@@ -247,6 +248,19 @@ def _scalar_factor(op: Operator) -> tuple[Tensor, float] | None:
     return (others[0], c) if c > 0 else None
 
 
+def _only_returned(graph: Graph, tensor: Tensor, readers: dict[int, list[Operator]]) -> bool:
+    """True when ``tensor`` reaches nothing but the graph's outputs, through same-scale ops only (a
+    detector's scores after their sigmoid / softmax, reshaped or transposed): left unmarked, it stays
+    float, as the quantized model computes it, instead of taking the fixed 1/256 scale."""
+    while True:
+        users = readers.get(id(tensor), [])
+        if not users:
+            return any(t is tensor for t in graph.outputs)
+        if len(users) != 1 or users[0].code not in SAME_SCALE or any(t is tensor for t in graph.outputs):
+            return False
+        tensor = users[0].outputs[0]
+
+
 def _propagate(graph: Graph) -> None:
     readers = graph.consumers()
     for op in reversed(graph.operators):
@@ -286,7 +300,7 @@ def _propagate(graph: Graph) -> None:
             sources = [t for t in _activations(op) if t.quant is not None]
             if sources and (op.code in SAME_SCALE or op.code in FOLLOWS_INPUT):
                 out.quant = sources[0].quant
-            elif op.code in FIXED_OUTPUT and sources:
+            elif op.code in FIXED_OUTPUT and sources and not _only_returned(graph, out, readers):
                 out.quant = _fixed(op.code, sources[0].quant.dtype)  # type: ignore[union-attr]
 
 
