@@ -211,6 +211,8 @@ def test_int8_returned_scores_are_a_float_sigmoid_of_int8_logits(tmp_path: Path)
     result = ek.export(quantized, images()[0], tmp_path / "head.tflite", config=ek.ExportConfig(verify=False))
     loaded = Model.load(result.path)
     assert loaded.outputs[1].file_dtype == np.float32 and loaded.outputs[0].file_dtype == np.int8
+    assert [n for n in result.notes if "runs in float" in n] == []  # said as a choice, not an island
+    assert any("LOGISTIC) computes a returned value in float" in n for n in result.notes), result.notes
     tied = tied_at_1_256 = 0  # anchors whose two best scores are equal: in the file / at int8's scale
     for x in images():
         scores = loaded.run(x.numpy())[1].reshape(64, -1)

@@ -364,6 +364,8 @@ def _float_islands(graph: Graph, notes: list[str]) -> None:
     weight but float activations is an error."""
     dequantized: dict[int, Tensor] = {}
     islands: dict[str, set[str]] = {}
+    returned: dict[str, set[str]] = {}  # float by design: a returned sigmoid / softmax and what follows it
+    readers = graph.consumers()
     for op in list(graph.operators):
         if op.code in ("QUANTIZE", "DEQUANTIZE"):
             continue
@@ -383,6 +385,9 @@ def _float_islands(graph: Graph, notes: list[str]) -> None:
                 "parameters: TFLite cannot mix it with int8 tensors; give it a QuantizeLinear / "
                 "DequantizeLinear pair (quantize that op) or export the model as float"
             )
+        by_design = bool(outputs) and all(
+            out.quant is None and _only_returned(graph, out, readers) for out in outputs
+        )
         for i, t in enumerate(op.inputs):
             if t is None or t.np_dtype != np.float32 or t.quant is None:
                 continue
@@ -401,7 +406,12 @@ def _float_islands(graph: Graph, notes: list[str]) -> None:
                 graph.operators.insert(
                     graph.operators.index(op) + 1, Operator("QUANTIZE", [op.outputs[j]], [out])
                 )
-        islands.setdefault(op.origin or "(no ONNX node)", set()).add(op.code)
+        (returned if by_design else islands).setdefault(op.origin or "(no ONNX node)", set()).add(op.code)
+    for origin, codes in returned.items():
+        notes.append(
+            f"int8: {origin} ({', '.join(sorted(codes))}) computes a returned value in float from the int8 "
+            "input before it (an int8 sigmoid / softmax output would round it to TFLite's fixed 1/256 scale)"
+        )
     for origin, codes in islands.items():
         notes.append(
             f"int8: {origin} runs in float ({', '.join(sorted(codes))}): TFLite has no int8 kernel for it, "
