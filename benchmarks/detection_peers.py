@@ -123,13 +123,19 @@ def ultralytics_onnx(model: Any, folder: Path) -> Path:
 
 def onnx2tf_int8(venv: Path, onnx_file: Path, work: Path, nhwc: np.ndarray) -> tuple[Path | None, str]:
     """onnx2tf's full-int8 file: its default backend (flatbuffer_direct), and where that refuses the model
-    (2.6.9 on YOLOv8n: "Unsupported op for strict full integer quantization: op_type=FILL") its
+    (2.6.9 on YOLOv8n: "Unsupported op for strict full integer quantization: op_type=FILL") or writes a
+    file LiteRT cannot load (2.6.9 on the Ultralytics layout: XNNPACK "failed to delegate TRANSPOSE"), its
     tf_converter backend; the errors of the tries that failed."""
     errors = []
     for backend in (None, "tf_converter"):
         path, _, error = run_onnx2tf(
             venv, onnx_file, work / (backend or "default"), calibration=nhwc, backend=backend
         )
+        if path is not None:
+            try:
+                litert(path)
+            except RuntimeError as exc:  # written, but LiteRT refuses it
+                path, error = None, f"LiteRT cannot load its file: {exc}"
         if path is not None:
             return path, " / ".join(errors)
         errors.append(f"{backend or 'flatbuffer_direct'}: {' '.join(error.split())[-200:]}")

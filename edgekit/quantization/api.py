@@ -8,7 +8,7 @@ import itertools
 import logging
 import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -68,6 +68,21 @@ def _check_keep_float(model: torch.nn.Module, config: QuantConfig) -> None:
                 else f"; layers are e.g. {', '.join(names[:5])}"
             )
             raise QuantizationError(f"{field} names {name!r}, which is not a layer of this model{hint}")
+
+
+def _with_aliases(model: torch.nn.Module, config: QuantConfig) -> QuantConfig:
+    """``config`` with every path of each layer named in ``keep_float`` / ``int16_layers``: a module
+    registered under two names (a detection head's ``detect``, also ``model.23``) is matched by the path
+    its forward call takes, which may be the other one."""
+    paths: dict[int, list[str]] = {}
+    for name, module in model.named_modules(remove_duplicate=False):
+        paths.setdefault(id(module), []).append(name)
+    modules = dict(model.named_modules())
+
+    def expand(names: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(p for n in names for p in paths[id(modules[n])]))
+
+    return replace(config, keep_float=expand(config.keep_float), int16_layers=expand(config.int16_layers))
 
 
 def _is_example(value: Any) -> bool:
@@ -356,7 +371,7 @@ def quantize(
         captured = capture(model, example)
     finally:
         _restore(modes)
-    prepared = prepare_pt2e(captured, TFLiteInt8Quantizer(config, qat=False))
+    prepared = prepare_pt2e(captured, TFLiteInt8Quantizer(_with_aliases(model, config), qat=False))
     if config.equalization != Equalization.OFF:
         equalize(prepared, relu6_as_relu=config.equalization == Equalization.RELU6_AS_RELU)
     means = record_input_means(prepared) if config.bias_correction else None
@@ -444,7 +459,7 @@ def prepare_qat(
     finally:
         _restore(modes)
     _check_no_random_ops(model, captured)
-    prepared = prepare_qat_pt2e(captured, TFLiteInt8Quantizer(config, qat=True))
+    prepared = prepare_qat_pt2e(captured, TFLiteInt8Quantizer(_with_aliases(model, config), qat=True))
     allow_exported_model_train_eval(prepared)
     prepared._edgekit_quant_config = config
     mark(prepared, "prepared")

@@ -15,7 +15,9 @@ Patterns (matched by walking the exported ATen graph):
 * adaptive_avg_pool2d / mean: own output scale;
 * hardswish, hardsigmoid (squeeze-and-excitation gates): input and output quantized; TFLite has no fused
   form of them, so the conv before them keeps its own output scale;
-* sigmoid / softmax: the fixed output range TFLite defines (scale 1/256, zero point -128);
+* sigmoid / softmax: the fixed output range TFLite defines (scale 1/256, zero point -128); one whose
+  value is a model output (through reshapes / transposes: a detector's scores) runs in float on its
+  int8 input instead, as the float tail after it does (no 1/256 rounding of the returned scores);
 * silu: rewritten to x * sigmoid(x) before annotation, as TFLite runs it (LOGISTIC with its fixed
   output range, then MUL), so PyTorch rounds the sigmoid where TFLite does;
 * mul (SiLU, squeeze-and-excitation scaling): inputs and output quantized (int8 MUL, no float island);
@@ -342,7 +344,11 @@ class TFLiteInt8Quantizer(Quantizer):
             elif target in OWN_SCALE and isinstance(node.args[0], Node):
                 self._annotate(node, {node.args[0]: self.act}, self.act)
             elif target in FIXED_RANGE and isinstance(node.args[0], Node):
-                self._annotate(node, {node.args[0]: self.act}, self.fixed)
+                tail = _output_tail(node)
+                self._annotate(node, {node.args[0]: self.act}, None if tail is not None else self.fixed)
+                if tail is not None:  # returned scores: float sigmoid / softmax of the int8 logits
+                    self._mark(tail)
+                    done.update(tail)
             elif target in MATMUL and all(isinstance(a, Node) for a in node.args[:2]):
                 self._annotate(
                     node,
@@ -417,6 +423,25 @@ class TFLiteInt8Quantizer(Quantizer):
 
     def validate(self, model: GraphModule) -> None:
         return None
+
+
+def _output_tail(node: Node) -> list[Node] | None:
+    """The reshapes / transposes between ``node`` and the model's output when ``node``'s value is
+    returned and used by nothing else (a detector's scores, a classifier's probabilities); None otherwise.
+
+    Such a sigmoid / softmax runs in float on its int8 input: its int8 output (TFLite's fixed scale 1/256)
+    would be the last rounding, and it ties near-equal probabilities. On a YOLO head most anchors' best
+    scores sit near 1, where 1/256 steps tie a third of the anchors' top two classes."""
+    tail: list[Node] = []
+    while len(node.users) == 1:
+        user = next(iter(node.users))
+        if user.op == "output":
+            return tail
+        if user.op != "call_function" or user.target not in SHARED_SCALE or user.args[0] is not node:
+            return None
+        tail.append(user)
+        node = user
+    return None
 
 
 def _root_qspec(node: Node) -> Any:

@@ -197,3 +197,31 @@ def test_nms_config_round_trips_inside_export_config() -> None:
     data = config.to_dict()
     assert data["nms"]["box_format"] == "cxcywh"
     assert ek.ExportConfig.from_dict(data) == config
+
+
+def test_int8_returned_scores_are_a_float_sigmoid_of_int8_logits(tmp_path: Path) -> None:
+    """The scores a detector returns run their sigmoid in float on the int8 logits, in PyTorch's int8 model
+    and in the file: int8 scores (TFLite's fixed 1/256 scale) tie the top classes of anchors whose best
+    scores sit near 1, as a trained detector's do (a third of yolo11n's anchors)."""
+    torch.manual_seed(0)
+    model = GridDetector(classes=8).eval()
+    model.cls.weight.data *= 6  # spread, high logits: most anchors' best score above 0.99
+    model.cls.bias.data += 3
+    quantized = ek.quantize(model, images()[0], calibrate=images(8)).model
+    result = ek.export(quantized, images()[0], tmp_path / "head.tflite", config=ek.ExportConfig(verify=False))
+    loaded = Model.load(result.path)
+    assert loaded.outputs[1].file_dtype == np.float32 and loaded.outputs[0].file_dtype == np.int8
+    assert [n for n in result.notes if "runs in float" in n] == []  # said as a choice, not an island
+    assert any("LOGISTIC) computes a returned value in float" in n for n in result.notes), result.notes
+    tied = tied_at_1_256 = 0  # anchors whose two best scores are equal: in the file / at int8's scale
+    for x in images():
+        scores = loaded.run(x.numpy())[1].reshape(64, -1)
+        with torch.no_grad():
+            reference = quantized(x)[1].numpy().reshape(64, -1)
+        np.testing.assert_allclose(scores, reference, atol=2e-4)  # a logit one int8 step apart
+        top = np.sort(scores, 1)
+        assert (top[:, -1] > 0.99).mean() > 0.5
+        tied += int((top[:, -1] == top[:, -2]).sum())  # equal int8 logits only
+        steps = np.round(top * 256)
+        tied_at_1_256 += int((steps[:, -1] == steps[:, -2]).sum())
+    assert tied * 10 < tied_at_1_256, (tied, tied_at_1_256)

@@ -163,3 +163,30 @@ def test_auto_keep_float_and_the_error_naming_the_best_reached(
             ek.QuantConfig(auto_keep=ek.AutoKeep(target_cosine=0.999, max_layers=1)),
             calibrate=batches,
         )
+
+
+class Aliased(nn.Module):
+    """A layer registered under two names, called through the second (as a detection head calls YOLO's
+    Detect, ``model.23``, through ``detect``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3))
+        self.last = self.body[2]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.last(self.body[1](self.body[0](x)))
+
+
+def test_int16_layer_named_by_its_first_path_applies_where_forward_calls_it_by_another(
+    tmp_path: Path,
+) -> None:
+    torch.manual_seed(0)
+    x = torch.rand(1, 1, 8, 8)
+    config = ek.QuantConfig(int16_layers=("body.2",))  # named_modules() lists it as body.2, not last
+    quantized = ek.quantize(Aliased().eval(), x, config, calibrate=[torch.rand(4, 1, 8, 8)]).model
+    path = ek.export(quantized, x, tmp_path / "mixed.tflite", ek.ExportConfig(verify=False)).path
+    from ai_edge_litert.interpreter import Interpreter
+
+    types = {t["dtype"] for t in Interpreter(model_path=str(path)).get_tensor_details()}
+    assert np.int16 in types

@@ -7,7 +7,8 @@ Runs after the fusion passes, on a float graph whose QuantizeLinear nodes are ma
 2. ops that TFLite runs with equal input and output scales (RESHAPE, TRANSPOSE, MAX_POOL_2D, PAD,
    CONCATENATION, GATHER, ...) pass parameters backwards to an unmarked input and forwards to an unmarked
    output; where the ONNX scales differ the writer inserts a QUANTIZE and says so in the notes;
-   LOGISTIC / SOFTMAX / TANH outputs get TFLite's fixed scales (a QUANTIZE to the ONNX one if it differs);
+   LOGISTIC / SOFTMAX / TANH outputs get TFLite's fixed scales (a QUANTIZE to the ONNX one if it differs),
+   except an unmarked one that is only returned (a detector's scores): it stays float;
    an unmarked input of ``MUL(x, c)`` (a positive scalar constant, e.g. HardSigmoid's 1/6) takes the
    output's zero point and ``scale / c``;
 3. constants: weights become int8 with their scales, biases of CONV_2D / DEPTHWISE_CONV_2D /
@@ -250,6 +251,19 @@ def _scalar_factor(op: Operator) -> tuple[Tensor, float] | None:
     return (others[0], c) if c > 0 else None
 
 
+def _only_returned(graph: Graph, tensor: Tensor, readers: dict[int, list[Operator]]) -> bool:
+    """True when ``tensor`` reaches nothing but the graph's outputs, through same-scale ops only (a
+    detector's scores after their sigmoid / softmax, reshaped or transposed): left unmarked, it stays
+    float, as the quantized model computes it, instead of taking the fixed 1/256 scale."""
+    while True:
+        users = readers.get(id(tensor), [])
+        if not users:
+            return any(t is tensor for t in graph.outputs)
+        if len(users) != 1 or users[0].code not in SAME_SCALE or any(t is tensor for t in graph.outputs):
+            return False
+        tensor = users[0].outputs[0]
+
+
 def _propagate(graph: Graph) -> None:
     readers = graph.consumers()
     for op in reversed(graph.operators):
@@ -289,7 +303,7 @@ def _propagate(graph: Graph) -> None:
             sources = [t for t in _activations(op) if t.quant is not None]
             if sources and (op.code in SAME_SCALE or op.code in FOLLOWS_INPUT):
                 out.quant = sources[0].quant
-            elif op.code in FIXED_OUTPUT and sources:
+            elif op.code in FIXED_OUTPUT and sources and not _only_returned(graph, out, readers):
                 out.quant = _fixed(op.code, sources[0].quant.dtype)  # type: ignore[union-attr]
 
 
@@ -355,6 +369,8 @@ def _float_islands(graph: Graph, notes: list[str]) -> None:
     islands: dict[str, set[str]] = {}
     first_quantized: dict[str, set[str]] = {}  # float ops on values no int8 op wrote, before a QUANTIZE
     from_int8: set[int] = set()  # float tensors computed from dequantized ones (inside an island)
+    returned: dict[str, set[str]] = {}  # float by design: a returned sigmoid / softmax and what follows it
+    readers = graph.consumers()
     for op in list(graph.operators):
         if op.code in ("QUANTIZE", "DEQUANTIZE"):
             continue
@@ -377,6 +393,9 @@ def _float_islands(graph: Graph, notes: list[str]) -> None:
                 "parameters: TFLite cannot mix it with int8 tensors; give it a QuantizeLinear / "
                 "DequantizeLinear pair (quantize that op) or export the model as float"
             )
+        by_design = bool(outputs) and all(
+            out.quant is None and _only_returned(graph, out, readers) for out in outputs
+        )
         for i, t in enumerate(op.inputs):
             if t is None or t.np_dtype != np.float32 or t.quant is None:
                 continue
@@ -397,13 +416,17 @@ def _float_islands(graph: Graph, notes: list[str]) -> None:
                 )
         if after_int8 or op.code in _WEIGHTED:
             from_int8.update(id(t) for t in op.outputs if t.np_dtype == np.float32 and t.quant is None)
-        (islands if after_int8 or op.code in _WEIGHTED else first_quantized).setdefault(
-            op.origin or "(no ONNX node)", set()
-        ).add(op.code)
+        kind = returned if by_design else islands if after_int8 or op.code in _WEIGHTED else first_quantized
+        kind.setdefault(op.origin or "(no ONNX node)", set()).add(op.code)
     for origin, codes in first_quantized.items():
         notes.append(
             f"int8: {origin} computes in float ({', '.join(sorted(codes))}) from values no int8 op wrote (an "
             "integer input cast to float, an attention mask); a QUANTIZE after it starts the int8 path"
+        )
+    for origin, codes in returned.items():
+        notes.append(
+            f"int8: {origin} ({', '.join(sorted(codes))}) computes a returned value in float from the int8 "
+            "input before it (an int8 sigmoid / softmax output would round it to TFLite's fixed 1/256 scale)"
         )
     for origin, codes in islands.items():
         notes.append(
