@@ -489,6 +489,26 @@ def test_scale_tflite_cannot_represent_is_named_before_writing(bad_scale: float,
     assert not (tmp_path / "q.tflite").exists()
 
 
+def test_relu_observed_apart_from_its_producer_becomes_a_fused_activation(tmp_path: Path) -> None:
+    """PyTorch can observe an op and the ReLU after it at two scales (MobileOne's branch sum): the
+    producer writes at the ReLU's scale with RELU fused, instead of RELU + a requantize after it."""
+    tail = [
+        helper.make_node("QuantizeLinear", ["conv_out", "s_conv", "z"], ["cq"]),
+        helper.make_node("DequantizeLinear", ["cq", "s_conv", "z"], ["cd"]),
+        helper.make_node("Relu", ["cd"], ["r"]),
+        helper.make_node("QuantizeLinear", ["r", "s_relu", "z_relu"], ["rq"]),
+        helper.make_node("DequantizeLinear", ["rq", "s_relu", "z_relu"], ["y"]),
+    ]
+    extra = {"s_conv": np.float32(0.05), "s_relu": np.float32(0.03), "z_relu": np.int8(-128)}
+    path = _qdq_conv_file(tail, extra, tmp_path / "q.onnx")
+    result = ek.convert(path, tmp_path / "q.tflite", verify=False)
+    assert result.ops == {"CONV_2D": 1}, result.ops
+    x = RNG.standard_normal((1, 1, 4, 4)).astype(np.float32) * 2
+    expected = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    got = np.asarray(Model.load(result.path).run(x)).reshape(expected.shape)
+    assert np.abs(got - expected).max() <= 0.03 * 1.01  # one step of the ReLU's scale
+
+
 NO_TF_SCRIPT = """
 import sys, torch
 import edgekit as ek

@@ -307,6 +307,33 @@ def _propagate(graph: Graph) -> None:
                 out.quant = _fixed(op.code, sources[0].quant.dtype)  # type: ignore[union-attr]
 
 
+_FUSED_RELU = {"RELU": 1, "RELU6": 3}
+_TAKES_RELU = frozenset({"ADD", "SUB", "MUL", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"})
+
+
+def _fuse_rescaling_relu(graph: Graph) -> None:
+    """A RELU / RELU6 observed at another scale than its producer's output (PyTorch observes an ``add``
+    and the ``relu`` after it apart: MobileOne's branch sum) becomes the producer's fused activation,
+    writing at the RELU's scale: one rounding instead of a requantize after the RELU."""
+    producers = graph.producers()
+    consumers = graph.consumers()
+    for relu in list(graph.operators):
+        x = relu.inputs[0] if relu.code in _FUSED_RELU else None
+        producer = producers.get(id(x)) if x is not None else None
+        out = relu.outputs[0]
+        if x is None or producer is None or producer.code not in _TAKES_RELU:
+            continue
+        if x.quant is None or out.quant is None or _same(x.quant, out.quant):
+            continue
+        if producer.fields.get("fusedActivationFunction", 0) or len(consumers.get(id(x), [])) != 1:
+            continue
+        if any(x is t for t in graph.outputs):
+            continue
+        producer.outputs[0] = out
+        producer.fields["fusedActivationFunction"] = _FUSED_RELU[relu.code]
+        graph.operators.remove(relu)
+
+
 def _enforce(graph: Graph, notes: list[str]) -> None:
     for op in list(graph.operators):
         out = op.outputs[0]
@@ -589,6 +616,7 @@ def quantize(graph: Graph, notes: list[str]) -> bool:
         return False
     _absorb_marks(graph)
     _propagate(graph)
+    _fuse_rescaling_relu(graph)
     _enforce(graph, notes)
     _float_islands(graph, notes)
     _constants(graph, notes)
