@@ -271,6 +271,7 @@ def render(rows: list[dict[str, Any]]) -> str:
             f"{r['torch_int8_top1_vs_fp32']:.2f}" if "ops" in r else "",
             f"{r['floor_top1']:.2f} / {r['floor_cosine']:.4f}" if "floor_cosine" in r else "",
             r["status"] if "error" not in r else r["error"][:90].replace("|", "/"),
+            r.get("commit", ""),
         ]
         for r in rows
     ]
@@ -288,6 +289,7 @@ def render(rows: list[dict[str, Any]]) -> str:
         "torch int8 top-1 vs fp32",
         "noise floor top-1 / cos",
         "status",
+        "commit",
     ]
     return table(headers, body)
 
@@ -327,11 +329,14 @@ def main() -> None:
     parser.add_argument(
         "--floor", action="store_true", help="only add the noise floor to measured rows that lack it"
     )
+    parser.add_argument("--table", action="store_true", help="print the table of the results so far")
     args = parser.parse_args()
     path = args.out
     done = {} if not path.exists() else {r["model"]: r for r in json.loads(path.read_text())["results"]}
     if args.floor:
         add_floors(done, args)
+    if args.floor or args.table:
+        summarize(list(done.values()))
         return
     with tempfile.TemporaryDirectory() as tmp:
         sizes = {pair: fp32_size(*pair) for pair in selected(args)}
@@ -359,7 +364,10 @@ def main() -> None:
             done[row_key] = {**row, "model": row_key, "source": source, "commit": commit}
             write(path, {"results": list(done.values())})
             print(f"{row_key}: {done[row_key]['status']} {done[row_key].get('error', '')[:160]}", flush=True)
-    rows = list(done.values())
+    summarize(list(done.values()))
+
+
+def summarize(rows: list[dict[str, Any]]) -> None:
     print(render(rows))
     convnets = [r for r in rows if "ops" in r]
     clean = sum(r["quantize_ops"] + r["dequantize_ops"] == 0 and not r["float_ops"] for r in convnets)
