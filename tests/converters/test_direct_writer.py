@@ -509,6 +509,25 @@ def test_relu_observed_apart_from_its_producer_becomes_a_fused_activation(tmp_pa
     assert np.abs(got - expected).max() <= 0.03 * 1.01  # one step of the ReLU's scale
 
 
+def test_a_value_rounded_twice_is_a_requantize_named_in_the_notes(tmp_path: Path) -> None:
+    """Two QuantizeLinear in a row at different scales (the quantized model rounds twice): the file does the
+    same with one QUANTIZE int8 -> int8, and the notes say where and how to save it."""
+    tail = [
+        helper.make_node("QuantizeLinear", ["conv_out", "s1", "z"], ["q1"]),
+        helper.make_node("DequantizeLinear", ["q1", "s1", "z"], ["d1"]),
+        helper.make_node("QuantizeLinear", ["d1", "s2", "z"], ["q2"]),
+        helper.make_node("DequantizeLinear", ["q2", "s2", "z"], ["y"]),
+    ]
+    path = _qdq_conv_file(tail, {"s1": np.float32(0.05), "s2": np.float32(0.07)}, tmp_path / "q.onnx")
+    result = ek.convert(path, tmp_path / "q.tflite", verify=False)
+    assert result.ops == {"CONV_2D": 1, "QUANTIZE": 1}, result.ops
+    assert any("rounds this value twice" in n and "0.05 and 0.07" in n for n in result.notes), result.notes
+    x = RNG.standard_normal((1, 1, 4, 4)).astype(np.float32) * 2
+    expected = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    got = np.asarray(Model.load(result.path).run(x)).reshape(expected.shape)
+    assert np.abs(got - expected).max() <= 0.07 * 1.01
+
+
 NO_TF_SCRIPT = """
 import sys, torch
 import edgekit as ek

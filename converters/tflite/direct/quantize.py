@@ -210,8 +210,9 @@ def _requantize(graph: Graph, op: Operator, index: int, quant: Quant, notes: lis
     )
 
 
-def _absorb_marks(graph: Graph) -> None:
+def _absorb_marks(graph: Graph, notes: list[str]) -> None:
     replace: dict[int, Tensor] = {}
+    producers = graph.producers()
     for op in list(graph.operators):
         if op.code != QUANT_MARK:
             continue
@@ -234,6 +235,14 @@ def _absorb_marks(graph: Graph) -> None:
             graph.operators.remove(op)
         else:
             op.code, op.inputs = "QUANTIZE", [source]
+            producer = producers.get(id(op.inputs[0]))
+            where = producer.origin if producer is not None and producer.origin else f"tensor {source.name}"
+            scales = (float(np.asarray(q.scale).reshape(-1)[0]) for q in (source.quant, out.quant) if q)
+            notes.append(
+                f"int8: {where}: the quantized model rounds this value twice (two QuantizeLinear in a row, "
+                f"scales {' and '.join(f'{x:.6g}' for x in scales)}); written as a requantize (QUANTIZE "
+                "int8 -> int8), as PyTorch-int8 computes it; give both the same observer to save it"
+            )
     for op in graph.operators:
         op.inputs = [replace.get(id(t), t) if t is not None else None for t in op.inputs]
     graph.outputs = [replace.get(id(t), t) for t in graph.outputs]
@@ -614,7 +623,7 @@ def quantize(graph: Graph, notes: list[str]) -> bool:
     quantize."""
     if not any(op.code == QUANT_MARK for op in graph.operators):
         return False
-    _absorb_marks(graph)
+    _absorb_marks(graph, notes)
     _propagate(graph)
     _fuse_rescaling_relu(graph)
     _enforce(graph, notes)
