@@ -196,10 +196,7 @@ def noise_floor(
 def floor_only(name: str, source: str, size: int, calib: int, evals: int) -> dict[str, Any]:
     """The noise floor of a model measured earlier (quantized again the same way; its row gets the two
     fields)."""
-    torch.set_num_threads(2)
-    model, used = build_timm(name, size) if source == "timm" else build_torchvision(name, size)
-    batches = [torch.from_numpy(photo_crops(8, used, seed)) for seed in range(calib)]
-    inputs = [x[None] for x in photo_crops(evals, used, 1000)]
+    model, _used, batches, inputs = prepare(name, source, size, calib, evals)
     quantized = ek.quantize(model, torch.from_numpy(inputs[0]), calibrate=batches).model
     return noise_floor(quantized, inputs)
 
@@ -215,15 +212,23 @@ def _status(row: dict[str, Any]) -> str:
     return ("float islands, " if islands else "") + ("noise floor" if at_floor else "parity")
 
 
+def prepare(
+    name: str, source: str, size: int, calib: int, evals: int
+) -> tuple[torch.nn.Module, int, list[torch.Tensor], list[np.ndarray]]:
+    """The model (2 torch threads), its input side, ``calib`` calibration batches of 8 photo crops and
+    ``evals`` single crops to compare on: the same for a row and for its noise floor."""
+    torch.set_num_threads(2)
+    model, used = build_timm(name, size) if source == "timm" else build_torchvision(name, size)
+    batches = [torch.from_numpy(photo_crops(8, used, seed)) for seed in range(calib)]
+    return model, used, batches, [x[None] for x in photo_crops(evals, used, 1000)]
+
+
 def one(name: str, source: str, size: int, folder: Path, calib: int, evals: int) -> dict[str, Any]:
     row: dict[str, Any] = {"model": key(name, source), "source": source}
     try:
-        torch.set_num_threads(2)
-        model, used = build_timm(name, size) if source == "timm" else build_torchvision(name, size)
+        model, used, batches, inputs = prepare(name, source, size, calib, evals)
         row["input"] = used
         row["fp32_mb"] = sum(t.numel() * t.element_size() for t in model.state_dict().values()) / 2**20
-        batches = [torch.from_numpy(photo_crops(8, used, seed)) for seed in range(calib)]
-        inputs = [x[None] for x in photo_crops(evals, used, 1000)]
         t0 = time.perf_counter()
         quantized = ek.quantize(model, torch.from_numpy(inputs[0]), calibrate=batches).model
         row["quantize_s"] = time.perf_counter() - t0

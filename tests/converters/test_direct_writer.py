@@ -489,6 +489,15 @@ def test_scale_tflite_cannot_represent_is_named_before_writing(bad_scale: float,
     assert not (tmp_path / "q.tflite").exists()
 
 
+def _max_error_vs_onnxruntime(onnx_path: Path, tflite_path: Path) -> float:
+    """Largest absolute difference of the .tflite from ONNX Runtime on the QDQ file (one 1x1x4x4 input)."""
+    x = RNG.standard_normal((1, 1, 4, 4)).astype(np.float32) * 2
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {"x": x})[0]
+    got = np.asarray(Model.load(tflite_path).run(x)).reshape(expected.shape)
+    return float(np.abs(got - expected).max())
+
+
 def test_relu_observed_apart_from_its_producer_becomes_a_fused_activation(tmp_path: Path) -> None:
     """PyTorch can observe an op and the ReLU after it at two scales (MobileOne's branch sum): the
     producer writes at the ReLU's scale with RELU fused, instead of RELU + a requantize after it."""
@@ -503,10 +512,7 @@ def test_relu_observed_apart_from_its_producer_becomes_a_fused_activation(tmp_pa
     path = _qdq_conv_file(tail, extra, tmp_path / "q.onnx")
     result = ek.convert(path, tmp_path / "q.tflite", verify=False)
     assert result.ops == {"CONV_2D": 1}, result.ops
-    x = RNG.standard_normal((1, 1, 4, 4)).astype(np.float32) * 2
-    expected = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
-    got = np.asarray(Model.load(result.path).run(x)).reshape(expected.shape)
-    assert np.abs(got - expected).max() <= 0.03 * 1.01  # one step of the ReLU's scale
+    assert _max_error_vs_onnxruntime(path, result.path) <= 0.03 * 1.01  # one step of the ReLU's scale
 
 
 def test_a_value_rounded_twice_is_a_requantize_named_in_the_notes(tmp_path: Path) -> None:
@@ -522,10 +528,7 @@ def test_a_value_rounded_twice_is_a_requantize_named_in_the_notes(tmp_path: Path
     result = ek.convert(path, tmp_path / "q.tflite", verify=False)
     assert result.ops == {"CONV_2D": 1, "QUANTIZE": 1}, result.ops
     assert any("rounds this value twice" in n and "0.05 and 0.07" in n for n in result.notes), result.notes
-    x = RNG.standard_normal((1, 1, 4, 4)).astype(np.float32) * 2
-    expected = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
-    got = np.asarray(Model.load(result.path).run(x)).reshape(expected.shape)
-    assert np.abs(got - expected).max() <= 0.07 * 1.01
+    assert _max_error_vs_onnxruntime(path, result.path) <= 0.07 * 1.01
 
 
 NO_TF_SCRIPT = """

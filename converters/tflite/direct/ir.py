@@ -56,6 +56,15 @@ class Quant:
     dtype: np.dtype = field(default_factory=lambda: np.dtype(np.int8))
 
 
+def same_quant(a: Quant | None, b: Quant | None) -> bool:
+    """Equal quantization parameters (type, scales, zero points), or both absent."""
+    if a is None or b is None:
+        return a is b
+    return (
+        a.dtype == b.dtype and np.array_equal(a.scale, b.scale) and np.array_equal(a.zero_point, b.zero_point)
+    )
+
+
 @dataclass(eq=False)
 class Tensor:
     """A tensor of the graph; ``data`` is set for constants (then ``op`` writes nothing to it)."""

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgekit.converters.tflite.direct.emitter import QUANT_MARK
-from edgekit.converters.tflite.direct.ir import Graph, Operator, Tensor
+from edgekit.converters.tflite.direct.ir import Graph, Operator, Tensor, same_quant
 
 _WEIGHTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 _FUSABLE_ACT = {"RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3}  # TANH: not every kernel takes it (FC)
@@ -306,15 +306,6 @@ def transpose_into_batch_matmul(graph: Graph) -> int:
     return count
 
 
-def _same_quant(a: Tensor, b: Tensor) -> bool:
-    return a.quant is b.quant or (
-        a.quant is not None
-        and b.quant is not None
-        and np.array_equal(a.quant.scale, b.quant.scale)
-        and np.array_equal(a.quant.zero_point, b.quant.zero_point)
-    )
-
-
 def merge_reshapes(graph: Graph) -> int:
     """A RESHAPE of a RESHAPE's output reads the first one's input instead (the first goes when nobody
     else reads it); a RESHAPE that then gives its input's shape back goes, its readers read the input."""
@@ -326,7 +317,7 @@ def merge_reshapes(graph: Graph) -> int:
         if x is None or first is None or first.code != "RESHAPE" or any(x is out for out in graph.outputs):
             continue
         source = first.inputs[0]
-        if source is None or not _same_quant(source, x):
+        if source is None or not same_quant(source.quant, x.quant):
             continue
         op.inputs[0] = source
         count += 1
@@ -334,7 +325,7 @@ def merge_reshapes(graph: Graph) -> int:
     for op in graph.operators:
         x = op.inputs[0] if op.code == "RESHAPE" and op.inputs else None
         out = op.outputs[0]
-        if x is None or x.shape != out.shape or not _same_quant(x, out):
+        if x is None or x.shape != out.shape or not same_quant(x.quant, out.quant):
             continue
         if any(out is t for t in graph.outputs):
             continue
@@ -344,11 +335,12 @@ def merge_reshapes(graph: Graph) -> int:
     return count
 
 
-def _readers_reshape_only(graph: Graph, tensor: Tensor) -> list[Tensor] | None:
+def _readers_reshape_only(
+    graph: Graph, tensor: Tensor, consumers: dict[int, list[Operator]]
+) -> list[Tensor] | None:
     """The tensors between ``tensor`` and RESHAPEs that are its only readers (through quantization marks),
     ``tensor`` first; ``None`` when something else reads it."""
     tensors = [tensor]
-    consumers = graph.consumers()
     while True:
         if any(tensors[-1] is out for out in graph.outputs):
             return None
@@ -364,6 +356,7 @@ def drop_reshape_before_fc(graph: Graph) -> int:
     ``[N, K]`` (the kernel flattens itself), or, with ``keepNumDims``, any regrouping of the leading axes
     when only RESHAPEs read the result (``[1, L, C] -> [L, 1, C]`` around attention's projections)."""
     producers = graph.producers()
+    consumers = graph.consumers()  # the pass re-points FC inputs, never who reads an FC output
     count = 0
     for fc in graph.operators:
         x = fc.inputs[0]
@@ -371,7 +364,7 @@ def drop_reshape_before_fc(graph: Graph) -> int:
         if x is None or reshape is None or reshape.code != "RESHAPE" or _sole_reader(graph, x) is not fc:
             continue
         source = reshape.inputs[0]
-        if source is None or not _same_quant(source, x):
+        if source is None or not same_quant(source.quant, x.quant):
             continue
         if not fc.fields.get("keepNumDims"):
             if len(x.shape) != 2 or source.shape[0] != x.shape[0]:
@@ -379,7 +372,7 @@ def drop_reshape_before_fc(graph: Graph) -> int:
         elif source.shape[-1:] != x.shape[-1:]:
             continue
         else:
-            chain = _readers_reshape_only(graph, fc.outputs[0])
+            chain = _readers_reshape_only(graph, fc.outputs[0], consumers)
             if chain is None:
                 continue
             for tensor in chain:

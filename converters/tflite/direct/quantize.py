@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgekit.converters.tflite.direct.emitter import QUANT_MARK
-from edgekit.converters.tflite.direct.ir import Graph, Operator, Quant, Tensor
+from edgekit.converters.tflite.direct.ir import Graph, Operator, Quant, Tensor, same_quant
 from edgekit.converters.tflite.direct.rescale import check_rescales
 from edgekit.errors import ConversionError
 
@@ -182,14 +182,6 @@ def _fixed(code: str, dtype: np.dtype) -> Quant:
     return Quant(np.asarray([scale], np.float32), np.asarray([zp], np.int64), dtype=dtype)
 
 
-def _same(a: Quant | None, b: Quant | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    return (
-        a.dtype == b.dtype and np.array_equal(a.scale, b.scale) and np.array_equal(a.zero_point, b.zero_point)
-    )
-
-
 def _activations(op: Operator) -> list[Tensor]:
     return [t for t in op.inputs if t is not None and not t.is_const and t.np_dtype == np.float32]
 
@@ -229,7 +221,7 @@ def _absorb_marks(graph: Graph, notes: list[str]) -> None:
             replace[id(out)] = folded
             graph.operators.remove(op)
             continue
-        if source.quant is None or _same(source.quant, out.quant):
+        if source.quant is None or same_quant(source.quant, out.quant):
             source.quant = out.quant
             replace[id(out)] = source
             graph.operators.remove(op)
@@ -332,7 +324,7 @@ def _fuse_rescaling_relu(graph: Graph) -> None:
         out = relu.outputs[0]
         if x is None or producer is None or producer.code not in _TAKES_RELU:
             continue
-        if x.quant is None or out.quant is None or _same(x.quant, out.quant):
+        if x.quant is None or out.quant is None or same_quant(x.quant, out.quant):
             continue
         if producer.fields.get("fusedActivationFunction", 0) or len(consumers.get(id(x), [])) != 1:
             continue
@@ -349,7 +341,7 @@ def _enforce(graph: Graph, notes: list[str]) -> None:
         if op.code in FIXED_OUTPUT and out.quant is not None:
             fixed = _fixed(op.code, out.quant.dtype)
             scale = float(fixed.scale[0])
-            if not _same(out.quant, fixed):
+            if not same_quant(out.quant, fixed):
                 wanted = out.quant
                 inner = graph.tensor(out.shape, out.np_dtype, quant=fixed)
                 op.outputs[0] = inner
@@ -364,7 +356,7 @@ def _enforce(graph: Graph, notes: list[str]) -> None:
             continue
         shared: Quant = out.quant
         sources = [t for t in _activations(op) if t.quant is not None]
-        if len(sources) == 1 and op.code != "CONCATENATION" and not _same(sources[0].quant, out.quant):
+        if len(sources) == 1 and op.code != "CONCATENATION" and not same_quant(sources[0].quant, out.quant):
             # one input: compute at its scale and requantize the result (requantizing the input to the
             # output's narrower range would clip it before an average / resize / pool)
             wanted = out.quant
@@ -377,7 +369,7 @@ def _enforce(graph: Graph, notes: list[str]) -> None:
             )
             out, shared = inner, sources[0].quant  # type: ignore[assignment]
         for j, other in enumerate(op.outputs[1:], start=1):  # SPLIT / SPLIT_V: every output, one scale
-            if other.quant is not None and not _same(other.quant, shared):
+            if other.quant is not None and not same_quant(other.quant, shared):
                 inner = graph.tensor(other.shape, other.np_dtype, quant=shared)
                 op.outputs[j] = inner
                 graph.operators.insert(graph.operators.index(op) + 1, Operator("QUANTIZE", [inner], [other]))
@@ -386,7 +378,12 @@ def _enforce(graph: Graph, notes: list[str]) -> None:
                     "every output at the input's scale, so it is requantized"
                 )
         for i, t in enumerate(op.inputs):
-            if t is not None and not t.is_const and t.np_dtype == np.float32 and not _same(t.quant, shared):
+            if (
+                t is not None
+                and not t.is_const
+                and t.np_dtype == np.float32
+                and not same_quant(t.quant, shared)
+            ):
                 if t.quant is None:
                     continue
                 _requantize(

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgekit.converters.tflite.direct.ir import Graph, Operator, Quant, Tensor
+from edgekit.converters.tflite.direct.ir import Graph, Operator, Quant, Tensor, same_quant
 from edgekit.errors import ConversionError
 
 #: ADD / SUB: the left shift LiteRT applies to both inputs before rescaling, per activation type.
@@ -53,15 +53,6 @@ def _safe_scale(op: Operator) -> float | None:
         return s1 * s2 / MUL_LIMIT if out.quant.dtype == np.int8 else None
     shift = LEFT_SHIFT.get(np.dtype(out.quant.dtype))
     return None if shift is None else 2.0 * max(s1, s2) / 2.0**shift
-
-
-def _equal(a: Quant, b: Quant | None) -> bool:
-    return (
-        b is not None
-        and a.dtype == b.dtype
-        and np.array_equal(a.scale, b.scale)
-        and np.array_equal(a.zero_point, b.zero_point)
-    )
 
 
 def _where(op: Operator) -> str:
@@ -111,7 +102,7 @@ def _replace(graph: Graph, tensor: Tensor, new: Quant) -> None:
             if op.code not in SAME_SCALE:
                 continue
             for out in op.outputs:
-                if out.quant is not None and out.quant is not new and _equal(out.quant, old):
+                if out.quant is not None and out.quant is not new and same_quant(out.quant, old):
                     if op.code == "CONCATENATION":
                         raise ConversionError(
                             f"{_where(op)} shares the degenerate scale of {tensor.name!r}, which LiteRT cannot "
